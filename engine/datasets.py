@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from engine import settings
+from engine.preprocessing import BINARY_FEATURES, READ_COUNTS
 from engine.schema import BINARY, CONTINUOUS, FeatureSchema
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class DatasetSpec:
     label: str
     id_column: str
     policy: str
+    preprocessing: str  # engine.preprocessing.BINARY_FEATURES or READ_COUNTS
     builder: Callable[[dict[str, Path]], "RawData"] = field(repr=False)
 
 
@@ -299,6 +301,7 @@ SPECS: dict[str, DatasetSpec] = {
                 "cross-validation they would have one or two test lines and folds without them, so their "
                 "metrics would be noise and the model could not learn them. The model never predicts them."
             ),
+            preprocessing=BINARY_FEATURES,
             builder=_build_gdsc,
         ),
         DatasetSpec(
@@ -333,6 +336,7 @@ SPECS: dict[str, DatasetSpec] = {
                 "Tumour and normal samples are both kept and labelled with their TCGA project; a "
                 "patient's samples always fall on the same side of every split (grouped by patient)."
             ),
+            preprocessing=READ_COUNTS,
             builder=_build_tcga,
         ),
     )

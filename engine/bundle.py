@@ -1,0 +1,48 @@
+"""What a model version's artifact holds: the calibrated classifier, its out-of-distribution detector
+and a background sample for explanations. Pickled with joblib; unpickled only by the registry after
+the artifact's sha256 matched."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.pipeline import Pipeline
+
+from engine.ood import OutOfDistributionDetector
+
+
+@dataclass
+class ModelBundle:
+    classifier: CalibratedClassifierCV  # temperature scaling over one Pipeline fitted on the training split
+    ood: OutOfDistributionDetector
+    classes: list[str]
+    algorithm: str
+    background: np.ndarray  # training rows after preprocessing, for SHAP's linear explainer
+    _explainer: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The fitted base pipeline (preprocessing and classifier) under the calibration."""
+        return self.classifier.calibrated_classifiers_[0].estimator
+
+    @property
+    def inverse_temperature(self) -> float:
+        """Calibrated probabilities are softmax(inverse_temperature * base logits)."""
+        return float(self.classifier.calibrated_classifiers_[0].calibrators[0].beta_)
+
+    @property
+    def estimator(self):
+        return self.pipeline.steps[-1][1]
+
+    def preprocess(self, X: np.ndarray) -> np.ndarray:
+        """X through every pipeline step before the classifier: the space SHAP explains."""
+        return self.pipeline[:-1].transform(X)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self.classifier.predict_proba(X)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_explainer"] = None  # rebuilt lazily after loading; never pickled
+        return state

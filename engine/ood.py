@@ -1,0 +1,51 @@
+"""Out-of-distribution score: how far a sample lies from the training samples.
+
+The score is the mean Euclidean distance to the k nearest training samples in a standardised PCA
+space of the model's own preprocessing. The threshold is a high quantile of the same score for the
+training samples themselves (each scored against the others), so about 1% of training-like samples are
+flagged. Values outside the training range also flag a sample (see `flag`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from engine.preprocessing import preprocessing_steps
+
+NEIGHBOURS = 5
+QUANTILE = 0.99
+MAX_COMPONENTS = 20
+# A sample with more than this share of its features outside the training range is flagged too.
+OUT_OF_RANGE_SHARE = 0.01
+
+
+class OutOfDistributionDetector:
+    def __init__(self, preprocessing_kind: str, seed: int):
+        self.preprocessing_kind = preprocessing_kind
+        self.seed = seed
+
+    def fit(self, X: np.ndarray) -> "OutOfDistributionDetector":
+        n_components = min(MAX_COMPONENTS, X.shape[0] - 1, X.shape[1])
+        self.embed_ = Pipeline([
+            *preprocessing_steps(self.preprocessing_kind, scale=True),
+            ("pca", PCA(n_components=n_components, svd_solver="full", random_state=self.seed)),
+        ]).fit(X)
+        points = self.embed_.transform(X)
+        self.neighbours_ = NearestNeighbors(n_neighbors=NEIGHBOURS + 1).fit(points)
+        distances, _ = self.neighbours_.kneighbors(points)
+        training_scores = distances[:, 1:].mean(axis=1)  # column 0 is the sample itself
+        self.threshold_ = float(np.quantile(training_scores, QUANTILE))
+        return self
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        distances, _ = self.neighbours_.kneighbors(self.embed_.transform(X), n_neighbors=NEIGHBOURS)
+        return distances.mean(axis=1)
+
+    def flag(self, scores: np.ndarray, out_of_range: np.ndarray | None, n_features: int) -> np.ndarray:
+        flagged = scores > self.threshold_
+        if out_of_range is not None:
+            flagged |= out_of_range > max(1, OUT_OF_RANGE_SHARE * n_features)
+        return flagged

@@ -1,0 +1,32 @@
+"""Preprocessing steps that live inside each model's scikit-learn Pipeline, so inference applies
+exactly what training did. Functions here are pickled by reference: keep their names stable."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+BINARY_FEATURES = "binary"
+READ_COUNTS = "read-counts"
+
+
+def library_size_log(X: np.ndarray) -> np.ndarray:
+    """log2 counts per million: divides each sample by its library size (the sum of its counts over the
+    model's features), so sequencing depth does not masquerade as biology; log tames the heavy tail."""
+    X = np.asarray(X, dtype=float)
+    totals = X.sum(axis=1, keepdims=True)
+    totals[totals <= 0] = 1.0
+    return np.log2(X / totals * 1e6 + 1.0)
+
+
+def preprocessing_steps(kind: str, scale: bool) -> list[tuple[str, object]]:
+    """The steps before the classifier. Missing values are imputed with the training median (for 0/1
+    features the median is the majority value, so imputed values stay binary)."""
+    steps: list[tuple[str, object]] = [("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
+    if kind == READ_COUNTS:
+        steps.append(("log_cpm", FunctionTransformer(library_size_log, validate=False)))
+    elif kind != BINARY_FEATURES:
+        raise ValueError(f"unknown preprocessing kind {kind!r}")
+    if scale:
+        steps.append(("scale", StandardScaler()))
+    return steps
