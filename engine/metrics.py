@@ -111,7 +111,6 @@ def evaluate(y_true: np.ndarray, proba: np.ndarray, classes: list[str], abstain_
     labels = np.arange(len(classes))
     precision, recall, f1, support = skm.precision_recall_fscore_support(
         y_idx, predicted, labels=labels, zero_division=0)
-    top_k = min(3, len(classes))
     covered = confidence >= abstain_threshold
     curves = _one_vs_rest_curves(y_idx, proba, classes)
     return {
@@ -119,7 +118,9 @@ def evaluate(y_true: np.ndarray, proba: np.ndarray, classes: list[str], abstain_
         "accuracy": round(float(correct.mean()), 6),
         "balanced_accuracy": round(float(skm.balanced_accuracy_score(y_idx, predicted)), 6),
         "macro_f1": round(float(skm.f1_score(y_idx, predicted, labels=labels, average="macro", zero_division=0)), 6),
-        "top_3_accuracy": round(float(skm.top_k_accuracy_score(y_idx, proba, k=top_k, labels=labels)), 6),
+        # with three classes or fewer, top-3 accuracy is 1 by construction: not reported
+        "top_3_accuracy": (round(float(skm.top_k_accuracy_score(y_idx, proba, k=3, labels=labels)), 6)
+                           if len(classes) > 3 else None),
         "log_loss": round(float(skm.log_loss(y_idx, proba, labels=labels)), 6),
         "per_class": {
             name: {"precision": round(float(precision[k]), 6), "recall": round(float(recall[k]), 6),
