@@ -221,7 +221,7 @@ def _build_gdsc(paths: dict[str, Path]) -> RawData:
     counts = label.value_counts()
     rare = counts[counts < GDSC_MIN_LINES_PER_TISSUE]
     keep = ~label.isin(rare.index)
-    X = frame.loc[keep].astype(np.int8)
+    X = frame.loc[keep].astype(np.int8).copy()  # one block, not one per popped column
     y = label[keep].rename("tissue")
     schema = FeatureSchema.build(X.columns, _gdsc_group, lambda _: BINARY, id_column="COSMIC_ID")
     metadata = pd.DataFrame({"cell_line": X.index}, index=X.index)

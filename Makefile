@@ -1,0 +1,30 @@
+# The two commands of README.md: `make run` and `make test`. Everything else is set up by them.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test install bench clean-models
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(INSTALLED)
+
+# Fetch the datasets, train the default models if the registry has none, start (for now: list) them.
+run: install
+	$(PY) -m engine bootstrap
+
+# Browser tests need Debian's chromium and chromedriver: installed here when missing and run as root.
+test: install
+	@if ! command -v chromedriver >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "chromium and chromium-driver are missing: install them (Debian packages) for the browser tests"; fi; \
+	fi
+	$(PY) -m pytest
+
+bench: install
+	$(PY) bench/engine_bench.py
