@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from engine import settings
+from engine.checksums import sha256_file
 from engine.preprocessing import BINARY_FEATURES, READ_COUNTS
 from engine.schema import BINARY, CONTINUOUS, FeatureSchema
 
@@ -123,16 +124,8 @@ class Dataset:
 # Fetching
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _verify(path: Path, expected: str, what: str) -> None:
-    actual = _sha256(path)
+    actual = sha256_file(path)
     if actual != expected:
         raise ChecksumMismatch(
             f"{what}: sha256 is {actual}, expected {expected}. The file is not the pinned data; "

@@ -11,7 +11,6 @@ machine never collide. An artifact is unpickled only after its sha256 matched th
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -25,6 +24,7 @@ from pathlib import Path
 import joblib
 
 from engine import settings
+from engine.checksums import sha256_file
 from engine.bundle import ModelBundle
 from engine.card import model_card
 from engine.schema import FeatureSchema
@@ -84,14 +84,6 @@ class LoadedModel:
     schema: FeatureSchema
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_json_atomic(path: Path, data) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as handle:
@@ -144,7 +136,7 @@ class Registry:
         try:
             joblib.dump(result.bundle, staging / ARTIFACT, compress=3)
             metadata = dict(result.metadata)
-            metadata["artifact"] = {"file": ARTIFACT, "sha256": _sha256(staging / ARTIFACT),
+            metadata["artifact"] = {"file": ARTIFACT, "sha256": sha256_file(staging / ARTIFACT),
                                     "bytes": (staging / ARTIFACT).stat().st_size}
             metadata["model_card"] = model_card(name, metadata)
             with self._locked(name) as folder:
@@ -233,7 +225,7 @@ class Registry:
             if bundle is None:
                 if not artifact.exists():
                     raise IntegrityError(f"{version.ref}: artifact {artifact} is missing")
-                actual = _sha256(artifact)
+                actual = sha256_file(artifact)
                 if actual != version.sha256:
                     raise IntegrityError(
                         f"{version.ref}: artifact sha256 {actual} does not match the registry's "
