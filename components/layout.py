@@ -1,0 +1,38 @@
+"""Layout builders for the portal's frame: arguments in, Dash components out. No state, no database."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+RESEARCH_ONLY = "Research use only, not for diagnosis."
+
+
+def navbar(links: list[tuple[str, str]], user_name: str, user_role: str, active_path: str = "/") -> dbc.Navbar:
+    """links: (label, path) of the pages the user may open, in order."""
+    items = [dbc.NavItem(dbc.NavLink(label, href=path, active="exact", id=f"nav-{path.strip('/') or 'home'}"))
+             for label, path in links]
+    account = dbc.DropdownMenu(
+        [dbc.DropdownMenuItem("Account", href="/account"),
+         dbc.DropdownMenuItem("Sign out", href="/logout", external_link=True, id="nav-sign-out")],
+        label=f"{user_name} ({user_role})", nav=True, align_end=True, id="nav-user")
+    return dbc.Navbar(dbc.Container([
+        dbc.NavbarBrand("Cancer Alpha", href="/"),
+        dbc.Nav(items, navbar=True, className="me-auto"),
+        dbc.Nav([account], navbar=True),
+    ], fluid=True), color="dark", dark=True, className="mb-0")
+
+
+def research_banner() -> html.Div:
+    return html.Div(RESEARCH_ONLY, className="bg-warning-subtle text-center small py-1", id="research-banner")
+
+
+def not_allowed(message: str) -> dbc.Alert:
+    return dbc.Alert([html.H2("Not allowed", className="h5"), html.P(message, className="mb-0")],
+                     color="danger", id="page-not-allowed")
+
+
+def metric_card(title: str, value: str, note: str | None = None, id_: str | None = None) -> dbc.Card:
+    body = [html.Div(title, className="text-muted small"), html.Div(value, className="fs-4 fw-semibold")]
+    if note:
+        body.append(html.Div(note, className="small text-muted"))
+    return dbc.Card(dbc.CardBody(body), className="h-100", **({"id": id_} if id_ else {}))

@@ -1,0 +1,63 @@
+"""The application factory: `create_app(settings)` builds one portal (Flask server and Dash app).
+Nothing connects at import time, so tests build as many apps as they like."""
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import time
+from pathlib import Path
+
+import dash
+import flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from engine.registry import Registry
+from engine.settings import PROJECT_ROOT
+from portal import auth, context, shell
+from portal.db import Database
+from portal.settings import Settings
+from portal.users import ensure_admin
+
+log = logging.getLogger(__name__)
+PAGES = PROJECT_ROOT / "pages"
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    started = time.perf_counter()
+    settings = settings or Settings.from_env()
+    server = flask.Flask("portal", static_folder=None)
+    server.secret_key = settings.secret_key
+
+    db = Database(settings.database_url)
+    db.upgrade()
+    context.install(server, context.Portal(settings=settings, db=db, registry=Registry(settings.models_dir)))
+    made_up = ensure_admin(db, settings)
+    if made_up:  # shown once, on the console of the first start; never logged or stored in clear
+        print(f"\n  First start: administrator {settings.admin_email} created with password: {made_up}\n"
+              "  (shown only now; change it on the Account page)\n", file=sys.stderr, flush=True)
+
+    auth.init_login(server)
+    limiter = Limiter(get_remote_address, app=server, storage_uri=settings.rate_limit_storage,
+                      default_limits=[], swallow_errors=True, in_memory_fallback_enabled=True,
+                      key_prefix="cancer-alpha")
+    server.view_functions["auth.login"] = limiter.limit(settings.login_rate_limit, methods=["POST"])(
+        server.view_functions["auth.login"])
+    server.extensions["cancer_alpha_limiter"] = limiter
+
+    app = dash.Dash(
+        "portal", server=server, use_pages=True, pages_folder=str(PAGES), assets_folder=str(ASSETS),
+        title="Cancer Alpha", update_title=None, suppress_callback_exceptions=True, serve_locally=True,
+        external_stylesheets=[],  # Bootstrap is served from assets/, never from a CDN
+    )
+    app.layout = shell.layout
+    for page in dash.page_registry.values():  # each page module registers its callbacks on this app
+        module = importlib.import_module(page["module"])
+        if hasattr(module, "register_callbacks"):
+            module.register_callbacks(app)
+    log.info("portal ready in %.2f s (database %s, models %s)", time.perf_counter() - started,
+             db.engine.url.render_as_string(hide_password=True), settings.models_dir)
+    return app
+

@@ -1,0 +1,168 @@
+"""Sign-in and sign-out (Flask-Login), the guard that keeps signed-out callers out, and error pages.
+
+The sign-in page is a plain server-rendered form (no Dash), rate-limited per client address; its
+message never says whether an e-mail exists."""
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import timedelta
+from urllib.parse import urlparse
+
+import flask
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from markupsafe import Markup, escape
+
+from portal import audit, context
+from portal.users import authenticate, get_user
+
+PUBLIC_PREFIXES = ("/login", "/logout", "/health", "/assets/", "/_dash-component-suites/", "/_favicon.ico")
+SIGN_IN_FAILED = ("The e-mail or password is wrong, or the account is locked. After {n} failed attempts "
+                  "an account is locked for {m} minutes.")
+
+blueprint = flask.Blueprint("auth", __name__)
+
+
+class SessionUser(UserMixin):
+    """What a request knows of its user. The session id includes the password's change time, so a
+    password change signs out every other session."""
+
+    def __init__(self, user):
+        self.id, self.email, self.name, self.role = user.id, user.email, user.name, user.role
+        self._stamp = int(user.password_changed_at.timestamp())
+
+    def get_id(self) -> str:
+        return f"{self.id}.{self._stamp}"
+
+
+def load_user(session_id: str):
+    try:
+        user_id, stamp = (int(part) for part in session_id.split("."))
+    except ValueError:
+        return None
+    user = get_user(context.get().db, user_id)
+    if user is None or not user.active or int(user.password_changed_at.timestamp()) != stamp:
+        return None
+    return SessionUser(user)
+
+
+def init_login(server: flask.Flask) -> None:
+    manager = LoginManager(server)
+    manager.user_loader(load_user)
+    manager.session_protection = "strong"
+    settings = server.extensions[context.EXTENSION].settings
+    server.config.update(
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.production,
+        REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=settings.production,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+    )
+    server.before_request(guard)
+    server.register_blueprint(blueprint)
+    for status in (401, 403, 404, 429):
+        server.register_error_handler(status, error_response)
+
+
+def guard():
+    """Signed out: Dash's internal routes answer 401, pages redirect to sign-in."""
+    path = flask.request.path
+    if current_user.is_authenticated or path.startswith(PUBLIC_PREFIXES):
+        return None
+    if path.startswith("/_dash-") or path.startswith("/api/"):
+        return flask.jsonify(error={"code": "unauthenticated", "message": "Sign in first."}), 401
+    target = flask.request.full_path.rstrip("?")
+    return flask.redirect(flask.url_for("auth.login", next=target))
+
+
+def _wants_json() -> bool:
+    return flask.request.path.startswith(("/_dash-", "/api/"))
+
+
+def error_response(error):
+    code = getattr(error, "code", 500)
+    message = getattr(error, "description", "")
+    if _wants_json():
+        return flask.jsonify(error={"code": code, "message": message}), code
+    return flask.render_template_string(PAGE, title=f"{code}", body=Markup(
+        f"<h1 class='h4'>{code}</h1><p>{escape(message)}</p><p><a href='/'>Home</a></p>")), code
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect would let a link send a signed-in user anywhere."""
+    if not target:
+        return "/"
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def _csrf_token() -> str:
+    token = flask.session.get("login_csrf")
+    if not token:
+        token = flask.session["login_csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login():
+    settings = context.get().settings
+    if flask.request.method == "GET":
+        if current_user.is_authenticated:
+            return flask.redirect(_safe_next(flask.request.args.get("next")))
+        return _login_page()
+    form = flask.request.form
+    if not hmac.compare_digest(form.get("csrf", ""), flask.session.get("login_csrf", "") or "-"):
+        return _login_page("The form expired; please sign in again."), 400
+    email = form.get("email", "")
+    outcome = authenticate(context.get().db, settings, email, form.get("password", ""))
+    if outcome.reason != "ok":
+        audit.record("sign-in", outcome=audit.FAILED, target=email.strip().lower()[:254],
+                     details={"reason": outcome.reason},
+                     user_id=outcome.user.id if outcome.user else None, actor=email.strip().lower()[:254])
+        message = SIGN_IN_FAILED.format(n=settings.lockout_failures, m=settings.lockout_minutes)
+        return _login_page(message, email=email), 401
+    flask.session.clear()  # a fresh session on sign-in (no fixation)
+    login_user(SessionUser(outcome.user))
+    flask.session.permanent = True
+    audit.record("sign-in")
+    return flask.redirect(_safe_next(flask.request.args.get("next")))
+
+
+@blueprint.route("/logout")
+def logout():
+    if current_user.is_authenticated:
+        audit.record("sign-out")
+    logout_user()
+    flask.session.clear()
+    return flask.redirect(flask.url_for("auth.login"))
+
+
+@blueprint.route("/health")
+def health():
+    return {"status": "ok"}
+
+
+def _login_page(error: str | None = None, email: str = ""):
+    return flask.render_template_string(
+        PAGE, title="Sign in", body=flask.render_template_string(
+            LOGIN_FORM, error=error, email=email, csrf=_csrf_token(),
+            action=flask.url_for("auth.login", next=flask.request.args.get("next") or None)))
+
+
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }} · Cancer Alpha</title><link rel="stylesheet" href="/assets/bootstrap.min.css"></head>
+<body class="bg-light"><main class="container py-5" style="max-width: 28rem">
+<p class="text-muted small mb-1">Cancer Alpha portal · research use only, not for diagnosis</p>
+{{ body }}</main></body></html>"""
+
+LOGIN_FORM = """<h1 class="h4 mb-3">Sign in</h1>
+{% if error %}<div id="login-error" class="alert alert-danger" role="alert">{{ error }}</div>{% endif %}
+<form method="post" action="{{ action }}" class="card card-body">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<label class="form-label" for="login-email">E-mail</label>
+<input class="form-control mb-3" id="login-email" name="email" type="email" autocomplete="username" value="{{ email }}" required autofocus>
+<label class="form-label" for="login-password">Password</label>
+<input class="form-control mb-3" id="login-password" name="password" type="password" autocomplete="current-password" required>
+<button class="btn btn-primary" id="login-submit" type="submit">Sign in</button>
+</form>"""

@@ -1,0 +1,110 @@
+"""`python -m portal`: serve (development server), `db upgrade`, and user administration.
+
+Exit status 2 when a request cannot be met (unknown user, bad role, weak password); the message says why."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+
+from portal.db import Database
+from portal.passwords import WeakPassword, generate_password
+from portal.permissions import ROLES
+from portal.settings import Settings, SettingsError
+from portal.users import UserError, create_user, find_user, list_users, set_active, set_role
+
+
+def _db(settings: Settings) -> Database:
+    db = Database(settings.database_url)
+    db.upgrade()
+    return db
+
+
+def cmd_serve(settings: Settings, args) -> None:
+    from portal.app import create_app
+
+    app = create_app(settings)
+    print(f"Cancer Alpha portal on http://{settings.host}:{settings.port}/ (development server; "
+          "production runs portal.wsgi:server under gunicorn)", flush=True)
+    app.run(host=settings.host, port=settings.port, debug=False)
+
+
+def cmd_db_upgrade(settings: Settings, args) -> None:
+    db = _db(settings)
+    print(f"database {db.engine.url.render_as_string(hide_password=True)} is at the latest migration")
+
+
+def _new_password(given: str | None) -> tuple[str, bool]:
+    """The password to set, and whether it was made up here (then it is printed once)."""
+    if given:
+        return given, False
+    if sys.stdin.isatty():
+        typed = getpass.getpass("Password (leave empty to make one up): ")
+        if typed:
+            return typed, False
+    return generate_password(), True
+
+
+def cmd_users_create(settings: Settings, args) -> None:
+    password, made_up = _new_password(args.password)
+    user = create_user(_db(settings), args.email, args.name, args.role, password)
+    print(f"created {user.email} ({user.role})")
+    if made_up:
+        print(f"password (shown only now): {password}")
+
+
+def cmd_users_list(settings: Settings, args) -> None:
+    for user in list_users(_db(settings)):
+        state = "active" if user.active else "deactivated"
+        print(f"{user.email:<40} {user.role:<11} {state:<12} {user.name}")
+
+
+def cmd_users_set_role(settings: Settings, args) -> None:
+    db = _db(settings)
+    user = set_role(db, find_user(db, args.email).id, args.role)
+    print(f"{user.email} is now {user.role}")
+
+
+def cmd_users_deactivate(settings: Settings, args) -> None:
+    db = _db(settings)
+    user = set_active(db, find_user(db, args.email).id, False)
+    print(f"{user.email} is deactivated")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m portal", description="The Cancer Alpha portal.")
+    parser.set_defaults(func=cmd_serve)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="run the development server (the default)").set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database migrations").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply every migration").set_defaults(func=cmd_db_upgrade)
+
+    users = sub.add_parser("users", help="user administration").add_subparsers(dest="users_command", required=True)
+    create = users.add_parser("create", help="create a user")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--password", help="omit to type it, or to have a strong one made up and printed once")
+    create.set_defaults(func=cmd_users_create)
+    users.add_parser("list", help="list users").set_defaults(func=cmd_users_list)
+    role = users.add_parser("set-role", help="change a user's role")
+    role.add_argument("email")
+    role.add_argument("role", choices=ROLES)
+    role.set_defaults(func=cmd_users_set_role)
+    deactivate = users.add_parser("deactivate", help="deactivate a user (they can no longer sign in)")
+    deactivate.add_argument("email")
+    deactivate.set_defaults(func=cmd_users_deactivate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(Settings.from_env(), args)
+    except (UserError, WeakPassword, SettingsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,121 @@
+"""The portal's settings: one typed object read from `CANCER_ALPHA_*` environment variables, with
+embedded defaults that serve one machine (SQLite under var/, in-memory rate limits). Reading settings
+connects to nothing."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from engine.settings import PROJECT_ROOT
+
+PREFIX = "CANCER_ALPHA_"
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = DEVELOPMENT
+    """`CANCER_ALPHA_ENV`: development or production (production requires a secret key, sets Secure cookies)."""
+    var_dir: Path = PROJECT_ROOT / "var"
+    """`CANCER_ALPHA_VAR_DIR`: the portal's own files (SQLite database, development secret key, caches)."""
+    database_url: str = ""
+    """`CANCER_ALPHA_DATABASE_URL`: SQLAlchemy URL; default a SQLite file under var/."""
+    secret_key: str = field(default="", repr=False)
+    """`CANCER_ALPHA_SECRET_KEY`: signs sessions. Development: generated once and kept in var/secret_key."""
+    models_dir: Path = PROJECT_ROOT / "models"
+    """`CANCER_ALPHA_MODELS_DIR`: the model registry's root."""
+    data_dir: Path = PROJECT_ROOT / "var" / "data"
+    """`CANCER_ALPHA_DATA_DIR`: the dataset cache."""
+    redis_url: str | None = None
+    """`CANCER_ALPHA_REDIS_URL`: optional; rate limits (and later caches and jobs) use it when set."""
+    admin_email: str = "admin@localhost"
+    """`CANCER_ALPHA_ADMIN_EMAIL`: the first administrator, created on first start."""
+    admin_password: str | None = field(default=None, repr=False)
+    """`CANCER_ALPHA_ADMIN_PASSWORD`: their password; if unset a strong one is made up and printed once."""
+    host: str = "127.0.0.1"
+    """`CANCER_ALPHA_HOST`: address of the development server (`python -m portal`)."""
+    port: int = 8050
+    """`CANCER_ALPHA_PORT`: its port."""
+    login_rate_limit: str = "20 per minute"
+    """`CANCER_ALPHA_LOGIN_RATE_LIMIT`: sign-in attempts per client address (Flask-Limiter notation)."""
+    lockout_failures: int = 5
+    """`CANCER_ALPHA_LOCKOUT_FAILURES`: failed sign-ins in a row that lock an account."""
+    lockout_minutes: int = 15
+    """`CANCER_ALPHA_LOCKOUT_MINUTES`: how long the lock holds."""
+    session_hours: int = 12
+    """`CANCER_ALPHA_SESSION_HOURS`: a sign-in's lifetime."""
+
+    @property
+    def production(self) -> bool:
+        return self.env == PRODUCTION
+
+    @property
+    def rate_limit_storage(self) -> str:
+        return self.redis_url or "memory://"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Settings from the environment; `overrides` (keyword per field) win, for tests and tools."""
+        env = dict(os.environ if environ is None else environ)
+
+        def get(name: str, default=None):
+            value = env.get(PREFIX + name.upper())
+            return default if value in (None, "") else value
+
+        def integer(name: str, default: int) -> int:
+            value = get(name, default)
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                raise SettingsError(f"{PREFIX}{name.upper()} must be a whole number, not {value!r}") from None
+
+        mode = get("env", DEVELOPMENT)
+        if mode not in (DEVELOPMENT, PRODUCTION):
+            raise SettingsError(f"{PREFIX}ENV must be {DEVELOPMENT} or {PRODUCTION}, not {mode!r}")
+        var_dir = Path(get("var_dir", PROJECT_ROOT / "var"))
+        values = dict(
+            env=mode,
+            var_dir=var_dir,
+            database_url=get("database_url", f"sqlite:///{var_dir / 'portal.db'}"),
+            secret_key=get("secret_key", ""),
+            models_dir=Path(get("models_dir", PROJECT_ROOT / "models")),
+            data_dir=Path(get("data_dir", var_dir / "data")),
+            redis_url=get("redis_url"),
+            admin_email=get("admin_email", "admin@localhost").strip().lower(),
+            admin_password=get("admin_password"),
+            host=get("host", "127.0.0.1"),
+            port=integer("port", 8050),
+            login_rate_limit=get("login_rate_limit", "20 per minute"),
+            lockout_failures=integer("lockout_failures", 5),
+            lockout_minutes=integer("lockout_minutes", 15),
+            session_hours=integer("session_hours", 12),
+        )
+        values.update(overrides)
+        settings = cls(**values)
+        if not settings.secret_key:
+            if settings.production:
+                raise SettingsError(f"{PREFIX}SECRET_KEY is required in production")
+            settings = cls(**{**values, "secret_key": development_secret(settings.var_dir)})
+        return settings
+
+
+def development_secret(var_dir: Path) -> str:
+    """A random key made once and kept in var/secret_key (mode 600), so sign-ins survive restarts."""
+    path = var_dir / "secret_key"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

@@ -1,0 +1,36 @@
+"""The frame around every page: navigation (only the pages the role may open), the research-use
+banner, and the page container. The layout is a function, built per request for the signed-in user."""
+from __future__ import annotations
+
+import dash
+from dash import html
+from flask_login import current_user
+
+from components.layout import navbar, research_banner, not_allowed
+from portal import audit
+from portal.permissions import PERMISSIONS, allowed
+
+
+def visible_pages(role: str | None) -> list[dict]:
+    pages = sorted(dash.page_registry.values(), key=lambda p: p.get("order") or 0)
+    return [p for p in pages if p.get("in_nav", True) and p.get("permission") and allowed(role, p["permission"])]
+
+
+def layout():
+    if not current_user.is_authenticated:  # the guard redirects first; this is a second lock
+        return html.Div()
+    links = [(p["name"], p["path"]) for p in visible_pages(current_user.role)]
+    return html.Div([
+        navbar(links, current_user.name, current_user.role),
+        research_banner(),
+        html.Main(dash.page_container, className="container-fluid py-3 px-4"),
+    ])
+
+
+def page_denied(permission: str):
+    """For a page's layout(): None when the user may open it, else the message to show (audited)."""
+    if current_user.is_authenticated and allowed(current_user.role, permission):
+        return None
+    audit.record("page.denied", outcome=audit.DENIED, target=permission)
+    return not_allowed(f"Your role may not {PERMISSIONS[permission][1]}.")
+

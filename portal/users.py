@@ -1,0 +1,160 @@
+"""Users: creation, roles, deactivation, passwords, and sign-in with lock-out."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from portal.db import Database
+from portal.models import User, utcnow
+from portal.passwords import generate_password, hash_password, verify_password
+from portal.permissions import ADMIN, ROLES
+from portal.settings import Settings
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+class UserError(ValueError):
+    """A request about users that cannot be met; the message is safe to show."""
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not EMAIL.match(email) or len(email) > 254:
+        raise UserError(f"{email!r} is not an e-mail address")
+    return email
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    return role
+
+
+def create_user(db: Database, email: str, name: str, role: str, password: str) -> User:
+    email, role = normalise_email(email), _check_role(role)
+    if not (name or "").strip():
+        raise UserError("a user needs a name")
+    password_hash = hash_password(password)
+    with db.session() as session:
+        if session.scalar(select(User).where(User.email == email)):
+            raise UserError(f"a user with e-mail {email} exists already")
+        user = User(email=email, name=name.strip(), role=role, password_hash=password_hash, active=True,
+                    failed_logins=0)
+        session.add(user)
+    return user
+
+
+def get_user(db: Database, user_id: int) -> User | None:
+    with db.session() as session:
+        return session.get(User, user_id)
+
+
+def find_user(db: Database, email: str) -> User:
+    with db.session() as session:
+        user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise UserError(f"no user with e-mail {email}")
+    return user
+
+
+def list_users(db: Database) -> list[User]:
+    with db.session() as session:
+        return list(session.scalars(select(User).order_by(User.email)))
+
+
+def _update(db: Database, user_id: int, **values) -> User:
+    with db.session() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise UserError(f"no user with id {user_id}")
+        for key, value in values.items():
+            setattr(user, key, value)
+    return user
+
+
+def _keep_an_admin(db: Database, user_id: int) -> None:
+    """Refuse a change that would leave no active administrator."""
+    with db.session() as session:
+        admins = session.scalar(select(func.count()).select_from(User).where(
+            User.role == ADMIN, User.active.is_(True), User.id != user_id))
+    if admins == 0:
+        raise UserError("this would leave the portal without an active administrator")
+
+
+def set_role(db: Database, user_id: int, role: str) -> User:
+    _check_role(role)
+    if role != ADMIN:
+        _keep_an_admin(db, user_id)
+    return _update(db, user_id, role=role)
+
+
+def set_active(db: Database, user_id: int, active: bool) -> User:
+    if not active:
+        _keep_an_admin(db, user_id)
+    return _update(db, user_id, active=active)
+
+
+def change_password(db: Database, user_id: int, current: str, new: str) -> User:
+    user = get_user(db, user_id)
+    if user is None or not verify_password(user.password_hash, current):
+        raise UserError("the current password is wrong")
+    if new == current:
+        raise UserError("the new password must differ from the current one")
+    return _update(db, user_id, password_hash=hash_password(new), password_changed_at=utcnow())
+
+
+@dataclass
+class SignIn:
+    user: User | None
+    reason: str  # ok, unknown, wrong-password, locked, inactive
+
+
+def authenticate(db: Database, settings: Settings, email: str, password: str) -> SignIn:
+    """Check a sign-in. `lockout_failures` wrong passwords in a row lock the account for
+    `lockout_minutes`; while locked even the right password is refused."""
+    try:
+        email = normalise_email(email)
+    except UserError:
+        verify_password(None, password)
+        return SignIn(None, "unknown")
+    now = utcnow()
+    with db.session() as session:
+        user = session.scalar(select(User).where(User.email == email).with_for_update())
+        if user is None:
+            verify_password(None, password)  # same work as a real check: no timing hint
+            return SignIn(None, "unknown")
+        if user.locked_until is not None and user.locked_until > now:
+            return SignIn(user, "locked")
+        if not verify_password(user.password_hash, password):
+            user.failed_logins += 1
+            if user.failed_logins >= settings.lockout_failures:
+                user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+                user.failed_logins = 0
+                return SignIn(user, "locked")
+            return SignIn(user, "wrong-password")
+        if not user.active:
+            return SignIn(user, "inactive")
+        user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+        return SignIn(user, "ok")
+
+
+def ensure_admin(db: Database, settings: Settings) -> str | None:
+    """On first start (no users at all) create the administrator. Returns the password when it was
+    made up here, so the caller prints it once; None otherwise."""
+    with db.session() as session:
+        if session.scalar(select(func.count()).select_from(User)):
+            return None
+    password = settings.admin_password or generate_password()
+    try:
+        create_user(db, settings.admin_email, "Administrator", ADMIN, password)
+    except (UserError, IntegrityError):  # another worker created it a moment ago
+        return None
+    return None if settings.admin_password else password
+
+
+def is_locked(user: User, now: datetime | None = None) -> bool:
+    return user.locked_until is not None and user.locked_until > (now or utcnow())

@@ -1,0 +1,5 @@
+"""What gunicorn runs: `gunicorn portal.wsgi:server`. Settings come from the environment."""
+from portal.app import create_app
+
+app = create_app()
+server = app.server
