@@ -144,9 +144,9 @@ def health():
 
 def _login_page(error: str | None = None, email: str = ""):
     return flask.render_template_string(
-        PAGE, title="Sign in", body=flask.render_template_string(
+        PAGE, title="Sign in", body=Markup(flask.render_template_string(
             LOGIN_FORM, error=error, email=email, csrf=_csrf_token(),
-            action=flask.url_for("auth.login", next=flask.request.args.get("next") or None)))
+            action=flask.url_for("auth.login", next=flask.request.args.get("next") or None))))
 
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">

@@ -77,8 +77,11 @@ def _update(db: Database, user_id: int, **values) -> User:
 
 
 def _keep_an_admin(db: Database, user_id: int) -> None:
-    """Refuse a change that would leave no active administrator."""
+    """Refuse a change to an active administrator that would leave none."""
     with db.session() as session:
+        target = session.get(User, user_id)
+        if target is None or target.role != ADMIN or not target.active:
+            return
         admins = session.scalar(select(func.count()).select_from(User).where(
             User.role == ADMIN, User.active.is_(True), User.id != user_id))
     if admins == 0:

@@ -1,0 +1,156 @@
+"""Performance of a model version on its held-out split, and two versions side by side. Every figure is
+drawn from the metrics stored with the version at training time (engine.metrics.evaluate)."""
+from __future__ import annotations
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import Input, Output, dcc, html
+
+from components import figures
+from components.layout import metric_card
+from engine.registry import PRODUCTION, RegistryError
+from portal import context
+from portal.permissions import require
+from portal.shell import page_denied
+
+dash.register_page(__name__, path="/performance", name="Performance", order=20, permission="view_performance")
+
+GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png"}}
+
+
+def _graph(figure, id_: str) -> dcc.Graph:
+    return dcc.Graph(figure=figure, id=id_, config=GRAPH_CONFIG)
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def headline(version) -> dbc.Row:
+    m = version.metrics
+    sel = m["selective"]
+    cv = version.metadata["cross_validation"]
+    cards = [
+        ("Balanced accuracy", _fmt(m["balanced_accuracy"]), f"CV {cv['mean']:.3f} ± {cv['std']:.3f}"),
+        ("Accuracy", _fmt(m["accuracy"]), f"{m['n_samples']} held-out samples"),
+        ("Macro-F1", _fmt(m["macro_f1"]), None),
+        ("Top-3 accuracy", _fmt(m["top_3_accuracy"]), None if m["top_3_accuracy"] is not None else "3 classes or fewer"),
+        ("ROC AUC (macro)", _fmt(m["roc_auc_macro"]), None),
+        ("Calibration error", _fmt(m["calibration"]["expected_calibration_error"]),
+         f"Brier {m['calibration']['brier_score']:.3f}"),
+        ("Kept above threshold", f"{sel['coverage']:.1%}",
+         f"accuracy there {_fmt(sel['accuracy_on_covered'])}"),
+    ]
+    return dbc.Row([dbc.Col(metric_card(t, v, n)) for t, v, n in cards], className="g-2 mb-3")
+
+
+def version_view(version, prefix: str, normalise: bool) -> html.Div:
+    """Everything about one version; `prefix` keeps ids unique when two versions share the page."""
+    m = version.metrics
+    importance = version.metadata["global_importance"]
+    return html.Div([
+        headline(version),
+        dbc.Row([
+            dbc.Col(_graph(figures.confusion_matrix_figure(m["confusion_matrix"], normalise=normalise),
+                           f"{prefix}-confusion"), lg=7),
+            dbc.Col(dag.AgGrid(id=f"{prefix}-per-class", rowData=figures.per_class_metrics_rows(m["per_class"]),
+                               columnDefs=[{"field": f} for f in ("class", "precision", "recall", "f1", "support")],
+                               defaultColDef={"sortable": True, "filter": True, "resizable": True},
+                               columnSize="sizeToFit", style={"height": "520px"}), lg=5),
+        ], className="mb-3"),
+        dbc.Row([
+            dbc.Col(_graph(figures.roc_curves_figure(m["roc"]), f"{prefix}-roc"), lg=6),
+            dbc.Col(_graph(figures.precision_recall_figure(m["precision_recall"]), f"{prefix}-pr"), lg=6),
+        ], className="mb-3"),
+        dbc.Row([
+            dbc.Col(_graph(figures.calibration_figure(m["calibration"]), f"{prefix}-calibration"), lg=6),
+            dbc.Col(_graph(figures.accuracy_coverage_figure(m["accuracy_coverage"], m["selective"]),
+                           f"{prefix}-coverage"), lg=6),
+        ], className="mb-3"),
+        dbc.Row([
+            dbc.Col(_graph(figures.feature_importance_figure(importance), f"{prefix}-importance"), lg=8),
+            dbc.Col(_graph(figures.group_importance_figure(importance), f"{prefix}-groups"), lg=4),
+        ]),
+    ])
+
+
+def comparison_view(a, b, normalise: bool) -> html.Div:
+    rows = figures.metrics_comparison_rows(a.metrics, b.metrics, a.ref, b.ref)
+    side = [
+        ("confusion", lambda v: figures.confusion_matrix_figure(v.metrics["confusion_matrix"], normalise=normalise)),
+        ("coverage", lambda v: figures.accuracy_coverage_figure(v.metrics["accuracy_coverage"], v.metrics["selective"])),
+        ("calibration", lambda v: figures.calibration_figure(v.metrics["calibration"])),
+        ("groups", lambda v: figures.group_importance_figure(v.metadata["global_importance"])),
+    ]
+    return html.Div([
+        html.H2(f"{a.ref} and {b.ref} side by side", className="h5"),
+        dag.AgGrid(id="performance-comparison", rowData=rows, columnSize="sizeToFit",
+                   columnDefs=[{"field": k} for k in rows[0]] if rows else [],
+                   dashGridOptions={"domLayout": "autoHeight"}),
+        *[dbc.Row([dbc.Col([html.H3(v.ref, className="h6"), _graph(draw(v), f"performance-{tag}-{side_}")], lg=6)
+                   for v, side_ in ((a, "a"), (b, "b"))], className="mt-3") for tag, draw in side],
+    ])
+
+
+def layout(model: str | None = None, version: str | None = None, **_query):
+    denied = page_denied("view_performance")
+    if denied:
+        return denied
+    names = context.get().registry.models()
+    if not names:
+        return html.P("The registry is empty: run `make run` or `python -m engine bootstrap`.")
+    chosen = model if model in names else names[0]
+    return html.Div([
+        html.H1("Model performance", className="h4"),
+        html.P("All figures are computed on the version's held-out split, which played no part in training, "
+               "model selection, calibration or the choice of the abstain threshold.", className="text-muted small"),
+        dbc.Row([
+            dbc.Col([dbc.Label("Model"), dcc.Dropdown(id="performance-model", options=names, value=chosen,
+                                                      clearable=False)], md=3),
+            dbc.Col([dbc.Label("Version"), dcc.Dropdown(id="performance-version", clearable=False,
+                                                        value=int(version) if (version or "").isdigit() else None)],
+                    md=3),
+            dbc.Col([dbc.Label("Compare with"), dcc.Dropdown(id="performance-compare", placeholder="another version")],
+                    md=3),
+            dbc.Col([dbc.Label("Confusion matrix"), dbc.RadioItems(
+                id="performance-normalise", options=[{"label": "counts", "value": "counts"},
+                                                     {"label": "row-normalised", "value": "rows"}],
+                value="counts", inline=True)], md=3),
+        ], className="mb-3"),
+        dcc.Loading(html.Div(id="performance-content")),
+    ])
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    @app.callback(Output("performance-version", "options"), Output("performance-version", "value"),
+                  Output("performance-compare", "options"), Input("performance-model", "value"),
+                  dash.State("performance-version", "value"))
+    def versions(name, wanted):
+        require("view_performance")
+        registry = context.get().registry
+        try:
+            numbers = [v.version for v in registry.versions(name)]
+        except RegistryError:
+            return [], None, []
+        value = wanted if wanted in numbers else registry.aliases(name).get(PRODUCTION, numbers[-1] if numbers else None)
+        options = [{"label": str(n), "value": n} for n in numbers]
+        return options, value, options
+
+    @app.callback(Output("performance-content", "children"), Input("performance-model", "value"),
+                  Input("performance-version", "value"), Input("performance-compare", "value"),
+                  Input("performance-normalise", "value"))
+    def show(name, number, other, normalise):
+        require("view_performance")
+        if number is None:
+            return html.Div()
+        registry = context.get().registry
+        try:
+            version = registry.get(name, int(number))
+            compared = registry.get(name, int(other)) if other not in (None, number) else None
+        except (RegistryError, ValueError) as error:
+            return dbc.Alert(str(error), color="danger")
+        rows_normalised = normalise == "rows"
+        if compared is not None:
+            return comparison_view(version, compared, rows_normalised)
+        return version_view(version, "performance", rows_normalised)

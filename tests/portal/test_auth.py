@@ -1,0 +1,91 @@
+"""Sign-in, sign-out, the signed-out guard, cookies, rate limits, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from portal.models import AuditEvent
+from tests.portal.conftest import ADMIN_EMAIL, PASSWORD, make_settings, sign_in
+
+
+def test_signed_out_callers_are_kept_out(app):
+    client = app.server.test_client()
+    assert client.get("/health").status_code == 200
+    page = client.get("/performance?model=x")
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=/performance")
+    for route in ("/_dash-layout", "/_dash-dependencies"):
+        response = client.get(route)
+        assert response.status_code == 401 and response.json["error"]["code"] == "unauthenticated"
+    assert client.post("/_dash-update-component", json={}).status_code == 401
+    assert client.get("/assets/bootstrap.min.css").status_code == 200
+
+
+def test_sign_in_and_out(app, db):
+    client = app.server.test_client()
+    response = sign_in(client, ADMIN_EMAIL, next_="/models")
+    assert response.status_code == 302 and response.headers["Location"] == "/models"
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert client.get("/_dash-layout").status_code == 200
+    assert client.get("/logout").status_code == 302
+    assert client.get("/_dash-layout").status_code == 401
+    with db.session() as session:
+        actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert actions[-2:] == ["sign-in", "sign-out"]
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(app):
+    client = app.server.test_client()
+    wrong = sign_in(client, ADMIN_EMAIL, "not the password")
+    unknown = sign_in(client, "nobody@example.org", "not the password")
+    assert wrong.status_code == unknown.status_code == 401
+    message = "The e-mail or password is wrong, or the account is locked."
+    assert message in wrong.get_data(as_text=True) and message in unknown.get_data(as_text=True)
+    assert "Traceback" not in wrong.get_data(as_text=True)
+
+
+def test_lock_out_holds_through_the_web_form(app):
+    client = app.server.test_client()
+    for _ in range(5):
+        assert sign_in(client, "analyst@example.org", "not the password").status_code == 401
+    assert sign_in(client, "analyst@example.org", PASSWORD).status_code == 401
+
+
+def test_open_redirects_and_forged_forms_are_refused(app):
+    client = app.server.test_client()
+    assert sign_in(client, ADMIN_EMAIL, next_="https://evil.example/").headers["Location"] == "/"
+    client.get("/logout")
+    forged = client.post("/login", data={"email": ADMIN_EMAIL, "password": PASSWORD, "csrf": "guess"})
+    assert forged.status_code == 400
+
+
+def test_sign_in_attempts_are_rate_limited(tmp_path, models_root):
+    from portal.app import create_app
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", models_root, login_rate_limit="3 per minute")
+    client = create_app(settings).server.test_client()
+    answers = [sign_in(client, ADMIN_EMAIL, "not the password").status_code for _ in range(4)]
+    assert answers == [401, 401, 401, 429]
+
+
+def test_production_cookies_are_secure(tmp_path, models_root):
+    from portal.app import create_app
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", models_root, env="production")
+    client = create_app(settings).server.test_client()
+    assert "Secure" in sign_in(client, ADMIN_EMAIL).headers["Set-Cookie"]
+
+
+def test_password_change_signs_out_other_sessions(app, client_for, db):
+    from portal.users import change_password, find_user
+
+    other = client_for("clinician")
+    assert other.get("/_dash-layout").status_code == 200
+    change_password(db, find_user(db, "clinician@example.org").id, PASSWORD, "a brand new long password")
+    assert other.get("/_dash-layout").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/no-such-page"])
+def test_unknown_pages_are_served_by_dash_404(client_for, path):
+    client = client_for("analyst")
+    assert client.get(path).status_code == 200  # Dash renders its 404 page in the browser

@@ -1,0 +1,85 @@
+"""The server enforces the permission table inside every callback: each protected callback, called
+directly as a role that may not use it, answers 403 (401 when signed out)."""
+from __future__ import annotations
+
+import pytest
+
+from portal.permissions import PERMISSIONS, ROLES, allowed, table_markdown
+
+# Each callback of the portal, by its first output, and the permission it needs.
+CALLBACK_PERMISSIONS = {
+    "account-message.children": "change_own_password",
+    "models-version.options": "view_models",
+    "models-detail.children": "view_models",
+    "models-alias-version.options": "manage_models",
+    "models-alias-confirm.displayed": "manage_models",
+    "models-alias-message.children": "manage_models",
+    "performance-version.options": "view_performance",
+    "performance-content.children": "view_performance",
+    "admin-users-message.children": "manage_users",
+    "admin-deactivate-confirm.displayed": "manage_users",
+    "admin-audit-grid.rowData": "view_audit",
+}
+
+
+def _first_output(key: str) -> str:
+    return key.lstrip(".").split("...")[0].split("@")[0]
+
+
+def _payload(app, key: str) -> dict:
+    spec = app.callback_map[key]
+    outputs = [{"id": o.split(".")[0], "property": o.split(".")[1].split("@")[0]}
+               for o in key.strip(".").split("...") if o]
+    return {
+        "output": key,
+        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": [{"id": i["id"], "property": i["property"], "value": None} for i in spec["inputs"]],
+        "state": [{"id": s["id"], "property": s["property"], "value": None} for s in spec["state"]],
+        "changedPropIds": [f"{spec['inputs'][0]['id']}.{spec['inputs'][0]['property']}"],
+    }
+
+
+def portal_callbacks(app) -> dict[str, str]:
+    """Callback keys of the portal's own callbacks (not Dash's page router) -> their first output."""
+    return {key: _first_output(key) for key in app.callback_map if "_pages_" not in key}
+
+
+def test_every_callback_is_in_the_table(app):
+    app.server.test_client().get("/health")  # the first request lets Dash finish its set-up
+    outputs = sorted(set(portal_callbacks(app).values()))
+    assert outputs == sorted(CALLBACK_PERMISSIONS), "add new callbacks to CALLBACK_PERMISSIONS"
+
+
+def test_callbacks_refuse_roles_without_the_permission(app, client_for):
+    clients = {role: client_for(role) for role in ROLES}
+    checked = 0
+    for key, output in portal_callbacks(app).items():
+        permission = CALLBACK_PERMISSIONS[output]
+        for role in ROLES:
+            if allowed(role, permission):
+                continue
+            response = clients[role].post("/_dash-update-component", json=_payload(app, key))
+            assert response.status_code == 403, (output, role, response.status_code)
+            assert response.json["error"]["code"] == 403
+            checked += 1
+    assert checked >= 10  # admin-only callbacks refused to three roles each
+
+
+def test_callbacks_refuse_signed_out_callers(app):
+    client = app.server.test_client()
+    for key in portal_callbacks(app):
+        assert client.post("/_dash-update-component", json=_payload(app, key)).status_code == 401
+
+
+def test_allowed_roles_pass_the_check(app, client_for):
+    key = next(k for k, out in portal_callbacks(app).items() if out == "admin-audit-grid.rowData")
+    response = client_for("admin").post("/_dash-update-component", json=_payload(app, key))
+    assert response.status_code == 200 and "sign-in" in response.get_data(as_text=True)
+
+
+def test_permission_table_is_documented():
+    table = table_markdown()
+    for name in PERMISSIONS:
+        assert f"`{name}`" in table
+    with pytest.raises(KeyError):
+        allowed("admin", "fly")
