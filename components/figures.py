@@ -1,0 +1,398 @@
+"""Figures and table rows for a model version, built from its metadata.
+
+Every function here is pure: plain data in (the dicts that `engine.metrics.evaluate` and
+`engine.explain.global_importance` store in metadata.json), a `plotly.graph_objects.Figure` or a list
+of row dicts out. No database, no registry, no global state, so pages can call them in callbacks and
+tests can check them without a browser.
+
+Conventions: every figure has a title, axis titles and hover text with exact values; sequential data
+uses one sequential colour scale (Blues), categories use a qualitative palette, and a class or feature
+group keeps the same colour across figures. Curves are drawn from the already thinned points stored in
+the metadata (at most 101 per curve), so figures stay light.
+"""
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+FONT = {"family": "Inter, 'Helvetica Neue', Arial, sans-serif", "size": 13, "color": "#2a3f5f"}
+SEQUENTIAL = "Blues"
+REFERENCE_LINE = {"color": "#7f7f7f", "width": 1.5, "dash": "dash"}
+ANNOTATE_MAX_CLASSES = 10  # confusion matrices up to this size show their values in the cells
+
+
+# --- shared helpers ---------------------------------------------------------------------------------
+
+def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, *, subtitle: str | None = None,
+            height: int | None = None, x_axis: str = "xaxis", **layout) -> go.Figure:
+    """The common look of every figure: template, font, margins, title (and subtitle), axis titles.
+    `x_axis` names the axis that carries the x title (the bottom one when panels share x)."""
+    fig.update_layout(
+        template="plotly_white",
+        font=FONT,
+        margin={"l": 70, "r": 30, "t": 95 if subtitle else 65, "b": 60},
+        title={"text": title, "x": 0.01, "xanchor": "left",
+               **({"subtitle": {"text": subtitle, "font": {"size": 12, "color": "#5b6b7f"}}} if subtitle else {})},
+        hoverlabel={"font_size": 12},
+        height=height,
+        yaxis={"title": {"text": y_title}, "automargin": True},
+        **{x_axis: {"title": {"text": x_title}, "automargin": True}},
+        **layout,
+    )
+    return fig
+
+
+def _note(fig: go.Figure, text: str) -> go.Figure:
+    """A centred message for a figure without data (it still has its title and axes)."""
+    fig.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font={"size": 14, "color": "#5b6b7f"})
+    return fig
+
+
+def _palette(n: int) -> list[str]:
+    """Colour-blind-safe colours when few are needed, a 24-colour palette for many classes."""
+    return list(qualitative.Safe if n <= len(qualitative.Safe) else qualitative.Dark24)
+
+
+def _colours(names) -> dict[str, str]:
+    """A fixed colour per name (by sorted name), so a class or group looks the same in every figure."""
+    ordered = sorted(set(names), key=lambda s: (str(s).casefold(), str(s)))
+    palette = _palette(len(ordered))
+    return {name: palette[i % len(palette)] for i, name in enumerate(ordered)}
+
+
+def _chance_diagonal(fig: go.Figure, name: str) -> None:
+    """The y = x reference line, as a shape (not a trace) that still appears in the legend."""
+    fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, xref="x", yref="y", line=REFERENCE_LINE,
+                  layer="below", showlegend=True, name=name)
+
+
+def _number(value) -> float | None:
+    """A finite float, or None for missing / NaN values."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+# --- classification quality -------------------------------------------------------------------------
+
+def confusion_matrix_figure(confusion: dict, normalise: bool = False) -> go.Figure:
+    """Heatmap of held-out predictions: rows are the true class, columns the predicted class.
+
+    With `normalise`, each cell is the share of its row (so the diagonal is each class's recall) on a
+    fixed 0..1 scale; a class without held-out samples has an empty row rather than NaN. Cell values
+    are written in the cells for up to ANNOTATE_MAX_CLASSES classes, otherwise shown on hover only."""
+    labels = [str(c) for c in confusion["labels"]]
+    counts = [[int(v) for v in row] for row in confusion["counts"]]
+    n = len(labels)
+    if len(counts) != n or any(len(row) != n for row in counts):
+        raise ValueError(f"confusion matrix must be {n} x {n} for {n} labels")
+    row_totals = [sum(row) for row in counts]
+
+    z, text, hover = [], [], []
+    for t, (row, total) in enumerate(zip(counts, row_totals)):
+        z_row, text_row, hover_row = [], [], []
+        for p, count in enumerate(row):
+            share = count / total if total else None
+            where = f"True: {labels[t]}<br>Predicted: {labels[p]}<br>"
+            if total:
+                hover_row.append(f"{where}{count} of {total} samples ({share:.1%} of true {labels[t]})")
+            else:
+                hover_row.append(f"{where}no held-out samples of {labels[t]}")
+            if normalise:
+                z_row.append(None if share is None else round(share, 6))
+                text_row.append("" if share is None else f"{share:.2f}")
+            else:
+                z_row.append(count)
+                text_row.append(str(count))
+        z.append(z_row)
+        text.append(text_row)
+        hover.append(hover_row)
+
+    annotate = n <= ANNOTATE_MAX_CLASSES
+    heatmap = go.Heatmap(
+        z=z, x=labels, y=labels, customdata=hover,
+        hovertemplate="%{customdata}<extra></extra>",
+        colorscale=SEQUENTIAL, xgap=1, ygap=1,
+        colorbar={"title": {"text": "share of row" if normalise else "samples"},
+                  **({"tickformat": ".0%"} if normalise else {})},
+        **({"zmin": 0.0, "zmax": 1.0} if normalise else {"zmin": 0}),
+        **({"text": text, "texttemplate": "%{text}"} if annotate else {}),
+    )
+    fig = go.Figure(heatmap)
+    subtitle = (f"Held-out samples, {sum(row_totals)} in total. "
+                + ("Each row sums to 1: the diagonal is the recall of that class."
+                   if normalise else "The diagonal counts correct predictions."))
+    _layout(fig, "Confusion matrix" + (" (share of each true class)" if normalise else " (counts)"),
+            "Predicted class", "True class", subtitle=subtitle, height=max(440, 190 + 24 * n))
+    fig.update_xaxes(type="category", tickangle=-45 if n > 6 else 0, side="bottom")
+    fig.update_yaxes(type="category", autorange="reversed")  # first class at the top, as in a table
+    return fig
+
+
+def roc_curves_figure(roc: dict) -> go.Figure:
+    """One-vs-rest ROC curve per class (best AUC first in the legend) with the dashed chance line."""
+    colours = _colours(roc)
+    fig = go.Figure()
+    for name, curve in sorted(roc.items(), key=lambda kv: (-kv[1]["auc"], str(kv[0]))):
+        fig.add_trace(go.Scatter(
+            x=list(curve["fpr"]), y=list(curve["tpr"]), mode="lines",
+            name=f"{name} (AUC {curve['auc']:.2f})", line={"color": colours[name], "width": 2},
+            hovertemplate=(f"<b>{name}</b> (AUC {curve['auc']:.3f})<br>false positive rate %{{x:.3f}}"
+                           "<br>true positive rate %{y:.3f}<extra></extra>"),
+        ))
+    _chance_diagonal(fig, "chance (AUC 0.50)")
+    if not roc:
+        _note(fig, "No ROC curves: no class has held-out samples.")
+    _layout(fig, "ROC curves, one class against the rest",
+            "False positive rate (1 − specificity)", "True positive rate (sensitivity)",
+            subtitle="Held-out samples. The dashed line is a classifier that guesses.",
+            height=max(480, 160 + 24 * len(roc)), legend={"title": {"text": "class (AUC)"}})
+    fig.update_xaxes(range=[0, 1], constrain="domain")
+    fig.update_yaxes(range=[0, 1.02])
+    return fig
+
+
+def precision_recall_figure(pr: dict) -> go.Figure:
+    """One-vs-rest precision-recall curve per class (best average precision first in the legend)."""
+    colours = _colours(pr)
+    fig = go.Figure()
+    for name, curve in sorted(pr.items(), key=lambda kv: (-kv[1]["average_precision"], str(kv[0]))):
+        ap = curve["average_precision"]
+        fig.add_trace(go.Scatter(
+            x=list(curve["recall"]), y=list(curve["precision"]), mode="lines",
+            name=f"{name} (AP {ap:.2f})", line={"color": colours[name], "width": 2},
+            hovertemplate=(f"<b>{name}</b> (average precision {ap:.3f})<br>recall %{{x:.3f}}"
+                           "<br>precision %{y:.3f}<extra></extra>"),
+        ))
+    if not pr:
+        _note(fig, "No precision-recall curves: no class has held-out samples.")
+    _layout(fig, "Precision-recall curves, one class against the rest",
+            "Recall (sensitivity)", "Precision (positive predictive value)",
+            subtitle="Held-out samples. AP = average precision, the area under each curve.",
+            height=max(480, 160 + 24 * len(pr)), legend={"title": {"text": "class (AP)"}})
+    fig.update_xaxes(range=[0, 1.0], constrain="domain")
+    fig.update_yaxes(range=[0, 1.02])
+    return fig
+
+
+def calibration_figure(calibration: dict) -> go.Figure:
+    """Reliability diagram of the top-class probability: accuracy against mean confidence per bin with
+    the perfect-calibration diagonal (top panel), and the number of samples per bin (bottom panel,
+    same x axis). ECE and Brier score are in the subtitle."""
+    curve = list(calibration.get("curve") or [])
+    ece, brier = _number(calibration.get("expected_calibration_error")), _number(calibration.get("brier_score"))
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.74, 0.26], vertical_spacing=0.04)
+    bins = [f"{b['bin_low']:.1f}–{b['bin_high']:.1f}" for b in curve]
+    counts = [int(b["count"]) for b in curve]
+    fig.add_trace(go.Scatter(
+        x=[b["mean_confidence"] for b in curve], y=[b["accuracy"] for b in curve],
+        mode="lines+markers", name="model", line={"color": "#08519c", "width": 2},
+        marker={"size": 9, "color": "#08519c"},
+        customdata=[[label, count] for label, count in zip(bins, counts)],
+        hovertemplate=("confidence bin %{customdata[0]} (%{customdata[1]} samples)<br>"
+                       "mean confidence %{x:.3f}<br>accuracy %{y:.3f}<extra></extra>"),
+    ), row=1, col=1)
+    fig.add_trace(go.Bar(
+        x=[(b["bin_low"] + b["bin_high"]) / 2 for b in curve], y=counts,
+        width=[b["bin_high"] - b["bin_low"] for b in curve], name="samples per bin",
+        marker={"color": "#9ecae1", "line": {"color": "#ffffff", "width": 1}},
+        customdata=bins, hovertemplate="confidence %{customdata}<br>%{y} samples<extra></extra>",
+    ), row=2, col=1)
+    _chance_diagonal(fig, "perfect calibration")
+    if not curve:
+        _note(fig, "No calibration data.")
+    parts = []
+    if ece is not None:
+        parts.append(f"expected calibration error (ECE) {ece:.3f}")
+    if brier is not None:
+        parts.append(f"Brier score {brier:.3f}")
+    subtitle = ("Held-out samples: " + ", ".join(parts) + "." if parts else "Held-out samples.") + \
+        " Points on the diagonal are perfectly calibrated."
+    _layout(fig, "Calibration of the predicted class's probability",
+            "Mean confidence (probability of the predicted class)", "Accuracy (share correct)",
+            subtitle=subtitle, height=540, x_axis="xaxis2", bargap=0,
+            legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0})
+    fig.update_xaxes(range=[0, 1])
+    fig.update_layout(yaxis_range=[0, 1.02],
+                      yaxis2={"title": {"text": "samples"}, "rangemode": "tozero", "automargin": True})
+    return fig
+
+
+def accuracy_coverage_figure(curve: dict, selective: dict) -> go.Figure:
+    """Accuracy on the samples the model keeps against the share it keeps (coverage), as the
+    confidence threshold falls; the abstain threshold of this version is marked."""
+    coverage, accuracy = list(curve.get("coverage") or []), list(curve.get("accuracy") or [])
+    thresholds = list(curve.get("threshold") or [])
+    fig = go.Figure(go.Scatter(
+        x=coverage, y=accuracy, customdata=thresholds, mode="lines", name="all thresholds",
+        line={"color": "#08519c", "width": 2},
+        hovertemplate=("confidence ≥ %{customdata:.3f}<br>keeps %{x:.1%} of samples"
+                       "<br>accuracy on them %{y:.3f}<extra></extra>"),
+    ))
+    threshold = _number(selective.get("abstain_threshold"))
+    kept = _number(selective.get("coverage"))
+    kept_accuracy = _number(selective.get("accuracy_on_covered"))
+    # y range with a free band under the lowest point of the curve, where the label goes
+    ys = [v for v in accuracy + [kept_accuracy] if v is not None] or [0.0, 1.0]
+    low, high = min(ys), max(ys)
+    span = max(high - low, 0.02)
+    y_range = [low - 0.15 * span, high + 0.04 * span]
+    if threshold is not None and kept is not None:
+        fig.add_vline(x=kept, line={"color": "#d62728", "width": 1.5, "dash": "dot"})
+        if kept_accuracy is not None:
+            text = f"abstain below confidence {threshold:.2f}: keeps {kept:.1%} at accuracy {kept_accuracy:.2f}"
+            fig.add_trace(go.Scatter(
+                x=[kept], y=[kept_accuracy], mode="markers", name="abstain threshold",
+                marker={"symbol": "diamond", "size": 13, "color": "#d62728", "line": {"color": "white", "width": 1}},
+                hovertemplate=(f"abstain threshold: confidence {threshold:.3f}<br>keeps %{{x:.1%}} of samples"
+                               "<br>accuracy on them %{y:.3f}<extra></extra>"),
+            ))
+            point = kept_accuracy
+        else:
+            text = f"abstain below confidence {threshold:.2f}: no held-out sample reaches it (keeps {kept:.1%})"
+            point = low - 0.075 * span
+        # accuracy usually falls with coverage, so the band under the curve is free; the label sits
+        # there, on the side of the marker with more room, with a line to the marker
+        right_side = kept <= 0.5
+        fig.add_annotation(x=kept, y=point, ax=kept + (0.03 if right_side else -0.03), ay=low - 0.075 * span,
+                           axref="x", ayref="y", text=text, showarrow=True, arrowhead=0,
+                           arrowcolor="#d62728", xanchor="left" if right_side else "right",
+                           bgcolor="rgba(255,255,255,0.85)", font={"size": 12})
+    if not coverage:
+        _note(fig, "No accuracy-coverage data.")
+    _layout(fig, "Accuracy against coverage when the model abstains on low confidence",
+            "Coverage (share of samples given a prediction)", "Accuracy on the samples kept",
+            subtitle="Held-out samples, most confident first. Hover for the confidence threshold of each point.",
+            height=460, showlegend=True,
+            legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0})
+    fig.update_xaxes(range=[0, 1.02], tickformat=".0%")
+    fig.update_yaxes(range=y_range)
+    return fig
+
+
+# --- explanations -----------------------------------------------------------------------------------
+
+def feature_importance_figure(importance: dict, top: int = 20) -> go.Figure:
+    """The `top` features by mean |SHAP value| as horizontal bars, largest on top, coloured by group."""
+    if top < 1:
+        raise ValueError("top must be at least 1")
+    features = sorted(importance.get("features") or [], key=lambda f: -f["mean_abs_shap"])
+    shown = features[:top]
+    colours = _colours(list(importance.get("groups") or {}) + [f["group"] for f in features])
+    rank = {f["feature"]: i + 1 for i, f in enumerate(features)}
+    fig = go.Figure()
+    for group in sorted({f["group"] for f in shown}, key=lambda g: (str(g).casefold(), str(g))):
+        rows = [f for f in shown if f["group"] == group]
+        fig.add_trace(go.Bar(
+            x=[f["mean_abs_shap"] for f in rows], y=[f["feature"] for f in rows], orientation="h",
+            name=group, marker={"color": colours[group]},
+            customdata=[[f["group"], rank[f["feature"]]] for f in rows],
+            hovertemplate=("<b>%{y}</b> (%{customdata[0]})<br>mean |SHAP value| %{x:.4g}"
+                           f"<br>rank %{{customdata[1]}} of {len(features)}<extra></extra>"),
+        ))
+    if not shown:
+        _note(fig, "No feature importance recorded.")
+    space = importance.get("output_space", "model output")
+    n_samples = importance.get("n_samples")
+    subtitle = (f"Top {len(shown)} of {len(features)} features, averaged over classes"
+                + (f" and {n_samples} held-out samples" if n_samples else "")
+                + f".<br>Explained output: {space}.")
+    _layout(fig, "Most influential features (global SHAP importance)",
+            "mean |SHAP value|", "Feature", subtitle=subtitle, height=max(400, 170 + 22 * len(shown)),
+            barmode="overlay", legend={"title": {"text": "feature group"}})
+    fig.update_yaxes(type="category", categoryorder="array",
+                     categoryarray=[f["feature"] for f in shown], autorange="reversed")
+    fig.update_xaxes(rangemode="tozero")
+    return fig
+
+
+def group_importance_figure(importance: dict) -> go.Figure:
+    """Summed mean |SHAP value| per feature group, largest on top, with the share of the total."""
+    groups = sorted((importance.get("groups") or {}).items(), key=lambda kv: -kv[1])
+    colours = _colours([g for g, _ in groups] + [f["group"] for f in importance.get("features") or []])
+    n_features = {}
+    for f in importance.get("features") or []:
+        n_features[f["group"]] = n_features.get(f["group"], 0) + 1
+    total = sum(v for _, v in groups)
+    names = [g for g, _ in groups]
+    values = [v for _, v in groups]
+    shares = [v / total if total else 0.0 for v in values]
+    fig = go.Figure(go.Bar(
+        x=values, y=names, orientation="h", marker={"color": [colours[g] for g in names]},
+        text=[f"{s:.0%}" for s in shares], textposition="auto", name="feature groups",
+        customdata=[[s, n_features.get(g, 0)] for g, s in zip(names, shares)],
+        hovertemplate=("<b>%{y}</b><br>summed mean |SHAP value| %{x:.4g}<br>%{customdata[0]:.1%} of the total"
+                       "<br>%{customdata[1]} features<extra></extra>"),
+    ))
+    if not groups:
+        _note(fig, "No feature groups recorded.")
+    _layout(fig, "Importance by feature group",
+            "summed mean |SHAP value| of the group's features", "Feature group",
+            subtitle=f"Explained output: {importance.get('output_space', 'model output')}. "
+                     "Bar labels: share of the total.",
+            height=max(300, 190 + 40 * len(groups)), showlegend=False)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names, autorange="reversed")
+    fig.update_xaxes(rangemode="tozero")
+    return fig
+
+
+# --- table rows -------------------------------------------------------------------------------------
+
+def per_class_metrics_rows(per_class: dict) -> list[dict]:
+    """Rows for a per-class table: class, precision, recall, f1 (3 decimals) and support, by class
+    name (case-insensitive)."""
+    return [
+        {"class": name,
+         "precision": round(float(m["precision"]), 3),
+         "recall": round(float(m["recall"]), 3),
+         "f1": round(float(m["f1"]), 3),
+         "support": int(m["support"])}
+        for name, m in sorted(per_class.items(), key=lambda kv: (str(kv[0]).casefold(), str(kv[0])))
+    ]
+
+
+# (row key, readable name, how to read the value from a metrics dict, which direction is better)
+HEADLINE_METRICS = (
+    ("accuracy", "Accuracy", lambda m: m.get("accuracy"), "higher"),
+    ("balanced_accuracy", "Balanced accuracy", lambda m: m.get("balanced_accuracy"), "higher"),
+    ("macro_f1", "Macro F1", lambda m: m.get("macro_f1"), "higher"),
+    ("top_3_accuracy", "Top-3 accuracy", lambda m: m.get("top_3_accuracy"), "higher"),
+    ("roc_auc_macro", "ROC AUC (macro)", lambda m: m.get("roc_auc_macro"), "higher"),
+    ("expected_calibration_error", "Expected calibration error",
+     lambda m: (m.get("calibration") or {}).get("expected_calibration_error"), "lower"),
+    ("brier_score", "Brier score", lambda m: (m.get("calibration") or {}).get("brier_score"), "lower"),
+    ("selective_coverage", "Coverage at the abstain threshold",
+     lambda m: (m.get("selective") or {}).get("coverage"), "higher"),
+    ("accuracy_on_covered", "Accuracy on covered samples",
+     lambda m: (m.get("selective") or {}).get("accuracy_on_covered"), "higher"),
+)
+MISSING = "n/a"
+
+
+def metrics_comparison_rows(a: dict, b: dict, label_a: str, label_b: str) -> list[dict]:
+    """Rows comparing the headline metrics of two versions' metrics dicts: one row per metric with
+    keys "metric" (readable name), "key", `label_a`, `label_b` (values to 4 decimals, "n/a" when a
+    version lacks the metric), "difference" (b - a, to 4 decimals, or "n/a") and "better"
+    ("higher" or "lower"). The same label twice (a version compared with itself) gets " (b)" on the
+    second, so neither column is lost."""
+    reserved = {"metric", "key", "difference", "better"}
+    if {label_a, label_b} & reserved:
+        raise ValueError(f"labels must not be one of {sorted(reserved)}: {label_a!r}, {label_b!r}")
+    if label_b == label_a:
+        label_b = f"{label_b} (b)"
+    rows = []
+    for key, name, read, better in HEADLINE_METRICS:
+        va, vb = _number(read(a)), _number(read(b))
+        rows.append({
+            "metric": name, "key": key,
+            label_a: MISSING if va is None else round(va, 4),
+            label_b: MISSING if vb is None else round(vb, 4),
+            "difference": MISSING if va is None or vb is None else round(vb - va, 4),
+            "better": better,
+        })
+    return rows
