@@ -13,9 +13,10 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 
 install: $(INSTALLED)
 
-# Fetch the datasets, train the default models if the registry has none, start (for now: list) them.
+# Fetch the datasets, train the default models if the registry has none, list them, start the portal.
 run: install
 	$(PY) -m engine bootstrap
+	$(PY) -m portal
 
 # Browser tests need Debian's chromium and chromedriver: installed here when missing and run as root.
 test: install
@@ -28,3 +29,4 @@ test: install
 
 bench: install
 	$(PY) bench/engine_bench.py
+	$(PY) bench/portal_bench.py

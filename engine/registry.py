@@ -20,15 +20,18 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import joblib
 
 from engine import settings
 from engine.checksums import sha256_file
-from engine.bundle import ModelBundle
 from engine.card import model_card
 from engine.schema import FeatureSchema
-from engine.training import TrainingResult
+
+if TYPE_CHECKING:  # training and the bundle pull in scikit-learn: not needed to read the registry
+    from engine.bundle import ModelBundle
+    from engine.training import TrainingResult
 
 ARTIFACT = "model.joblib"
 METADATA = "metadata.json"
@@ -80,7 +83,7 @@ class ModelVersion:
 @dataclass(frozen=True)
 class LoadedModel:
     version: ModelVersion
-    bundle: ModelBundle
+    bundle: "ModelBundle"
     schema: FeatureSchema
 
 
@@ -127,7 +130,7 @@ class Registry:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def register(self, name: str, result: TrainingResult, aliases: tuple[str, ...] = ()) -> ModelVersion:
+    def register(self, name: str, result: "TrainingResult", aliases: tuple[str, ...] = ()) -> ModelVersion:
         """Store a trained model as the next version of `name`, then point `aliases` at it."""
         if not NAME_PATTERN.match(name):
             raise RegistryError(f"model name {name!r}: use lower-case letters, digits and dashes")

@@ -34,7 +34,7 @@ def _model_card(version) -> dbc.Card:
                 dbc.Col(metric_card("Accuracy", f"{m['accuracy']:.3f}", f"{m['n_samples']} held-out samples")),
                 dbc.Col(metric_card("Macro-F1", f"{m['macro_f1']:.3f}")),
                 dbc.Col(metric_card("Calibration error", f"{m['calibration']['expected_calibration_error']:.3f}", "ECE")),
-                dbc.Col(metric_card("Confident share", _percent(selective["coverage"]),
+                dbc.Col(metric_card("Above abstain threshold", _percent(selective["coverage"]),
                                     f"accuracy there {_percent(selective['accuracy_on_covered'])}")),
             ], className="g-2"),
             dbc.Button("Performance", href=f"/performance?model={version.name}&version={version.version}",

@@ -31,9 +31,9 @@ def version_rows(versions) -> list[dict]:
         m = v.metrics
         rows.append({
             "version": v.version, "aliases": ", ".join(v.aliases), "algorithm": v.metadata["algorithm"],
-            "created": v.metadata["created"], "balanced_accuracy": m["balanced_accuracy"],
-            "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-            "ece": m["calibration"]["expected_calibration_error"], "seed": v.metadata["seed"],
+            "created": v.metadata["created"].replace("T", " "), "balanced_accuracy": round(m["balanced_accuracy"], 3),
+            "accuracy": round(m["accuracy"], 3), "macro_f1": round(m["macro_f1"], 3),
+            "ece": round(m["calibration"]["expected_calibration_error"], 3), "seed": v.metadata["seed"],
             "sha256": _short(v.sha256), "dataset_checksum": _short(v.metadata["dataset"]["checksum"]),
         })
     return rows

@@ -2,6 +2,8 @@
 drawn from the metrics stored with the version at training time (engine.metrics.evaluate)."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
@@ -9,7 +11,7 @@ from dash import Input, Output, dcc, html
 
 from components import figures
 from components.layout import metric_card
-from engine.registry import PRODUCTION, RegistryError
+from engine.registry import PRODUCTION, Registry, RegistryError
 from portal import context
 from portal.permissions import require
 from portal.shell import page_denied
@@ -43,6 +45,13 @@ def headline(version) -> dbc.Row:
          f"accuracy there {_fmt(sel['accuracy_on_covered'])}"),
     ]
     return dbc.Row([dbc.Col(metric_card(t, v, n)) for t, v, n in cards], className="g-2 mb-3")
+
+
+@lru_cache(maxsize=32)
+def _cached_version_view(root: str, name: str, number: int, sha256: str, normalise: bool) -> html.Div:
+    """A version never changes once registered (its sha256 says so), so its figures are built once."""
+    version = Registry(root).get(name, number)
+    return version_view(version, "performance", normalise)
 
 
 def version_view(version, prefix: str, normalise: bool) -> html.Div:
@@ -153,4 +162,4 @@ def register_callbacks(app: dash.Dash) -> None:
         rows_normalised = normalise == "rows"
         if compared is not None:
             return comparison_view(version, compared, rows_normalised)
-        return version_view(version, "performance", rows_normalised)
+        return _cached_version_view(str(registry.root), name, version.version, version.sha256, rows_normalised)

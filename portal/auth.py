@@ -29,19 +29,24 @@ class SessionUser(UserMixin):
 
     def __init__(self, user):
         self.id, self.email, self.name, self.role = user.id, user.email, user.name, user.role
-        self._stamp = int(user.password_changed_at.timestamp())
+        self._stamp = password_stamp(user)
 
     def get_id(self) -> str:
-        return f"{self.id}.{self._stamp}"
+        return f"{self.id}:{self._stamp}"
+
+
+def password_stamp(user) -> int:
+    """The password's change time in microseconds: part of every session id."""
+    return round(user.password_changed_at.timestamp() * 1_000_000)
 
 
 def load_user(session_id: str):
     try:
-        user_id, stamp = (int(part) for part in session_id.split("."))
+        user_id, stamp = (int(part) for part in session_id.split(":"))
     except ValueError:
         return None
     user = get_user(context.get().db, user_id)
-    if user is None or not user.active or int(user.password_changed_at.timestamp()) != stamp:
+    if user is None or not user.active or password_stamp(user) != stamp:
         return None
     return SessionUser(user)
 

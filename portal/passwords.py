@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()  # argon2id, 64 MiB, 3 passes: the library's recommended defaults
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Made on first use, not at import: hashing takes a tenth of a second."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
 MIN_LENGTH = 12
 
 
@@ -24,7 +31,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     """True when it matches. Unknown users are checked against a dummy hash, so the answer takes as
     long whether or not the account exists."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -89,3 +89,34 @@ def test_password_change_signs_out_other_sessions(app, client_for, db):
 def test_unknown_pages_are_served_by_dash_404(client_for, path):
     client = client_for("analyst")
     assert client.get(path).status_code == 200  # Dash renders its 404 page in the browser
+
+
+REDIS_URL = __import__("os").environ.get("CANCER_ALPHA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def test_rate_limits_use_redis_when_set(tmp_path, models_root):
+    import redis
+
+    from portal.app import create_app
+
+    url = REDIS_URL.rsplit("/", 1)[0] + "/13"  # a database of its own, emptied before and after
+    store = redis.Redis.from_url(url)
+    store.flushdb()
+    try:
+        settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", models_root,
+                                 redis_url=url, login_rate_limit="2 per minute")
+        client = create_app(settings).server.test_client()
+        answers = [sign_in(client, ADMIN_EMAIL, "not the password").status_code for _ in range(3)]
+        assert answers == [401, 401, 429]
+        assert any(b"cancer-alpha" in key for key in store.keys("*"))
+    finally:
+        store.flushdb()
+
+
+def test_sign_in_keeps_working_when_redis_is_down(tmp_path, models_root):
+    from portal.app import create_app
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", models_root,
+                             redis_url="redis://127.0.0.1:1/0")  # nothing listens there
+    client = create_app(settings).server.test_client()
+    assert sign_in(client, ADMIN_EMAIL).status_code == 302

@@ -83,3 +83,10 @@ def test_permission_table_is_documented():
         assert f"`{name}`" in table
     with pytest.raises(KeyError):
         allowed("admin", "fly")
+
+
+def test_documented_table_matches_the_code():
+    from pathlib import Path
+
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "permissions.md").read_text()
+    assert table_markdown() in documented

@@ -1,0 +1,41 @@
+"""Browser fixtures: a portal on a temporary SQLite database with one made-up test user per role, and
+sign-in through the real form in headless Chromium (dash_duo)."""
+from __future__ import annotations
+
+import pytest
+
+from portal.app import create_app
+from portal.permissions import ROLES
+from portal.users import create_user
+from tests.portal.conftest import PASSWORD, email_of, make_settings
+
+
+@pytest.fixture
+def portal_app(tmp_path, models_root):
+    app = create_app(make_settings(tmp_path, f"sqlite:///{tmp_path / 'portal.db'}", models_root))
+    db = app.server.extensions["cancer_alpha"].db
+    for role in ROLES:
+        if role != "admin":
+            create_user(db, email_of(role), role.title(), role, PASSWORD)
+    yield app
+    db.dispose()
+
+
+def submit_sign_in(dash_duo, email: str, password: str) -> None:
+    driver = dash_duo.driver
+    driver.get(dash_duo.server.url + "/login")
+    dash_duo.wait_for_element("#login-email").send_keys(email)
+    driver.find_element("css selector", "#login-password").send_keys(password)
+    driver.find_element("css selector", "#login-submit").click()
+
+
+@pytest.fixture
+def signed_in(dash_duo, portal_app):
+    """signed_in(role): start the portal, sign in as that role's user, land on Home."""
+    def sign_in(role: str):
+        dash_duo.start_server(portal_app, navigate=False)
+        submit_sign_in(dash_duo, email_of(role), PASSWORD)
+        dash_duo.server_url = dash_duo.server.url  # waits for the Dash app to load
+        dash_duo.wait_for_element("#home-models", timeout=20)
+        return dash_duo
+    return sign_in

@@ -1,0 +1,75 @@
+"""The portal in headless Chromium: each role signs in and opens the pages it may open; the
+navigation shows only those; signed-out browsers, wrong passwords and lock-outs behave."""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import submit_sign_in
+from tests.portal.conftest import PASSWORD, email_of
+
+PAGES = {  # path -> (an element that shows the page's real content, text it must contain)
+    "/": ("#home-models", "tissue-of-origin"),
+    "/models": ("#models-card", "Research use only, not for diagnosis."),
+    "/performance": ("#performance-content", "Calibration error"),
+    "/admin": ("#admin-users-grid", "analyst@example.org"),
+    "/account": ("#account-who", "role"),
+}
+ALLOWED = {
+    "admin": ["/", "/models", "/performance", "/admin", "/account"],
+    "clinician": ["/", "/models", "/performance", "/account"],
+    "researcher": ["/", "/models", "/performance", "/account"],
+    "analyst": ["/", "/models", "/performance", "/account"],
+}
+
+
+def open_page(dash_duo, path: str):
+    dash_duo.wait_for_page(url=dash_duo.server.url + path)
+
+
+@pytest.mark.parametrize("role", sorted(ALLOWED))
+def test_each_role_opens_the_pages_it_may(signed_in, role):
+    dash_duo = signed_in(role)
+    nav = {e.get_attribute("id") for e in dash_duo.find_elements(".navbar .nav-link[id^='nav-']")}
+    assert ("nav-admin" in nav) == (role == "admin")
+    assert {"nav-home", "nav-models", "nav-performance"} <= nav
+    for path in ALLOWED[role]:
+        open_page(dash_duo, path)
+        selector, text = PAGES[path]
+        dash_duo.wait_for_contains_text(selector, text, timeout=20)
+    if role != "admin":
+        open_page(dash_duo, "/admin")
+        dash_duo.wait_for_contains_text("#page-not-allowed", "may not", timeout=20)
+    assert dash_duo.get_logs() == []
+
+
+def test_performance_shows_figures_and_compares_versions(signed_in):
+    dash_duo = signed_in("researcher")
+    open_page(dash_duo, "/performance?model=tissue-of-origin")
+    for part in ("confusion", "roc", "pr", "calibration", "coverage", "importance", "groups"):
+        dash_duo.wait_for_element(f"#performance-{part} .main-svg", timeout=20)
+    dash_duo.driver.find_element("xpath", "//label[text()='row-normalised']").click()
+    dash_duo.wait_for_contains_text("#performance-confusion", "share of each true class", timeout=20)
+    assert dash_duo.get_logs() == []
+
+
+def test_signed_out_browser_lands_on_sign_in(dash_duo, portal_app):
+    dash_duo.start_server(portal_app, navigate=False)
+    dash_duo.driver.get(dash_duo.server.url + "/performance")
+    dash_duo.wait_for_element("#login-email")
+    assert "/login?next=/performance" in dash_duo.driver.current_url
+
+
+def test_wrong_password_shows_the_error(dash_duo, portal_app):
+    dash_duo.start_server(portal_app, navigate=False)
+    submit_sign_in(dash_duo, email_of("clinician"), "not the password")
+    dash_duo.wait_for_contains_text("#login-error", "The e-mail or password is wrong")
+
+
+def test_lock_out_holds_in_the_browser(dash_duo, portal_app):
+    dash_duo.start_server(portal_app, navigate=False)
+    for _ in range(5):
+        submit_sign_in(dash_duo, email_of("analyst"), "not the password")
+        dash_duo.wait_for_element("#login-error")
+    submit_sign_in(dash_duo, email_of("analyst"), PASSWORD)
+    dash_duo.wait_for_contains_text("#login-error", "locked")
+    assert "/login" in dash_duo.driver.current_url
