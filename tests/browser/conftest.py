@@ -34,6 +34,7 @@ def signed_in(dash_duo, portal_app):
     """signed_in(role): start the portal, sign in as that role's user, land on Home."""
     def sign_in(role: str):
         dash_duo.start_server(portal_app, navigate=False)
+        dash_duo.driver.set_window_size(1400, 1000)
         submit_sign_in(dash_duo, email_of(role), PASSWORD)
         dash_duo.server_url = dash_duo.server.url  # waits for the Dash app to load
         dash_duo.wait_for_element("#home-models", timeout=20)

@@ -26,6 +26,16 @@ def open_page(dash_duo, path: str):
     dash_duo.wait_for_page(url=dash_duo.server.url + path)
 
 
+def choose(dash_duo, selector: str, value=None, index=None) -> None:
+    """Pick a dcc.Dropdown option, then close its menu (Dash 4 keeps it open over the next control)."""
+    from selenium.webdriver.common.keys import Keys
+
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});",
+                                   dash_duo.find_element(selector))
+    dash_duo.select_dcc_dropdown(selector, value=value, index=index)
+    dash_duo.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+
+
 @pytest.mark.parametrize("role", sorted(ALLOWED))
 def test_each_role_opens_the_pages_it_may(signed_in, role):
     dash_duo = signed_in(role)
@@ -73,3 +83,61 @@ def test_lock_out_holds_in_the_browser(dash_duo, portal_app):
     submit_sign_in(dash_duo, email_of("analyst"), PASSWORD)
     dash_duo.wait_for_contains_text("#login-error", "locked")
     assert "/login" in dash_duo.driver.current_url
+
+
+@pytest.fixture
+def own_registry(tmp_path, models_root, monkeypatch):
+    """A copy of the session registry that this test may change."""
+    import shutil
+
+    root = tmp_path / "models-copy"
+    shutil.copytree(models_root, root)
+    return root
+
+
+def test_admin_points_an_alias_after_confirming_and_it_is_audited(dash_duo, tmp_path, own_registry):
+    from selenium.webdriver.support.ui import WebDriverWait
+    from sqlalchemy import select
+
+    from portal.app import create_app
+    from portal.models import AuditEvent
+    from tests.portal.conftest import ADMIN_EMAIL, make_settings
+
+    app = create_app(make_settings(tmp_path, f"sqlite:///{tmp_path / 'alias.db'}", own_registry))
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.driver.set_window_size(1400, 1000)
+    submit_sign_in(dash_duo, ADMIN_EMAIL, PASSWORD)
+    dash_duo.server_url = dash_duo.server.url
+    open_page(dash_duo, "/models?model=tcga-mirna-type")
+    dash_duo.wait_for_element("#models-card", timeout=20)  # the page has finished rendering
+    choose(dash_duo, "#models-alias-version", index=0)
+    choose(dash_duo, "#models-alias-name", value="staging")
+    dash_duo.find_element("#models-alias-apply").click()
+    alert = WebDriverWait(dash_duo.driver, 10).until(lambda d: d.switch_to.alert)
+    assert "Point tcga-mirna-type@staging at version 1?" in alert.text
+    alert.accept()
+    dash_duo.wait_for_contains_text("#models-alias-done", "tcga-mirna-type@staging now points at version 1")
+    assert app.server.extensions["cancer_alpha"].registry.aliases("tcga-mirna-type")["staging"] == 1
+    with app.server.extensions["cancer_alpha"].db.session() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "model.alias")).one()
+    assert (event.actor, event.target, event.details) == (ADMIN_EMAIL, "tcga-mirna-type@staging",
+                                                          {"from": None, "to": 1})
+    assert dash_duo.get_logs() == []
+
+
+def test_admin_creates_a_user_who_can_then_sign_in(signed_in):
+    dash_duo = signed_in("admin")
+    open_page(dash_duo, "/admin")
+    dash_duo.wait_for_contains_text("#admin-users-grid", "analyst@example.org", timeout=20)
+    dash_duo.find_element("#admin-new-email").send_keys("new.person@example.org")
+    dash_duo.find_element("#admin-new-name").send_keys("New Person")
+    choose(dash_duo, "#admin-new-role", value="analyst")
+    dash_duo.find_element("#admin-create").click()
+    dash_duo.wait_for_contains_text("#admin-created", "Created new.person@example.org (analyst)")
+    password = dash_duo.find_element("#admin-new-password-shown").text
+    dash_duo.wait_for_contains_text("#admin-audit-grid", "user.create", timeout=20)
+    dash_duo.driver.get(dash_duo.server.url + "/logout")
+    submit_sign_in(dash_duo, "new.person@example.org", password)
+    dash_duo.wait_for_element("#home-models", timeout=20)
+    assert "nav-admin" not in {e.get_attribute("id") for e in dash_duo.find_elements(".navbar .nav-link")}
+    assert dash_duo.get_logs() == []
