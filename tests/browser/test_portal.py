@@ -96,6 +96,7 @@ def own_registry(tmp_path, models_root, monkeypatch):
 
 
 def test_admin_points_an_alias_after_confirming_and_it_is_audited(dash_duo, tmp_path, own_registry):
+    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
     from sqlalchemy import select
 
@@ -111,9 +112,11 @@ def test_admin_points_an_alias_after_confirming_and_it_is_audited(dash_duo, tmp_
     open_page(dash_duo, "/models?model=tcga-mirna-type")
     dash_duo.wait_for_element("#models-card", timeout=20)  # the page has finished rendering
     choose(dash_duo, "#models-alias-version", index=0)
+    dash_duo.wait_for_contains_text("#models-alias-version", "1")
     choose(dash_duo, "#models-alias-name", value="staging")
+    dash_duo.wait_for_contains_text("#models-alias-name", "staging")
     dash_duo.find_element("#models-alias-apply").click()
-    alert = WebDriverWait(dash_duo.driver, 10).until(lambda d: d.switch_to.alert)
+    alert = WebDriverWait(dash_duo.driver, 20).until(expected_conditions.alert_is_present())
     assert "Point tcga-mirna-type@staging at version 1?" in alert.text
     alert.accept()
     dash_duo.wait_for_contains_text("#models-alias-done", "tcga-mirna-type@staging now points at version 1")
