@@ -10,30 +10,20 @@ from __future__ import annotations
 
 import os
 import resource
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine import datasets  # noqa: E402
+from timing import median_ms  # noqa: E402
 from engine.explain import explain  # noqa: E402
 from engine.predict import predict  # noqa: E402
 from engine.registry import PRODUCTION, Registry  # noqa: E402
 from engine.validation import validate  # noqa: E402
-
-
-def median_ms(action, repeat: int) -> float:
-    action()  # warm-up: lazy imports, explainer construction, caches
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def bench_model(registry: Registry, name: str) -> None:

@@ -13,7 +13,6 @@ Uses the registry of `make run` (models/).
 from __future__ import annotations
 
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -21,21 +20,13 @@ from pathlib import Path
 
 started = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from portal.app import create_app  # noqa: E402
+from timing import median_ms  # noqa: E402
 from portal.settings import Settings  # noqa: E402
 
 PASSWORD = "benchmark password 2026"  # a throw-away account in a throw-away database
-
-
-def median_ms(action, repeat: int = 20) -> float:
-    action()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def performance_payload(model: str, version: int) -> dict:

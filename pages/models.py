@@ -14,7 +14,7 @@ from flask_login import current_user
 from engine.registry import PRODUCTION, RegistryError
 from portal import audit, context
 from portal.permissions import allowed, require
-from portal.shell import page_denied
+from portal.shell import EMPTY_REGISTRY, model_names_and_choice, page_denied
 
 dash.register_page(__name__, path="/models", name="Models", order=10, permission="view_models")
 
@@ -139,10 +139,9 @@ def layout(model: str | None = None, version: str | None = None, **_query):
     denied = page_denied("view_models")
     if denied:
         return denied
-    names = context.get().registry.models()
+    names, chosen = model_names_and_choice(model)
     if not names:
-        return html.P("The registry is empty: run `make run` or `python -m engine bootstrap`.")
-    chosen = model if model in names else names[0]
+        return html.P(EMPTY_REGISTRY)
     return html.Div([
         html.H1("Model registry", className="h4"),
         dbc.Row([

@@ -14,7 +14,7 @@ from components.layout import metric_card
 from engine.registry import PRODUCTION, Registry, RegistryError
 from portal import context
 from portal.permissions import require
-from portal.shell import page_denied
+from portal.shell import EMPTY_REGISTRY, model_names_and_choice, page_denied
 
 dash.register_page(__name__, path="/performance", name="Performance", order=20, permission="view_performance")
 
@@ -106,10 +106,9 @@ def layout(model: str | None = None, version: str | None = None, **_query):
     denied = page_denied("view_performance")
     if denied:
         return denied
-    names = context.get().registry.models()
+    names, chosen = model_names_and_choice(model)
     if not names:
-        return html.P("The registry is empty: run `make run` or `python -m engine bootstrap`.")
-    chosen = model if model in names else names[0]
+        return html.P(EMPTY_REGISTRY)
     return html.Div([
         html.H1("Model performance", className="h4"),
         html.P("All figures are computed on the version's held-out split, which played no part in training, "

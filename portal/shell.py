@@ -7,7 +7,7 @@ from dash import html
 from flask_login import current_user
 
 from components.layout import navbar, research_banner, not_allowed
-from portal import audit
+from portal import audit, context
 from portal.permissions import PERMISSIONS, allowed
 
 
@@ -34,3 +34,12 @@ def page_denied(permission: str):
     audit.record("page.denied", outcome=audit.DENIED, target=permission)
     return not_allowed(f"Your role may not {PERMISSIONS[permission][1]}.")
 
+
+
+EMPTY_REGISTRY = "The registry is empty: run `make run` or `python -m engine bootstrap`."
+
+
+def model_names_and_choice(wanted: str | None) -> tuple[list[str], str | None]:
+    """The registry's model names and the one a page opens with (the `?model=` asked for, else the first)."""
+    names = context.get().registry.models()
+    return names, (wanted if wanted in names else (names[0] if names else None))
