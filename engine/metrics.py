@@ -140,3 +140,46 @@ def evaluate(y_true: np.ndarray, proba: np.ndarray, classes: list[str], abstain_
             "accuracy_on_covered": round(float(correct[covered].mean()), 6) if covered.any() else None,
         },
     }
+
+
+def label_agreement(y_true: list[str], predicted: list[str], classes: list[str]) -> dict:
+    """How a user's own labels for uploaded samples agree with the model's predictions.
+
+    Labels are compared after stripping surrounding spaces. A label that is missing (empty, None, NaN)
+    or not one of `classes` is unknown: counted in `n_unknown_labels` and left out of everything else
+    (`unknown_labels` lists up to 20 of the distinct unknown texts, not the missing ones). `n` is the
+    number of samples compared, those with a known label. Balanced accuracy is the mean recall over the
+    classes present among the known labels; a class without labelled samples has a recall of None.
+    Confusion matrix rows are the uploaded labels, columns the predictions, both in `classes` order.
+    With no known label, accuracy and balanced accuracy are None."""
+    def text(label) -> str | None:
+        try:
+            if label is None or label != label:  # NaN is not equal to itself
+                return None
+        except (TypeError, ValueError):  # pandas.NA has no truth value
+            return None
+        return str(label).strip() or None
+
+    if len(y_true) != len(predicted):
+        raise ValueError(f"{len(y_true)} labels for {len(predicted)} predictions")
+    index = {str(c): k for k, c in enumerate(classes)}
+    stray = sorted({str(p) for p in predicted} - set(index))
+    if stray:
+        raise ValueError(f"predicted classes not among the model's classes: {', '.join(stray[:5])}")
+    labels = [text(label) for label in y_true]
+    known = [i for i, label in enumerate(labels) if label in index]
+    counts = np.zeros((len(classes), len(classes)), dtype=int)
+    for i in known:
+        counts[index[labels[i]], index[str(predicted[i])]] += 1
+    support = counts.sum(axis=1)
+    recall = {str(c): (float(counts[k, k] / support[k]) if support[k] else None) for k, c in enumerate(classes)}
+    present = [r for r in recall.values() if r is not None]
+    return {
+        "n": len(known),
+        "n_unknown_labels": len(labels) - len(known),
+        "unknown_labels": sorted({label for label in labels if label is not None and label not in index})[:20],
+        "accuracy": float(np.trace(counts) / len(known)) if known else None,
+        "balanced_accuracy": float(np.mean(present)) if present else None,
+        "per_class_recall": recall,
+        "confusion_matrix": {"labels": [str(c) for c in classes], "counts": counts.tolist()},
+    }

@@ -15,7 +15,7 @@ from flask_limiter.util import get_remote_address
 
 from engine.registry import Registry
 from engine.settings import PROJECT_ROOT
-from portal import auth, context, shell
+from portal import auth, context, jobs, shell
 from portal.db import Database
 from portal.settings import Settings
 from portal.users import ensure_admin
@@ -34,12 +34,15 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     db = Database(settings.database_url)
     db.upgrade()
     context.install(server, context.Portal(settings=settings, db=db, registry=Registry(settings.models_dir)))
+    # uploads arrive base64-encoded inside a JSON body: a third larger than the file, plus room for the rest
+    server.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 4 // 3 + 1024 * 1024
     made_up = ensure_admin(db, settings)
     if made_up:  # shown once, on the console of the first start; never logged or stored in clear
         print(f"\n  First start: administrator {settings.admin_email} created with password: {made_up}\n"
               "  (shown only now; change it on the Account page)\n", file=sys.stderr, flush=True)
 
     auth.init_login(server)
+    jobs.install_background_guard(server)
     limiter = Limiter(get_remote_address, app=server, storage_uri=settings.rate_limit_storage,
                       default_limits=[], swallow_errors=True, in_memory_fallback_enabled=True,
                       key_prefix="cancer-alpha")
@@ -51,6 +54,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         "portal", server=server, use_pages=True, pages_folder=str(PAGES), assets_folder=str(ASSETS),
         title="Cancer Alpha", update_title=None, suppress_callback_exceptions=True, serve_locally=True,
         external_stylesheets=[],  # Bootstrap is served from assets/, never from a CDN
+        background_callback_manager=jobs.background_manager(settings),
     )
     app.layout = shell.layout
     for page in dash.page_registry.values():  # each page module registers its callbacks on this app

@@ -52,6 +52,13 @@ class Settings:
     """`CANCER_ALPHA_LOCKOUT_MINUTES`: how long the lock holds."""
     session_hours: int = 12
     """`CANCER_ALPHA_SESSION_HOURS`: a sign-in's lifetime."""
+    storage_key: str = field(default="", repr=False)
+    """`CANCER_ALPHA_STORAGE_KEY`: key (Fernet, urlsafe base64 of 32 bytes) that encrypts stored uploads and
+    results; default derived from the secret key (changing that key then makes stored files unreadable)."""
+    max_upload_bytes: int = 50 * 1024 * 1024
+    """`CANCER_ALPHA_MAX_UPLOAD_BYTES`: the largest upload accepted."""
+    max_rows: int = 100_000
+    """`CANCER_ALPHA_MAX_ROWS`: the most samples in one upload."""
 
     @property
     def production(self) -> bool:
@@ -60,6 +67,16 @@ class Settings:
     @property
     def rate_limit_storage(self) -> str:
         return self.redis_url or "memory://"
+
+    @property
+    def storage_dir(self) -> Path:
+        """Encrypted uploads and results."""
+        return self.var_dir / "storage"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """diskcache folder of background jobs: shared by every worker of one deployment."""
+        return self.var_dir / "jobs"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
@@ -97,8 +114,13 @@ class Settings:
             lockout_failures=integer("lockout_failures", 5),
             lockout_minutes=integer("lockout_minutes", 15),
             session_hours=integer("session_hours", 12),
+            storage_key=get("storage_key", ""),
+            max_upload_bytes=integer("max_upload_bytes", 50 * 1024 * 1024),
+            max_rows=integer("max_rows", 100_000),
         )
         values.update(overrides)
+        for key in ("var_dir", "models_dir", "data_dir"):  # overrides may come as text
+            values[key] = Path(values[key])
         settings = cls(**values)
         if not settings.secret_key:
             if settings.production:

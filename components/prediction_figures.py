@@ -1,0 +1,379 @@
+"""Figures about one batch of predictions: what the model predicted for uploaded samples, how sure it
+was, where the samples lie beside the training samples, why one sample got its class, and how the
+predictions agree with labels the user uploaded.
+
+Every function here is pure: plain data in (lists, dicts, numpy arrays, such as `PredictionResult`
+fields, `Explanation.to_dict()` and `engine.metrics.label_agreement`), a `plotly.graph_objects.Figure`
+out. They share the look of `components.figures` (its `_layout`, `_note` and `_colours`), so a class
+keeps its colour across the portal. Empty input gives a figure with a short message, never an error.
+SHAP colours follow the SHAP convention: red pushes toward the class, blue away from it.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from components.figures import _colours, _layout, _note, confusion_matrix_figure
+
+CONFIDENT = "#08519c"
+UNCERTAIN = "#fdae6b"  # below the abstain threshold: a caution colour
+UNUSUAL = "#8e6bb8"  # out of distribution
+BOTH = "#d62728"
+THRESHOLD_LINE = {"color": "#d62728", "width": 1.5, "dash": "dot"}
+PUSHES_TOWARD, PUSHES_AWAY = "#ff0051", "#008bfb"  # SHAP's own red and blue
+TOTAL = "#5b6b7f"
+OUTLINE = "#1f1f1f"
+WEBGL_ABOVE = 2000  # points in one trace above which WebGL (Scattergl) draws it
+MAX_UPLOADED_POINTS = 5000
+MAX_CONTEXT_PANELS = 12
+CONTEXT_COLUMNS = 3
+CONFIDENCE_EDGES = np.linspace(0.0, 1.0, 21)  # 20 bins of 0.05
+CONFIDENCE_AXIS = "Confidence (probability of the predicted class)"
+HORIZONTAL_LEGEND = {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0}
+
+
+# --- shared helpers ---------------------------------------------------------------------------------
+
+def _empty(title: str, x_title: str, y_title: str, message: str) -> go.Figure:
+    return _layout(_note(go.Figure(), message), title, x_title, y_title, height=360)
+
+
+def _scatter(n: int):
+    """Scatter for few points, WebGL's Scattergl for many."""
+    return go.Scattergl if n > WEBGL_ABOVE else go.Scatter
+
+
+def _compact(value) -> str:
+    """A sample's input value, short: integers with separators, others to 4 significant digits."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "missing (imputed)"
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}" if whole else "n/a"
+
+
+def _threshold(fig: go.Figure, axis: str, value: float, label: str, **where) -> None:
+    """A dotted red threshold line across the plot (vertical for axis "x") with its label."""
+    add = fig.add_vline if axis == "x" else fig.add_hline
+    add(value, line=THRESHOLD_LINE, annotation_text=label, annotation_font={"size": 12, "color": "#b22222"},
+        annotation_bgcolor="rgba(255,255,255,0.85)",
+        annotation_position="top right" if axis == "x" else "bottom right", **where)
+
+
+# --- a batch of predictions -------------------------------------------------------------------------
+
+def predicted_class_counts_figure(predicted: list[str], abstain: list[bool], classes: list[str]) -> go.Figure:
+    """Samples per predicted class, most frequent on top, split into confident predictions and those
+    below the abstain threshold. Classes never predicted are left out."""
+    title = "Predicted classes of the uploaded samples"
+    if len(predicted) != len(abstain):
+        raise ValueError(f"{len(predicted)} predictions but {len(abstain)} abstain flags")
+    if len(predicted) == 0:
+        return _empty(title, "Samples", "Predicted class", "No predictions to show.")
+    confident, uncertain = Counter(), Counter()
+    for name, low in zip(predicted, abstain):
+        (uncertain if low else confident)[str(name)] += 1
+    rank = {str(c): i for i, c in enumerate(classes)}
+    names = sorted(set(confident) | set(uncertain),
+                   key=lambda c: (-(confident[c] + uncertain[c]), rank.get(c, len(rank)), c))
+    totals = [confident[c] + uncertain[c] for c in names]
+    fig = go.Figure()
+    for label, counter, colour in (("confident", confident, CONFIDENT),
+                                   ("below the abstain threshold", uncertain, UNCERTAIN)):
+        fig.add_trace(go.Bar(
+            x=[counter[c] for c in names], y=names, orientation="h", name=label, marker={"color": colour},
+            customdata=[[t, counter[c] / t] for c, t in zip(names, totals)],
+            hovertemplate=(f"<b>%{{y}}</b><br>{label}: %{{x}} of %{{customdata[0]}} samples "
+                           "(%{customdata[1]:.1%})<extra></extra>"),
+        ))
+    n, low = len(predicted), sum(uncertain.values())
+    _layout(fig, title, "Samples", "Predicted class",
+            subtitle=(f"{n:,} samples; {len(names)} of {len(classes)} classes predicted. "
+                      f"{low:,} ({_share(low, n)}) fall below the abstain threshold: treat those as uncertain."),
+            height=max(340, 170 + 24 * len(names)), barmode="stack", legend=HORIZONTAL_LEGEND)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names, autorange="reversed")
+    fig.update_xaxes(rangemode="tozero")
+    return fig
+
+
+def confidence_histogram_figure(confidence: list[float], threshold: float) -> go.Figure:
+    """Histogram of the predicted class's probability in 20 bins over 0..1, with the abstain
+    threshold marked and the region where the model abstains shaded."""
+    title = "How confident the model is"
+    values = np.asarray(confidence, dtype=float).ravel()
+    values = np.clip(values[np.isfinite(values)], 0.0, 1.0)
+    if values.size == 0:
+        return _empty(title, CONFIDENCE_AXIS, "Samples", "No predictions to show.")
+    counts, edges = np.histogram(values, bins=CONFIDENCE_EDGES)
+    n = int(values.size)
+    fig = go.Figure(go.Bar(
+        x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), name="samples",
+        marker={"color": CONFIDENT, "line": {"color": "#ffffff", "width": 1}},
+        customdata=np.column_stack([edges[:-1], edges[1:], counts / n]),
+        hovertemplate=("confidence %{customdata[0]:.2f}–%{customdata[1]:.2f}<br>%{y} samples "
+                       "(%{customdata[2]:.1%})<extra></extra>"),
+    ))
+    fig.add_vrect(x0=0, x1=threshold, fillcolor=UNCERTAIN, opacity=0.18, line_width=0, layer="below")
+    _threshold(fig, "x", threshold, f"abstain threshold {threshold:.2f}")
+    low = int((values < threshold).sum())
+    _layout(fig, title, CONFIDENCE_AXIS, "Samples",
+            subtitle=(f"{n:,} samples; {low:,} ({_share(low, n)}) below the abstain threshold of "
+                      f"{threshold:.3f} (shaded), where the model abstains."),
+            height=420, bargap=0, showlegend=False)
+    fig.update_xaxes(range=[0, 1], dtick=0.1)
+    fig.update_yaxes(rangemode="tozero")
+    return fig
+
+
+def confidence_ood_figure(ids: list[str], predicted: list[str], confidence: list[float], ood_score: list[float],
+                          ood_threshold: float, abstain_threshold: float) -> go.Figure:
+    """Each sample's confidence against its out-of-distribution score, with both thresholds: the
+    top-left region holds the predictions to trust; the others are coloured by the reason for doubt."""
+    title = "Confidence and how unusual each sample is"
+    x_title = "Out-of-distribution score (distance to the nearest training samples)"
+    if not len(ids) == len(predicted) == len(confidence) == len(ood_score):
+        raise ValueError("ids, predicted, confidence and ood_score must have one entry per sample")
+    if len(ids) == 0:
+        return _empty(title, x_title, CONFIDENCE_AXIS, "No predictions to show.")
+    conf, score = np.asarray(confidence, dtype=float), np.asarray(ood_score, dtype=float)
+    low, unusual = conf < abstain_threshold, score > ood_threshold
+    regions = (("confident, typical sample", ~low & ~unusual, CONFIDENT),
+               ("below the abstain threshold", low & ~unusual, UNCERTAIN),
+               ("out of distribution", ~low & unusual, UNUSUAL),
+               ("both", low & unusual, BOTH))
+    trace = _scatter(len(ids))
+    fig = go.Figure()
+    for name, mask, colour in regions:
+        rows = np.flatnonzero(mask)
+        if rows.size:
+            fig.add_trace(trace(
+                x=score[rows], y=conf[rows], mode="markers", name=f"{name} ({rows.size:,})",
+                marker={"color": colour, "size": 7, "opacity": 0.8, "line": {"color": "#ffffff", "width": 0.5}},
+                customdata=[[str(ids[i]), str(predicted[i])] for i in rows],
+                hovertemplate=("<b>%{customdata[0]}</b><br>predicted %{customdata[1]}<br>confidence %{y:.3f}"
+                               "<br>out-of-distribution score %{x:.4g}<extra></extra>"),
+            ))
+    _threshold(fig, "x", ood_threshold, f"out-of-distribution threshold {ood_threshold:.3g}")
+    _threshold(fig, "y", abstain_threshold, f"abstain threshold {abstain_threshold:.2f}")
+    _layout(fig, title, x_title, CONFIDENCE_AXIS,
+            subtitle=(f"{len(ids):,} samples. Trust most the predictions above the abstain threshold and left "
+                      "of the out-of-distribution threshold. Hover for each sample."),
+            height=480, legend=HORIZONTAL_LEGEND)
+    fig.update_xaxes(range=[0, 1.05 * max(float(np.nanmax(score)), ood_threshold)])
+    fig.update_yaxes(range=[0, 1.02])
+    return fig
+
+
+def projection_figure(training_xy, training_labels, upload_xy, upload_ids, upload_predicted,
+                      explained_variance=None) -> go.Figure:
+    """Uploaded samples (outlined, coloured by predicted class) on the 2-D map of the model's training
+    samples (small, faint, coloured by true class); at most MAX_UPLOADED_POINTS uploaded points."""
+    title = "Where the uploaded samples lie among the training samples"
+    train = np.asarray(training_xy, dtype=float).reshape(-1, 2)
+    upload = np.asarray(upload_xy, dtype=float).reshape(-1, 2)
+    train_labels = [str(c) for c in training_labels]
+    if len(train_labels) != len(train) or not len(upload) == len(upload_ids) == len(upload_predicted):
+        raise ValueError("coordinates, labels, ids and predicted classes must have one entry per sample")
+    axes = [f"PC{k + 1}" + (f" ({explained_variance[k]:.1%} of variance)" if explained_variance is not None else "")
+            for k in range(2)]
+    if len(train) == 0 and len(upload) == 0:
+        return _empty(title, axes[0], axes[1], "No samples to show.")
+    colours = _colours(train_labels + [str(c) for c in upload_predicted])
+    fig = go.Figure()
+    labels = np.array(train_labels)
+    for name in sorted(set(train_labels), key=lambda s: (s.casefold(), s)):
+        rows = np.flatnonzero(labels == name)
+        fig.add_trace(_scatter(rows.size)(
+            x=train[rows, 0], y=train[rows, 1], mode="markers", name=name, legendgroup=name,
+            marker={"color": colours[name], "size": 5, "opacity": 0.3},
+            hovertemplate=f"training sample of <b>{name}</b><br>PC1 %{{x:.3g}}, PC2 %{{y:.3g}}<extra></extra>",
+        ))
+    shown = min(len(upload), MAX_UPLOADED_POINTS)
+    if shown:
+        fig.add_trace(_scatter(shown)(
+            x=upload[:shown, 0], y=upload[:shown, 1], mode="markers", name="uploaded samples",
+            marker={"color": [colours[str(c)] for c in upload_predicted[:shown]], "size": 10, "opacity": 0.95,
+                    "line": {"color": OUTLINE, "width": 1.5}},
+            customdata=[[str(i), str(c)] for i, c in zip(upload_ids[:shown], upload_predicted[:shown])],
+            hovertemplate=("<b>%{customdata[0]}</b> (uploaded)<br>predicted %{customdata[1]}"
+                           "<br>PC1 %{x:.3g}, PC2 %{y:.3g}<extra></extra>"),
+        ))
+    subtitle = ("Principal components of the model's preprocessed features. Faint dots: training samples by "
+                "class; outlined dots: uploaded samples, coloured by predicted class.")
+    if shown < len(upload):
+        subtitle += f"<br>First {shown:,} of {len(upload):,} uploaded samples shown."
+    elif not shown:
+        subtitle += "<br>No uploaded samples."
+    _layout(fig, title, axes[0], axes[1], subtitle=subtitle, height=560,
+            legend={"title": {"text": "training samples by class"}, "itemsizing": "constant"})
+    return fig
+
+
+# --- one sample's explanation -----------------------------------------------------------------------
+
+def shap_waterfall_figure(explanation: dict) -> go.Figure:
+    """From the base value down to the model's output for the explained class: one bar per top
+    feature (largest |SHAP value| on top), one for all other features, and the output as total."""
+    x_title, y_title = "Contribution to the model output (SHAP value)", "Feature = this sample's value"
+    if not explanation or "base_value" not in explanation:
+        return _empty("Why the model gave this class", x_title, y_title, "No explanation to show.")
+    cls, top = str(explanation["class"]), list(explanation.get("top") or [])
+    rest, n_rest = float(explanation.get("rest") or 0.0), int(explanation.get("n_rest") or 0)
+    base, output = float(explanation["base_value"]), float(explanation["output"])
+    labels = ["base value (average output)"] + [f"{c['feature']} = {_compact(c['value'])}" for c in top]
+    values = [base] + [float(c["shap"]) for c in top]
+    hover = [f"<b>base value</b>: {base:.4g}<br>the model's average output for {cls}"] + [
+        f"<b>{c['feature']}</b> ({c['group']})<br>this sample's value: {_compact(c['value'])}"
+        f"<br>SHAP value {float(c['shap']):+.4g} ({'toward' if c['shap'] >= 0 else 'away from'} {cls})" for c in top]
+    if n_rest > 0:
+        labels.append(f"other {n_rest:,} features")
+        values.append(rest)
+        hover.append(f"<b>the other {n_rest:,} features</b>, summed<br>SHAP value {rest:+.4g}")
+    labels.append(f"output for {cls}")
+    values.append(output)
+    hover.append(f"<b>output for {cls}</b>: {output:.4g}<br>probability {float(explanation['probability']):.1%}")
+    measures = ["absolute"] + ["relative"] * (len(values) - 2) + ["total"]
+    fig = go.Figure(go.Waterfall(
+        orientation="h", y=labels, x=values, measure=measures, base=0,
+        text=[f"{v:.3g}" if m != "relative" else f"{v:+.3g}" for v, m in zip(values, measures)],
+        textposition="outside", customdata=hover, hovertemplate="%{customdata}<extra></extra>",
+        increasing={"marker": {"color": PUSHES_TOWARD}}, decreasing={"marker": {"color": PUSHES_AWAY}},
+        totals={"marker": {"color": TOTAL}}, connector={"line": {"color": "#c7cdd6", "width": 1}},
+    ))
+    _layout(fig, f"Why sample {explanation.get('sample', '')} is {cls}: contribution of each feature",
+            x_title, y_title, height=max(360, 170 + 26 * len(labels)), showlegend=False,
+            subtitle=(f"Probability of {cls}: {float(explanation['probability']):.1%}. Red pushes toward {cls}, "
+                      f"blue away from it.<br>Explained output: {explanation.get('output_space', 'model output')}."))
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels, autorange="reversed")
+    return fig
+
+
+def group_contributions_figure(group_sums: dict, class_name: str) -> go.Figure:
+    """The summed SHAP value of each feature group, largest effect on top, red toward the class."""
+    title = f"Contribution of each feature group to {class_name}"
+    x_title = "Summed SHAP value of the group's features"
+    items = sorted(((str(g), float(v)) for g, v in (group_sums or {}).items()), key=lambda kv: (-abs(kv[1]), kv[0]))
+    if not items:
+        return _empty(title, x_title, "Feature group", "No feature groups to show.")
+    names, values = [g for g, _ in items], [v for _, v in items]
+    fig = go.Figure(go.Bar(
+        x=values, y=names, orientation="h", text=[f"{v:+.3g}" for v in values], textposition="auto",
+        marker={"color": [PUSHES_TOWARD if v >= 0 else PUSHES_AWAY for v in values]},
+        customdata=["toward" if v >= 0 else "away from" for v in values],
+        hovertemplate=f"<b>%{{y}}</b><br>summed SHAP value %{{x:+.4g}}<br>pushes %{{customdata}} {class_name}"
+                      "<extra></extra>",
+    ))
+    _layout(fig, title, x_title, "Feature group", showlegend=False, height=max(300, 190 + 40 * len(names)),
+            subtitle=f"Red pushes toward {class_name}, blue away from it.")
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names, autorange="reversed")
+    fig.update_xaxes(zeroline=True, zerolinecolor="#7f7f7f", zerolinewidth=1.5)
+    return fig
+
+
+def _binary_panel(fig: go.Figure, item: dict, values: np.ndarray, class_name: str, row: int, col: int) -> None:
+    ones = int((values >= 0.5).sum())
+    counts = [len(values) - ones, ones]
+    own = None if item.get("value") is None else int(float(item["value"]) >= 0.5)
+    fig.add_trace(go.Bar(
+        x=["0", "1"], y=[c / len(values) for c in counts], text=[f"{c / len(values):.0%}" for c in counts],
+        textposition="auto", showlegend=False,
+        marker={"color": [CONFIDENT if k == own else "#c6dbef" for k in (0, 1)],
+                "line": {"color": [BOTH if k == own else "#ffffff" for k in (0, 1)], "width": 2.5}},
+        customdata=[[c, len(values), " (this sample)" if k == own else ""] for k, c in enumerate(counts)],
+        hovertemplate=(f"value %{{x}}%{{customdata[2]}}<br>%{{customdata[0]}} of %{{customdata[1]}} training "
+                       f"samples of {class_name} (%{{y:.1%}})<extra></extra>"),
+    ), row=row, col=col)
+    fig.update_xaxes(type="category", title_text="value", row=row, col=col)
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title_text="share of samples", row=row, col=col)
+
+
+def _continuous_panel(fig: go.Figure, item: dict, values: np.ndarray, class_name: str, row: int, col: int) -> None:
+    fig.add_trace(go.Box(x=values, name=class_name, orientation="h", boxpoints="outliers", showlegend=False,
+                         marker={"color": CONFIDENT, "size": 3}, line={"color": CONFIDENT},
+                         hoverinfo="x"), row=row, col=col)
+    value = item.get("value")
+    if value is not None:
+        below = float((values <= float(value)).mean())
+        fig.add_vline(float(value), line={"color": BOTH, "width": 2}, row=row, col=col)
+        fig.add_trace(go.Scatter(
+            x=[float(value)], y=[class_name], mode="markers", showlegend=False,
+            marker={"color": BOTH, "size": 11, "symbol": "diamond", "line": {"color": "#ffffff", "width": 1}},
+            hovertemplate=(f"this sample: {_compact(value)}<br>at or above {below:.0%} of the {len(values):,} "
+                           f"training samples of {class_name}<extra></extra>"),
+        ), row=row, col=col)
+    fig.update_xaxes(title_text="value", row=row, col=col)
+    fig.update_yaxes(showticklabels=False, row=row, col=col)
+
+
+def feature_context_figure(items: list[dict], class_name: str) -> go.Figure:
+    """Small multiples, one per feature (up to 12, 3 per row): the sample's value beside the values of
+    the training samples of `class_name`; a box for continuous features, shares of 0 and 1 for binary."""
+    title = f"The sample's values beside the training samples of {class_name}"
+    shown = list(items or [])[:MAX_CONTEXT_PANELS]
+    if not shown:
+        return _empty(title, "value", "training samples", "No features to show.")
+    cols = min(CONTEXT_COLUMNS, len(shown))
+    rows = math.ceil(len(shown) / cols)
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.1, vertical_spacing=min(0.5 / rows, 0.16),
+                        subplot_titles=[f"{it['feature']} ({it['group']}): {_compact(it.get('value'))}"
+                                        for it in shown])
+    subtitle = (f"Boxes: training samples of {class_name} (box: middle half, line: median); red line and diamond: "
+                "this sample.<br>Bars: share of those samples with 0 and with 1; the sample's value is outlined.")
+    if len(items) > len(shown):
+        subtitle += f" First {len(shown)} of {len(items)} features."
+    _layout(fig, title, "value", "", subtitle=subtitle, height=160 + 250 * rows, showlegend=False)
+    fig.update_layout(margin_t=135)  # room for the two-line subtitle above the panel titles
+    for k, item in enumerate(shown):
+        row, col = k // cols + 1, k % cols + 1
+        values = np.asarray(item.get("training_values") or [], dtype=float)
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            axis = "" if k == 0 else str(k + 1)
+            fig.add_annotation(text="no training values", x=0.5, y=0.5, showarrow=False,
+                               xref=f"x{axis} domain", yref=f"y{axis} domain", font={"color": "#5b6b7f"})
+        elif item.get("kind") == "binary":
+            _binary_panel(fig, item, values, class_name, row, col)
+        else:
+            _continuous_panel(fig, item, values, class_name, row, col)
+    fig.update_annotations(font_size=11)
+    return fig
+
+
+# --- agreement with uploaded labels -----------------------------------------------------------------
+
+def label_confusion_figure(agreement: dict) -> go.Figure:
+    """The confusion matrix of `engine.metrics.label_agreement`: uploaded labels (rows) against the
+    predictions (columns), on the classes that were uploaded or predicted at least once."""
+    title = "Predicted classes against the uploaded labels"
+    confusion = (agreement or {}).get("confusion_matrix") or {}
+    counts = np.asarray(confusion.get("counts") or [], dtype=int)
+    if not agreement or not agreement.get("n"):
+        return _empty(title, "Predicted class", "Uploaded label", "No sample has a label among the model's classes.")
+    labels = list(confusion["labels"])
+    keep = [k for k in range(len(labels)) if counts[k, :].sum() or counts[:, k].sum()]
+    fig = confusion_matrix_figure({"labels": [labels[k] for k in keep],
+                                   "counts": counts[np.ix_(keep, keep)].tolist()})
+    heatmap = fig.data[0]
+    heatmap.customdata = [[text.replace("True:", "Uploaded label:").replace("of true", "labelled")
+                           .replace("no held-out samples of", "no uploaded samples labelled") for text in row]
+                          for row in heatmap.customdata]
+    unknown = int(agreement.get("n_unknown_labels") or 0)
+    subtitle = (f"{agreement['n']:,} samples with a label among the model's classes: accuracy "
+                f"{agreement['accuracy']:.1%}, balanced accuracy {agreement['balanced_accuracy']:.1%}. "
+                "The diagonal counts agreement.")
+    if unknown:
+        subtitle += (f"<br>{unknown:,} sample{'s' if unknown != 1 else ''} with a missing or unknown label "
+                     f"{'are' if unknown != 1 else 'is'} left out.")
+    if len(keep) < len(labels):
+        subtitle += f" {len(labels) - len(keep)} classes neither uploaded nor predicted are not shown."
+    fig.update_layout(title={"text": title, "subtitle": {"text": subtitle}}, yaxis_title_text="Uploaded label")
+    return fig

@@ -1,0 +1,99 @@
+"""A 2-D map of samples beside a model version's training samples.
+
+The map is a principal component analysis (two components) of the training split in the model's own
+preprocessed space (`ModelBundle.preprocess`: imputation, log-CPM for read counts, scaling where the
+model scales), so distances on it are distances the model works with. Uploaded samples are placed on
+the same map with `Projection.transform`. The fit is deterministic: the full SVD, and each component's
+sign fixed so that its largest loading (by absolute value, the first one on a tie) is positive; the
+same model version always gives the same picture.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from engine import datasets
+from engine.registry import LoadedModel
+
+N_COMPONENTS = 2
+
+
+def training_samples(model: LoadedModel) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """X (float, the schema's columns in order), labels and ids of the version's training split: its
+    dataset without the held-out ids. The dataset is read from the verified cache (fetched if need be);
+    a dataset whose checksum or training size differs from the version's metadata is refused."""
+    meta = model.version.metadata
+    dataset = datasets.load(meta["dataset"]["id"])
+    if dataset.checksum != meta["dataset"]["checksum"]:
+        raise datasets.DatasetError(
+            f"{model.version.ref} was trained on {meta['dataset']['id']} with checksum "
+            f"{meta['dataset']['checksum']}, the cached data has {dataset.checksum}")
+    names = model.schema.names
+    missing = [n for n in names if n not in dataset.X.columns]
+    if missing:
+        raise datasets.DatasetError(f"{meta['dataset']['id']} lacks {len(missing)} of the model's features, "
+                                    f"such as {missing[0]!r}")
+    ids = dataset.X.index.astype(str)
+    train = ~ids.isin(set(meta["split"]["test_ids"]))
+    if int(train.sum()) != meta["split"]["n_train"]:
+        raise datasets.DatasetError(f"{model.version.ref}: {int(train.sum())} training samples found, "
+                                    f"the version was trained on {meta['split']['n_train']}")
+    X = dataset.X.loc[train, names].to_numpy(dtype=float)
+    labels = dataset.y.loc[train].astype(str).to_numpy()
+    return X, labels, ids[train].tolist()
+
+
+class Projection:
+    """PCA to two dimensions of a model's preprocessed training samples; places new samples too."""
+
+    def fit(self, model: LoadedModel) -> "Projection":
+        X, labels, ids = training_samples(model)
+        self._bundle = model.bundle
+        self._pca = PCA(n_components=N_COMPONENTS, svd_solver="full").fit(self._bundle.preprocess(X))
+        components = self._pca.components_
+        largest = np.abs(components).argmax(axis=1)
+        self._signs = np.sign(components[np.arange(len(components)), largest])
+        self._signs[self._signs == 0] = 1.0
+        self.training_ids = ids
+        self.training_labels = labels
+        self.training_coordinates = self.transform(X)
+        self.explained_variance_ratio = [float(v) for v in self._pca.explained_variance_ratio_]
+        return self
+
+    @property
+    def components(self) -> np.ndarray:
+        """The two loadings vectors (components, preprocessed features), with the fixed signs."""
+        return self._pca.components_ * self._signs[:, None]
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Map coordinates (samples, 2) of raw samples in the schema's order (NaN where missing)."""
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != self._pca.n_features_in_:
+            raise ValueError(f"expected {self._pca.n_features_in_} features per sample, got shape {X.shape}")
+        if len(X) == 0:
+            return np.empty((0, N_COMPONENTS))
+        return self._pca.transform(self._bundle.preprocess(X)) * self._signs
+
+
+_lock = threading.Lock()
+_key_locks: dict[tuple[str, str], threading.Lock] = {}
+_projections: dict[tuple[str, str], Projection] = {}
+
+
+def projection_for(model: LoadedModel) -> Projection:
+    """The model version's projection, fitted once per process (keyed by version folder and sha256).
+    Concurrent first calls for one version fit it once; other versions are not held up meanwhile."""
+    key = (str(model.version.path), model.version.sha256)
+    with _lock:
+        if key in _projections:
+            return _projections[key]
+        key_lock = _key_locks.setdefault(key, threading.Lock())
+    with key_lock:
+        projection = _projections.get(key)
+        if projection is None:
+            projection = Projection().fit(model)
+            with _lock:
+                _projections[key] = projection
+    return projection

@@ -1,0 +1,194 @@
+"""Predict: choose a model version, download its template or an example of real held-out samples,
+upload a cohort file, read the validation report, then run the prediction as a background job with
+progress and cancel. The finished run opens on its results page (/runs/<id>)."""
+from __future__ import annotations
+
+import base64
+import binascii
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, State, dcc, html, no_update
+from flask_login import current_user
+
+from components.validation_view import validation_report_view
+from engine import datasets
+from engine.registry import PRODUCTION, RegistryError
+from portal import audit, context, runs
+from portal.jobs import require_for_background
+from portal.permissions import require
+from portal.shell import EMPTY_REGISTRY, model_names_and_choice, page_denied
+
+dash.register_page(__name__, path="/predict", name="Predict", order=5, permission="upload")
+
+
+def layout(model: str | None = None, **_query):
+    denied = page_denied("upload")
+    if denied:
+        return denied
+    names, chosen = model_names_and_choice(model)
+    if not names:
+        return html.P(EMPTY_REGISTRY)
+    limit_mb = context.get().settings.max_upload_bytes / 1024 / 1024
+    return html.Div([
+        html.H1("Predict", className="h4"),
+        dbc.Row([
+            dbc.Col([dbc.Label("Model"), dcc.Dropdown(id="predict-model", options=names, value=chosen,
+                                                      clearable=False)], md=4),
+            dbc.Col([dbc.Label("Version"), dcc.Dropdown(id="predict-version", clearable=False)], md=3),
+            dbc.Col([dbc.Label("Files for this version"), html.Div([
+                dbc.Button("Blank template", id="predict-template-button", color="secondary", outline=True,
+                           size="sm", className="me-2"),
+                dbc.Button("Example: real held-out samples", id="predict-example-button", color="secondary",
+                           outline=True, size="sm"),
+            ])], md=5),
+        ], className="mb-2"),
+        html.P(id="predict-version-note", className="small text-muted"),
+        dcc.Download(id="predict-template-download"),
+        dcc.Download(id="predict-example-download"),
+        dcc.Upload(id="predict-upload", max_size=context.get().settings.max_upload_bytes, multiple=False,
+                   children=html.Div([html.Strong("Drop a file here or click to choose one"), html.Br(),
+                                      html.Span(f"CSV, TSV (also .gz) or Parquet; one sample a row; up to "
+                                                f"{limit_mb:.0f} MB and {context.get().settings.max_rows:,} samples. "
+                                                f"An optional column '{runs.LABEL_COLUMN}' holds known classes.",
+                                                className="small text-muted")]),
+                   className="border border-2 rounded p-4 text-center mb-3", style={"borderStyle": "dashed"}),
+        dcc.Loading(html.Div(id="predict-report")),
+        dcc.Store(id="predict-upload-id"),
+        dcc.Store(id="predict-queued"),
+        dcc.Store(id="predict-finished"),
+        dcc.Location(id="predict-location", refresh=False),
+        html.Div([
+            dbc.Button("Run prediction", id="predict-run", color="primary", disabled=True, className="me-2"),
+            dbc.Button("Cancel", id="predict-cancel", color="danger", outline=True, disabled=True),
+        ], className="mb-2"),
+        dbc.Progress(id="predict-progress", value=0, max=100, striped=True, className="mb-1"),
+        html.Div(id="predict-progress-label", className="small text-muted"),
+        html.Div(id="predict-message", className="mt-2"),
+    ])
+
+
+def _decode(contents: str) -> bytes:
+    try:
+        return base64.b64decode(contents.split(",", 1)[1], validate=True)
+    except (IndexError, binascii.Error):
+        raise runs.RunError("the upload arrived damaged; please try again") from None
+
+
+def _version_ref(name, number) -> str:
+    return f"{name}:{number}" if number is not None else f"{name}@{PRODUCTION}"
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    settings = app.server.extensions["cancer_alpha"].settings
+    require_for_background(app.server, "predict-finished.data", "predict")
+    require_for_background(app.server, "predict-cancel.id", "predict")  # Dash's own cancel callback
+
+    @app.callback(Output("predict-version", "options"), Output("predict-version", "value"),
+                  Input("predict-model", "value"))
+    def versions(name):
+        require("upload")
+        registry = context.get().registry
+        try:
+            versions_ = registry.versions(name)
+        except RegistryError:
+            return [], None
+        options = [{"label": f"{v.version} ({', '.join(v.aliases)})" if v.aliases else str(v.version),
+                    "value": v.version} for v in versions_]
+        return options, registry.aliases(name).get(PRODUCTION, versions_[-1].version if versions_ else None)
+
+    @app.callback(Output("predict-version-note", "children"), Input("predict-model", "value"),
+                  Input("predict-version", "value"))
+    def version_note(name, number):
+        require("upload")
+        if number is None:
+            return ""
+        version = context.get().registry.get(name, number)
+        schema = version.schema
+        return (f"{version.ref}: {len(schema.features)} feature columns and the id column '{schema.id_column}'; "
+                f"predicts {', '.join(version.classes)}.")
+
+    @app.callback(Output("predict-template-download", "data"), Input("predict-template-button", "n_clicks"),
+                  State("predict-model", "value"), State("predict-version", "value"), prevent_initial_call=True)
+    def template(_clicks, name, number):
+        require("upload")
+        version = context.get().registry.get(name, number)
+        columns = [version.schema.id_column, *version.schema.names]
+        return dcc.send_string(",".join(columns) + "\n", f"{name}-v{number}-template.csv")
+
+    @app.callback(Output("predict-example-download", "data"), Input("predict-example-button", "n_clicks"),
+                  State("predict-model", "value"), State("predict-version", "value"), prevent_initial_call=True)
+    def example(_clicks, name, number):
+        require("upload")
+        version = context.get().registry.get(name, number)
+        dataset = datasets.load(version.metadata["dataset"]["id"], context.get().settings.data_dir)
+        ids = version.metadata["split"]["test_ids"]
+        frame = dataset.X.loc[ids, version.schema.names].copy()
+        frame.index.name = version.schema.id_column
+        frame.insert(0, runs.LABEL_COLUMN, dataset.y.loc[ids].to_numpy())
+        frame = frame.reset_index()
+        audit.record("download.example", target=version.ref, details={"samples": len(frame)})
+        return dcc.send_data_frame(frame.to_csv, f"{name}-v{number}-real-held-out-samples.csv", index=False)
+
+    @app.callback(Output("predict-report", "children"), Output("predict-upload-id", "data"),
+                  Output("predict-run", "disabled", allow_duplicate=True),
+                  Input("predict-upload", "contents"), State("predict-upload", "filename"),
+                  State("predict-model", "value"), State("predict-version", "value"), prevent_initial_call=True)
+    def upload(contents, filename, name, number):
+        require("upload")
+        if not contents:
+            return no_update, no_update, no_update
+        portal = context.get()
+        try:
+            outcome = runs.save_upload(portal, current_user.id, filename or "upload", _decode(contents),
+                                       _version_ref(name, number))
+        except runs.RunError as error:
+            return dbc.Alert(str(error), color="danger"), None, True
+        valid = outcome.upload.status == "valid"
+        return validation_report_view(outcome.report), outcome.upload.id if valid else None, not valid
+
+    @app.callback(Output("predict-queued", "data"), Output("predict-message", "children"),
+                  Input("predict-run", "n_clicks"), State("predict-upload-id", "data"), prevent_initial_call=True)
+    def queue(_clicks, upload_id):
+        require("predict")
+        if not upload_id:
+            return no_update, dbc.Alert("Upload a file that passes validation first.", color="warning")
+        try:
+            run = runs.queue_run(context.get(), upload_id, current_user.id, current_user.role)
+        except runs.RunError as error:
+            return no_update, dbc.Alert(str(error), color="danger")
+        return run.id, html.Span(["Running… the run is saved: you can leave and find it under ",
+                                  dcc.Link("My runs", href="/runs"), "."])
+
+    @app.callback(Output("predict-finished", "data"), Input("predict-queued", "data"),
+                  background=True, prevent_initial_call=True,
+                  running=[(Output("predict-run", "disabled"), True, False),
+                           (Output("predict-cancel", "disabled"), False, True)],
+                  progress=[Output("predict-progress", "value"), Output("predict-progress-label", "children")],
+                  progress_default=[0, ""],
+                  cancel=[Input("predict-cancel", "n_clicks")])
+    def execute(set_progress, run_id):
+        # runs in the background job: no request here; the guard checked "predict" on the request
+        def report(done, total):
+            set_progress((round(100 * done / total) if total else 100, f"{done:,} of {total:,} samples"))
+
+        status = runs.execute_run(context.standalone(settings), run_id, report)
+        return {"run": run_id, "status": status}
+
+    @app.callback(Output("predict-message", "children", allow_duplicate=True),
+                  Input("predict-cancel", "n_clicks"), State("predict-queued", "data"), prevent_initial_call=True)
+    def cancel(_clicks, run_id):
+        require("predict")
+        if run_id:
+            runs.cancel_run(context.get(), run_id, current_user.id, current_user.role)
+        return dbc.Alert("Run cancelled.", color="secondary", id="predict-cancelled")
+
+    @app.callback(Output("predict-location", "pathname"), Output("predict-message", "children", allow_duplicate=True),
+                  Input("predict-finished", "data"), prevent_initial_call=True)
+    def finished(outcome):
+        require("predict")
+        if outcome and outcome.get("status") == runs.DONE:
+            return f"/runs/{outcome['run']}", no_update
+        status = (outcome or {}).get("status", "failed")
+        return no_update, dbc.Alert(f"The run ended as {status}.", color="warning")

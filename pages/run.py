@@ -1,0 +1,171 @@
+"""One prediction run's results: a sortable, filterable table (a click opens a sample's explanation),
+figures, metrics against the upload's own labels when it had them, and CSV or Parquet downloads.
+A run still going shows its progress from the database, so a reload or a new sign-in finds it."""
+from __future__ import annotations
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html, no_update
+from flask_login import current_user
+
+from components import prediction_figures as pf
+from components.layout import metric_card, not_allowed
+from engine.projection import projection_for
+from portal import audit, context, exports, runs
+from portal.permissions import require
+from portal.run_access import run_or_abort
+from portal.shell import page_denied
+
+dash.register_page(__name__, path_template="/runs/<run_id>", name="Run", permission="predict", in_nav=False)
+
+GRID_COLUMNS = ["sample_id", runs.LABEL_COLUMN, "predicted_class", "confidence", "margin", "abstain",
+                "out_of_distribution", "ood_score"]
+
+
+def _graph(figure, id_: str) -> dcc.Graph:
+    return dcc.Graph(figure=figure, id=id_, config={"displaylogo": False})
+
+
+def _grid_rows(frame) -> list[dict]:
+    shown = frame[[c for c in GRID_COLUMNS if c in frame]].copy()
+    for column in ("confidence", "margin", "ood_score"):
+        shown[column] = shown[column].round(4)
+    return shown.to_dict("records")
+
+
+def _summary_cards(run, frame, version) -> dbc.Row:
+    n = len(frame)
+    abstained, odd = int(frame["abstain"].sum()), int(frame["out_of_distribution"].sum())
+    return dbc.Row([
+        dbc.Col(metric_card("Samples", f"{n:,}", f"model {run.model_name}:{run.model_version}")),
+        dbc.Col(metric_card("Below abstain threshold", f"{abstained:,}",
+                            f"{abstained / n:.1%}; confidence < {version.metadata['abstain']['threshold']:.2f}")),
+        dbc.Col(metric_card("Out of distribution", f"{odd:,}", f"{odd / n:.1%} unlike the training samples")),
+        dbc.Col(metric_card("Held-out balanced accuracy", f"{version.metrics['balanced_accuracy']:.3f}",
+                            "of this model version")),
+    ], className="g-2 mb-3")
+
+
+def _label_section(summary: dict):
+    agreement = summary.get("labels")
+    if not agreement:
+        return html.Div()
+    recall = ", ".join(f"{c} {r:.2f}" for c, r in agreement["per_class_recall"].items() if r is not None)
+    unknown = (f" {agreement['n_unknown_labels']} labels are not classes of this model and were left out"
+               f" ({', '.join(agreement['unknown_labels'])})." if agreement["n_unknown_labels"] else "")
+    return html.Div([
+        html.H2("Against the labels in your file", className="h5 mt-4"),
+        html.P(f"{agreement['n']} labelled samples: accuracy {agreement['accuracy']:.3f}, balanced accuracy "
+               f"{agreement['balanced_accuracy']:.3f}. Recall per class: {recall}.{unknown}", id="run-label-metrics"),
+        _graph(pf.label_confusion_figure(agreement), "run-label-confusion"),
+    ])
+
+
+def results_view(run) -> html.Div:
+    portal = context.get()
+    frame = runs.results(portal, run)
+    model = portal.registry.load(f"{run.model_name}:{run.model_version}")
+    version = model.version
+    projection = projection_for(model)
+    upload_X, _ = runs.upload_matrix(portal, run, model.schema.names)
+    upload_xy = projection.transform(upload_X)
+    ids, predicted = frame["sample_id"].astype(str).tolist(), frame["predicted_class"].tolist()
+    return html.Div([
+        _summary_cards(run, frame, version),
+        html.Div([
+            dbc.Button("Download CSV", id="run-download-csv", color="primary", outline=True, size="sm", className="me-2"),
+            dbc.Button("Download Parquet", id="run-download-parquet", color="primary", outline=True, size="sm"),
+            dcc.Download(id="run-download"),
+        ], className="mb-2"),
+        html.P("Click a row to open that sample's explanation.", className="small text-muted mb-1"),
+        dag.AgGrid(id="run-grid", rowData=_grid_rows(frame), getRowId="params.data.sample_id",
+                   columnDefs=[{"field": c} for c in GRID_COLUMNS if c in frame],
+                   defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": True},
+                   columnSize="sizeToFit", dashGridOptions={"pagination": True, "paginationPageSize": 20},
+                   style={"height": "560px"}),
+        dbc.Row([
+            dbc.Col(_graph(pf.predicted_class_counts_figure(predicted, frame["abstain"].tolist(), model.bundle.classes),
+                           "run-class-counts"), lg=6),
+            dbc.Col(_graph(pf.confidence_histogram_figure(frame["confidence"].tolist(),
+                                                          version.metadata["abstain"]["threshold"]),
+                           "run-confidence"), lg=6),
+        ], className="mt-3"),
+        dbc.Row([
+            dbc.Col(_graph(pf.confidence_ood_figure(ids, predicted, frame["confidence"].tolist(),
+                                                    frame["ood_score"].tolist(), model.bundle.ood.threshold_,
+                                                    version.metadata["abstain"]["threshold"]),
+                           "run-confidence-ood"), lg=6),
+            dbc.Col(_graph(pf.projection_figure(projection.training_coordinates, projection.training_labels,
+                                                upload_xy, ids, predicted, projection.explained_variance_ratio),
+                           "run-projection"), lg=6),
+        ], className="mt-3"),
+        _label_section(run.summary or {}),
+    ])
+
+
+def progress_view(run) -> html.Div:
+    return html.Div([
+        dbc.Alert(f"This run is {run.status}.", color="info", id="run-status"),
+        dbc.Progress(id="run-progress", value=0, max=100, striped=True, animated=True),
+        dcc.Interval(id="run-poll", interval=1000),
+        dcc.Location(id="run-reload", refresh=True),
+    ])
+
+
+def layout(run_id: str | None = None, **_query):
+    denied = page_denied("predict")
+    if denied:
+        return denied
+    try:
+        run = runs.get_run(context.get(), run_id or "", current_user.id, current_user.role)
+    except runs.RunError as error:
+        return not_allowed(str(error))
+    header = html.Div([
+        html.H1(f"Run {run.id[:8]}", className="h4"),
+        html.P(f"Model {run.model_name}:{run.model_version} (artifact {run.artifact_sha256[:12]}), started "
+               f"{run.created_at:%Y-%m-%d %H:%M UTC}.", className="small text-muted"),
+        dcc.Store(id="run-id", data=run.id),
+        dcc.Location(id="run-location", refresh=False),
+    ])
+    if run.status == runs.DONE:
+        return html.Div([header, results_view(run)])
+    if run.status in (runs.QUEUED, runs.RUNNING):
+        return html.Div([header, progress_view(run)])
+    return html.Div([header, dbc.Alert(f"This run ended as {run.status}. {run.error or ''}", color="warning",
+                                       id="run-status")])
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    @app.callback(Output("run-progress", "value"), Output("run-progress", "label"), Output("run-reload", "href"),
+                  Input("run-poll", "n_intervals"), State("run-id", "data"))
+    def poll(_n, run_id):
+        require("predict")
+        run = run_or_abort(run_id)
+        done = round(100 * run.progress_done / run.progress_total) if run.progress_total else 0
+        label = f"{run.progress_done:,} of {run.progress_total:,}"
+        return done, label, (f"/runs/{run.id}" if run.status not in (runs.QUEUED, runs.RUNNING) else no_update)
+
+    @app.callback(Output("run-location", "pathname"), Input("run-grid", "cellClicked"), State("run-id", "data"),
+                  prevent_initial_call=True)
+    def open_sample(cell, run_id):
+        require("explain")
+        sample = (cell or {}).get("rowId")
+        if not sample:
+            return no_update
+        run_or_abort(run_id)
+        return f"/explain/{run_id}/{sample}"
+
+    @app.callback(Output("run-download", "data"), Input("run-download-csv", "n_clicks"),
+                  Input("run-download-parquet", "n_clicks"), State("run-id", "data"), prevent_initial_call=True)
+    def download(_csv, _parquet, run_id):
+        require("download")
+        run = run_or_abort(run_id)
+        frame = runs.results(context.get(), run)
+        as_csv = dash.ctx.triggered_id == "run-download-csv"
+        audit.record("download", target=run.id, details={"format": "csv" if as_csv else "parquet",
+                                                         "samples": len(frame)})
+        name = f"predictions-{run.model_name}-v{run.model_version}-{run.id[:8]}"
+        if as_csv:
+            return dcc.send_string(exports.results_csv(frame), f"{name}.csv")
+        return dcc.send_bytes(exports.results_parquet(frame), f"{name}.parquet")

@@ -1,0 +1,58 @@
+"""My runs: the signed-in user's prediction runs (all runs for admins), to reopen."""
+from __future__ import annotations
+
+import dash
+import dash_ag_grid as dag
+from dash import Input, Output, dcc, html
+from flask_login import current_user
+
+from portal import context, runs
+from portal.permissions import ADMIN, require
+from portal.run_access import run_or_abort
+from portal.shell import page_denied
+
+dash.register_page(__name__, path="/runs", name="My runs", order=6, permission="predict")
+
+
+def run_rows() -> list[dict]:
+    portal = context.get()
+    rows = []
+    for run in runs.list_runs(portal, current_user.id, current_user.role):
+        summary = run.summary or {}
+        rows.append({
+            "run": run.id, "created": run.created_at.strftime("%Y-%m-%d %H:%M UTC"), "status": run.status,
+            "model": f"{run.model_name}:{run.model_version}",
+            "samples": f"{run.progress_done:,} of {run.progress_total:,}",
+            "abstained": summary.get("abstain", ""), "out_of_distribution": summary.get("out_of_distribution", ""),
+            "owner": run.user_id,
+        })
+    return rows
+
+
+def layout(**_query):
+    denied = page_denied("predict")
+    if denied:
+        return denied
+    columns = ["created", "status", "model", "samples", "abstained", "out_of_distribution"]
+    if current_user.role == ADMIN:
+        columns.append("owner")
+    return html.Div([
+        html.H1("My runs" if current_user.role != ADMIN else "All runs", className="h4"),
+        html.P("Click a run to open its results.", className="small text-muted"),
+        dag.AgGrid(id="runs-grid", rowData=run_rows(), getRowId="params.data.run", columnDefs=[{"field": c} for c in columns],
+                   defaultColDef={"sortable": True, "filter": True, "resizable": True}, columnSize="sizeToFit",
+                   dashGridOptions={"pagination": True, "paginationPageSize": 25}),
+        dcc.Location(id="runs-location", refresh=False),
+    ])
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    @app.callback(Output("runs-location", "pathname"), Input("runs-grid", "cellClicked"),
+                  prevent_initial_call=True)
+    def open_run(cell):
+        require("predict")
+        run_id = (cell or {}).get("rowId")
+        if not run_id:
+            return dash.no_update
+        run_or_abort(run_id)  # owner or admin
+        return f"/runs/{run_id}"

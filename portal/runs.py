@@ -1,0 +1,228 @@
+"""Uploads and prediction runs: validate and store an upload, queue a run, execute it in chunks with
+progress (in a background job), and read results back. Runs belong to their owner; admins see all.
+
+Stored (encrypted): `uploads/<id>/input.parquet` (the validated values, ids, labels, out-of-range counts)
+and `runs/<id>/results.parquet`. The database holds the records, the validation report and a summary."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select, update
+
+from engine import metrics
+from engine.predict import predict
+from engine.registry import RegistryError
+from engine.validation import validate
+from portal import audit
+from portal.checksums import sha256_bytes
+from portal.context import Portal
+from portal.models import PredictionRun, Upload, utcnow
+from portal.permissions import ADMIN
+
+log = logging.getLogger(__name__)
+
+LABEL_COLUMN = "true_label"  # an optional column of known classes in an upload
+CHUNK = 1_000  # samples predicted between two progress reports and cancellation checks
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+
+
+class RunError(Exception):
+    """A request about uploads or runs that cannot be met; `status` is the HTTP status it deserves."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class UploadOutcome:
+    upload: Upload
+    report: dict
+
+
+def _input_name(upload_id: str) -> str:
+    return f"uploads/{upload_id}/input.parquet"
+
+
+def _results_name(run_id: str) -> str:
+    return f"runs/{run_id}/results.parquet"
+
+
+def save_upload(portal: Portal, user_id: int, filename: str, content: bytes, model_ref: str) -> UploadOutcome:
+    """Validate an upload against the model version's schema; record it; store its values only if valid."""
+    try:
+        model = portal.registry.load(model_ref)
+    except RegistryError as error:
+        raise RunError(str(error), 404) from None
+    checked = validate(content, model.schema, filename=filename, label_column=LABEL_COLUMN,
+                       max_rows=portal.settings.max_rows, max_bytes=portal.settings.max_upload_bytes)
+    report = checked.report.to_dict()
+    upload = Upload(user_id=user_id, filename=filename[:255], sha256=sha256_bytes(content), size_bytes=len(content),
+                    n_samples=checked.report.n_samples, model_name=model.version.name,
+                    model_version=model.version.version, status="valid" if checked.report.ok else "invalid",
+                    validation=report)
+    with portal.db.session() as session:
+        session.add(upload)
+    if checked.report.ok:
+        frame = pd.DataFrame(checked.X, columns=model.schema.names)
+        frame.insert(0, "__id__", checked.ids)
+        frame["__out_of_range__"] = checked.out_of_range
+        if checked.labels is not None:
+            frame["__label__"] = checked.labels.astype("string").to_numpy()
+        portal.storage.put_frame(_input_name(upload.id), frame)
+    details = {"file": filename[:255], "bytes": len(content), "samples": checked.report.n_samples,
+               "model": model.version.ref, "errors": len(checked.report.errors),
+               "warnings": len(checked.report.warnings)}
+    audit.record("upload" if checked.report.ok else "upload.invalid",
+                 outcome=audit.OK if checked.report.ok else audit.FAILED, target=upload.id, details=details)
+    return UploadOutcome(upload=upload, report=report)
+
+
+def _owned(portal: Portal, model, record_id: str, user_id: int, role: str):
+    with portal.db.session() as session:
+        record = session.get(model, record_id)
+    if record is None:
+        raise RunError(f"no {model.__tablename__[:-1].replace('_', ' ')} {record_id}", 404)
+    if record.user_id != user_id and role != ADMIN:
+        audit.record("run.denied", outcome=audit.DENIED, target=record_id)
+        raise RunError("this belongs to another user", 403)
+    return record
+
+
+def get_upload(portal: Portal, upload_id: str, user_id: int, role: str) -> Upload:
+    return _owned(portal, Upload, upload_id, user_id, role)
+
+
+def get_run(portal: Portal, run_id: str, user_id: int, role: str) -> PredictionRun:
+    return _owned(portal, PredictionRun, run_id, user_id, role)
+
+
+def queue_run(portal: Portal, upload_id: str, user_id: int, role: str) -> PredictionRun:
+    upload = get_upload(portal, upload_id, user_id, role)
+    if upload.status != "valid":
+        raise RunError("this upload did not pass validation; fix the file and upload it again")
+    version = portal.registry.get(upload.model_name, upload.model_version)
+    run = PredictionRun(user_id=user_id, upload_id=upload.id, model_name=upload.model_name,
+                        model_version=upload.model_version, artifact_sha256=version.sha256, status=QUEUED,
+                        progress_done=0, progress_total=upload.n_samples or 0)
+    with portal.db.session() as session:
+        session.add(run)
+    audit.record("prediction.queue", target=run.id, details={"model": version.ref, "samples": run.progress_total})
+    return run
+
+
+def cancel_run(portal: Portal, run_id: str, user_id: int, role: str) -> None:
+    get_run(portal, run_id, user_id, role)
+    with portal.db.session() as session:
+        session.execute(update(PredictionRun).where(PredictionRun.id == run_id,
+                                                    PredictionRun.status.in_((QUEUED, RUNNING)))
+                        .values(status=CANCELLED, finished_at=utcnow()))
+    audit.record("prediction.cancel", target=run_id)
+
+
+def _status(portal: Portal, run_id: str) -> str:
+    with portal.db.session() as session:
+        return session.scalar(select(PredictionRun.status).where(PredictionRun.id == run_id))
+
+
+def execute_run(portal: Portal, run_id: str, progress: Callable[[int, int], None] | None = None) -> str:
+    """Run a queued prediction to its end (in a background job). Returns the final status. Only a
+    queued run starts, and only once: the claim is one atomic UPDATE."""
+    with portal.db.session() as session:
+        claimed = session.execute(update(PredictionRun).where(PredictionRun.id == run_id,
+                                                              PredictionRun.status == QUEUED)
+                                  .values(status=RUNNING, started_at=utcnow())).rowcount
+        run = session.get(PredictionRun, run_id)
+    if not claimed:
+        return run.status if run else FAILED
+    try:
+        status = _predict_in_chunks(portal, run, progress)
+    except Exception as error:  # recorded for the user in plain words; the trace goes to the log only
+        log.exception("prediction run %s failed", run_id)
+        _finish(portal, run_id, FAILED, error=f"The run failed: {type(error).__name__}. Nothing stored was lost.")
+        audit.record("prediction.run", outcome=audit.FAILED, target=run_id, user_id=run.user_id,
+                     actor=f"user {run.user_id}", details={"error": type(error).__name__})
+        return FAILED
+    return status
+
+
+def _predict_in_chunks(portal: Portal, run: PredictionRun, progress) -> str:
+    model = portal.registry.load(f"{run.model_name}:{run.model_version}")
+    if model.version.sha256 != run.artifact_sha256:
+        raise RunError("the model version's artifact changed since the run was queued")
+    frame = portal.storage.get_frame(_input_name(run.upload_id))
+    X = frame[model.schema.names].to_numpy(dtype=float)
+    ids = frame["__id__"].astype(str).tolist()
+    out_of_range = frame["__out_of_range__"].to_numpy()
+    parts, total = [], len(ids)
+    for start in range(0, total, CHUNK):
+        if _status(portal, run.id) == CANCELLED:
+            return CANCELLED
+        stop = min(start + CHUNK, total)
+        parts.append(predict(model, X[start:stop], ids[start:stop], out_of_range[start:stop]).to_frame())
+        with portal.db.session() as session:
+            session.execute(update(PredictionRun).where(PredictionRun.id == run.id).values(progress_done=stop))
+        if progress:
+            progress(stop, total)
+    results = pd.concat(parts, ignore_index=True)
+    if "__label__" in frame:
+        results.insert(1, LABEL_COLUMN, frame["__label__"].to_numpy())
+    portal.storage.put_frame(_results_name(run.id), results)
+    summary = summarise(results, model.bundle.classes)
+    _finish(portal, run.id, DONE, summary=summary, result_path=_results_name(run.id))
+    audit.record("prediction.run", target=run.id, user_id=run.user_id, actor=f"user {run.user_id}",
+                 details={"model": model.version.ref, "samples": total})
+    return DONE
+
+
+def summarise(results: pd.DataFrame, classes: list[str]) -> dict:
+    summary = {
+        "n": int(len(results)),
+        "predicted": {str(k): int(v) for k, v in results["predicted_class"].value_counts().items()},
+        "abstain": int(results["abstain"].sum()),
+        "out_of_distribution": int(results["out_of_distribution"].sum()),
+    }
+    if LABEL_COLUMN in results:
+        summary["labels"] = metrics.label_agreement(results[LABEL_COLUMN].tolist(),
+                                                    results["predicted_class"].tolist(), classes)
+    return summary
+
+
+def _finish(portal: Portal, run_id: str, status: str, **values) -> None:
+    with portal.db.session() as session:
+        session.execute(update(PredictionRun).where(PredictionRun.id == run_id)
+                        .values(status=status, finished_at=utcnow(), **values))
+
+
+def results(portal: Portal, run: PredictionRun) -> pd.DataFrame:
+    if run.status != DONE:
+        raise RunError(f"run {run.id} is {run.status}, it has no results", 409)
+    return portal.storage.get_frame(_results_name(run.id))
+
+
+def upload_matrix(portal: Portal, run: PredictionRun, schema_names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The validated values of a run's upload (schema order) and the sample ids."""
+    frame = portal.storage.get_frame(_input_name(run.upload_id))
+    return frame[schema_names].to_numpy(dtype=float), frame["__id__"].astype(str).tolist()
+
+
+def sample_input(portal: Portal, run: PredictionRun, sample_id: str, schema_names: list[str]) -> tuple[np.ndarray, int]:
+    """The validated values of one sample of a run (for its explanation) and its out-of-range count."""
+    frame = portal.storage.get_frame(_input_name(run.upload_id))
+    rows = np.flatnonzero(frame["__id__"].astype(str).to_numpy() == sample_id)
+    if len(rows) == 0:
+        raise RunError(f"run {run.id} has no sample {sample_id!r}", 404)
+    row = frame.iloc[rows[0]]
+    return row[schema_names].to_numpy(dtype=float)[None, :], int(row["__out_of_range__"])
+
+
+def list_runs(portal: Portal, user_id: int, role: str, limit: int = 200) -> list[PredictionRun]:
+    statement = select(PredictionRun).order_by(PredictionRun.created_at.desc()).limit(limit)
+    if role != ADMIN:
+        statement = statement.where(PredictionRun.user_id == user_id)
+    with portal.db.session() as session:
+        return list(session.scalars(statement))
