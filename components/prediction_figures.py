@@ -57,16 +57,23 @@ def _compact(value) -> str:
     return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
 
 
+def _probability(p: float) -> str:
+    """A probability as a percentage that never rounds to a certain 0% or 100%."""
+    p = float(p)
+    return "> 99.9%" if p >= 0.9995 else "< 0.1%" if p < 0.0005 else f"{p:.1%}"
+
+
 def _share(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "n/a"
 
 
-def _threshold(fig: go.Figure, axis: str, value: float, label: str, **where) -> None:
-    """A dotted red threshold line across the plot (vertical for axis "x") with its label."""
+def _threshold(fig: go.Figure, axis: str, value: float, label: str, label_left: bool = False) -> None:
+    """A dotted red threshold line across the plot (vertical for axis "x") with its label, on the
+    line's left when `label_left` (a line near the right edge)."""
     add = fig.add_vline if axis == "x" else fig.add_hline
+    position = ("top left" if label_left else "top right") if axis == "x" else "bottom right"
     add(value, line=THRESHOLD_LINE, annotation_text=label, annotation_font={"size": 12, "color": "#b22222"},
-        annotation_bgcolor="rgba(255,255,255,0.85)",
-        annotation_position="top right" if axis == "x" else "bottom right", **where)
+        annotation_bgcolor="rgba(255,255,255,0.85)", annotation_position=position)
 
 
 # --- a batch of predictions -------------------------------------------------------------------------
@@ -99,7 +106,8 @@ def predicted_class_counts_figure(predicted: list[str], abstain: list[bool], cla
     _layout(fig, title, "Samples", "Predicted class",
             subtitle=(f"{n:,} samples; {len(names)} of {len(classes)} classes predicted. "
                       f"{low:,} ({_share(low, n)}) fall below the abstain threshold: treat those as uncertain."),
-            height=max(340, 170 + 24 * len(names)), barmode="stack", legend=HORIZONTAL_LEGEND)
+            height=max(340, 170 + 24 * len(names)), barmode="stack",
+            legend={**HORIZONTAL_LEGEND, "traceorder": "normal"})
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=names, autorange="reversed")
     fig.update_xaxes(rangemode="tozero")
     return fig
@@ -123,7 +131,7 @@ def confidence_histogram_figure(confidence: list[float], threshold: float) -> go
                        "(%{customdata[2]:.1%})<extra></extra>"),
     ))
     fig.add_vrect(x0=0, x1=threshold, fillcolor=UNCERTAIN, opacity=0.18, line_width=0, layer="below")
-    _threshold(fig, "x", threshold, f"abstain threshold {threshold:.2f}")
+    _threshold(fig, "x", threshold, f"abstain threshold {threshold:.2f}", label_left=threshold > 0.6)
     low = int((values < threshold).sum())
     _layout(fig, title, CONFIDENCE_AXIS, "Samples",
             subtitle=(f"{n:,} samples; {low:,} ({_share(low, n)}) below the abstain threshold of "
@@ -162,13 +170,15 @@ def confidence_ood_figure(ids: list[str], predicted: list[str], confidence: list
                 hovertemplate=("<b>%{customdata[0]}</b><br>predicted %{customdata[1]}<br>confidence %{y:.3f}"
                                "<br>out-of-distribution score %{x:.4g}<extra></extra>"),
             ))
-    _threshold(fig, "x", ood_threshold, f"out-of-distribution threshold {ood_threshold:.3g}")
+    x_max = 1.05 * max(float(np.nanmax(score)), ood_threshold)
+    _threshold(fig, "x", ood_threshold, f"out-of-distribution threshold {ood_threshold:.3g}",
+               label_left=ood_threshold > 0.6 * x_max)
     _threshold(fig, "y", abstain_threshold, f"abstain threshold {abstain_threshold:.2f}")
     _layout(fig, title, x_title, CONFIDENCE_AXIS,
             subtitle=(f"{len(ids):,} samples. Trust most the predictions above the abstain threshold and left "
                       "of the out-of-distribution threshold. Hover for each sample."),
             height=480, legend=HORIZONTAL_LEGEND)
-    fig.update_xaxes(range=[0, 1.05 * max(float(np.nanmax(score)), ood_threshold)])
+    fig.update_xaxes(range=[0, x_max])
     fig.update_yaxes(range=[0, 1.02])
     return fig
 
@@ -240,19 +250,20 @@ def shap_waterfall_figure(explanation: dict) -> go.Figure:
         hover.append(f"<b>the other {n_rest:,} features</b>, summed<br>SHAP value {rest:+.4g}")
     labels.append(f"output for {cls}")
     values.append(output)
-    hover.append(f"<b>output for {cls}</b>: {output:.4g}<br>probability {float(explanation['probability']):.1%}")
+    hover.append(f"<b>output for {cls}</b>: {output:.4g}<br>probability {_probability(explanation['probability'])}")
     measures = ["absolute"] + ["relative"] * (len(values) - 2) + ["total"]
     fig = go.Figure(go.Waterfall(
         orientation="h", y=labels, x=values, measure=measures, base=0,
         text=[f"{v:.3g}" if m != "relative" else f"{v:+.3g}" for v, m in zip(values, measures)],
-        textposition="outside", customdata=hover, hovertemplate="%{customdata}<extra></extra>",
+        textposition="outside", cliponaxis=False, customdata=hover, hovertemplate="%{customdata}<extra></extra>",
         increasing={"marker": {"color": PUSHES_TOWARD}}, decreasing={"marker": {"color": PUSHES_AWAY}},
         totals={"marker": {"color": TOTAL}}, connector={"line": {"color": "#c7cdd6", "width": 1}},
     ))
     _layout(fig, f"Why sample {explanation.get('sample', '')} is {cls}: contribution of each feature",
             x_title, y_title, height=max(360, 170 + 26 * len(labels)), showlegend=False,
-            subtitle=(f"Probability of {cls}: {float(explanation['probability']):.1%}. Red pushes toward {cls}, "
+            subtitle=(f"Probability of {cls}: {_probability(explanation['probability'])}. Red pushes toward {cls}, "
                       f"blue away from it.<br>Explained output: {explanation.get('output_space', 'model output')}."))
+    fig.update_layout(margin_r=80)  # room for the values written beside the bars
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels, autorange="reversed")
     return fig
 
@@ -284,8 +295,9 @@ def _binary_panel(fig: go.Figure, item: dict, values: np.ndarray, class_name: st
     counts = [len(values) - ones, ones]
     own = None if item.get("value") is None else int(float(item["value"]) >= 0.5)
     fig.add_trace(go.Bar(
-        x=["0", "1"], y=[c / len(values) for c in counts], text=[f"{c / len(values):.0%}" for c in counts],
-        textposition="auto", showlegend=False,
+        x=["0", "1"], y=[c / len(values) for c in counts], showlegend=False,
+        text=[f"{c / len(values):.0%}" + (" (this sample)" if k == own else "") for k, c in enumerate(counts)],
+        textposition="outside", cliponaxis=False,
         marker={"color": [CONFIDENT if k == own else "#c6dbef" for k in (0, 1)],
                 "line": {"color": [BOTH if k == own else "#ffffff" for k in (0, 1)], "width": 2.5}},
         customdata=[[c, len(values), " (this sample)" if k == own else ""] for k, c in enumerate(counts)],
@@ -293,7 +305,8 @@ def _binary_panel(fig: go.Figure, item: dict, values: np.ndarray, class_name: st
                        f"samples of {class_name} (%{{y:.1%}})<extra></extra>"),
     ), row=row, col=col)
     fig.update_xaxes(type="category", title_text="value", row=row, col=col)
-    fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title_text="share of samples", row=row, col=col)
+    fig.update_yaxes(range=[0, 1.15], tickvals=[0, 0.5, 1], tickformat=".0%", title_text="share of samples",
+                     row=row, col=col)
 
 
 def _continuous_panel(fig: go.Figure, item: dict, values: np.ndarray, class_name: str, row: int, col: int) -> None:
@@ -326,8 +339,12 @@ def feature_context_figure(items: list[dict], class_name: str) -> go.Figure:
     fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.1, vertical_spacing=min(0.5 / rows, 0.16),
                         subplot_titles=[f"{it['feature']} ({it['group']}): {_compact(it.get('value'))}"
                                         for it in shown])
-    subtitle = (f"Boxes: training samples of {class_name} (box: middle half, line: median); red line and diamond: "
-                "this sample.<br>Bars: share of those samples with 0 and with 1; the sample's value is outlined.")
+    kinds = {it.get("kind") for it in shown}
+    parts = ([f"Boxes: the training samples of {class_name} (box: middle half, line: median); red line and "
+              "diamond: this sample."] if kinds - {"binary"} else []) + \
+        ([f"Bars: share of the training samples of {class_name} with 0 and with 1; this sample's value is "
+          "outlined."] if "binary" in kinds else [])
+    subtitle = "<br>".join(parts)
     if len(items) > len(shown):
         subtitle += f" First {len(shown)} of {len(items)} features."
     _layout(fig, title, "value", "", subtitle=subtitle, height=160 + 250 * rows, showlegend=False)

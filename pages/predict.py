@@ -58,7 +58,7 @@ def layout(model: str | None = None, **_query):
         dcc.Store(id="predict-upload-id"),
         dcc.Store(id="predict-queued"),
         dcc.Store(id="predict-finished"),
-        dcc.Location(id="predict-location", refresh=False),
+        dcc.Location(id="predict-location", refresh="callback-nav"),
         html.Div([
             dbc.Button("Run prediction", id="predict-run", color="primary", disabled=True, className="me-2"),
             dbc.Button("Cancel", id="predict-cancel", color="danger", outline=True, disabled=True),

@@ -126,7 +126,7 @@ def layout(run_id: str | None = None, **_query):
         html.P(f"Model {run.model_name}:{run.model_version} (artifact {run.artifact_sha256[:12]}), started "
                f"{run.created_at:%Y-%m-%d %H:%M UTC}.", className="small text-muted"),
         dcc.Store(id="run-id", data=run.id),
-        dcc.Location(id="run-location", refresh=False),
+        dcc.Location(id="run-location", refresh="callback-nav"),
     ])
     if run.status == runs.DONE:
         return html.Div([header, results_view(run)])

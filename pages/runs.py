@@ -42,7 +42,7 @@ def layout(**_query):
         dag.AgGrid(id="runs-grid", rowData=run_rows(), getRowId="params.data.run", columnDefs=[{"field": c} for c in columns],
                    defaultColDef={"sortable": True, "filter": True, "resizable": True}, columnSize="sizeToFit",
                    dashGridOptions={"pagination": True, "paginationPageSize": 25}),
-        dcc.Location(id="runs-location", refresh=False),
+        dcc.Location(id="runs-location", refresh="callback-nav"),
     ])
 
 
