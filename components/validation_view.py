@@ -26,12 +26,12 @@ def validation_report_view(report: dict) -> html.Div:
     if errors:
         parts.append(dbc.Alert([html.Strong(f"{report['source']}: {len(errors)} error(s); the file cannot be run. "),
                                 "Fix these and upload it again."], color="danger", id="report-blocked"))
-        parts.append(_table(errors, "report-errors"))
+        parts.append(html.Div(_table(errors, "report-errors"), style={"maxHeight": "320px", "overflowY": "auto"}))
     else:
         parts.append(dbc.Alert(f"{report['source']}: {report['n_samples']} samples passed validation"
                                + (f", with {len(warnings)} warning(s)." if warnings else "."),
                                color="success", id="report-ok"))
     if warnings:
         parts.append(html.H3("Warnings", className="h6"))
-        parts.append(_table(warnings, "report-warnings"))
+        parts.append(html.Div(_table(warnings, "report-warnings"), style={"maxHeight": "320px", "overflowY": "auto"}))
     return html.Div(parts, id="report")

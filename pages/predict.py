@@ -54,11 +54,6 @@ def layout(model: str | None = None, **_query):
                                                 f"An optional column '{runs.LABEL_COLUMN}' holds known classes.",
                                                 className="small text-muted")]),
                    className="border border-2 rounded p-4 text-center mb-3", style={"borderStyle": "dashed"}),
-        dcc.Loading(html.Div(id="predict-report")),
-        dcc.Store(id="predict-upload-id"),
-        dcc.Store(id="predict-queued"),
-        dcc.Store(id="predict-finished"),
-        dcc.Location(id="predict-location", refresh="callback-nav"),
         html.Div([
             dbc.Button("Run prediction", id="predict-run", color="primary", disabled=True, className="me-2"),
             dbc.Button("Cancel", id="predict-cancel", color="danger", outline=True, disabled=True),
@@ -66,6 +61,11 @@ def layout(model: str | None = None, **_query):
         dbc.Progress(id="predict-progress", value=0, max=100, striped=True, className="mb-1"),
         html.Div(id="predict-progress-label", className="small text-muted"),
         html.Div(id="predict-message", className="mt-2"),
+        dcc.Loading(html.Div(id="predict-report", className="mt-3")),
+        dcc.Store(id="predict-upload-id"),
+        dcc.Store(id="predict-queued"),
+        dcc.Store(id="predict-finished"),
+        dcc.Location(id="predict-location", refresh="callback-nav"),
     ])
 
 

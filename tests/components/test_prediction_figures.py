@@ -225,6 +225,7 @@ def test_shap_waterfall_labels_values_and_missing_ones(batches):
         if c["value"] is not None:
             assert label == f"{c['feature']} = {pf._compact(c['value'])}"
     assert pf._compact(12345.0) == "12,345" and pf._compact(0.123456) == "0.1235" and pf._compact(1.0) == "1"
+    assert pf._probability(0.99999) == "> 99.9%" and pf._probability(0.5) == "50.0%"
 
 
 def test_group_contributions(batches):

@@ -1,0 +1,100 @@
+"""The researcher's and the clinician's workflow in headless Chromium, with background jobs on
+diskcache: upload real held-out samples, watch the run, filter, open an explanation, download."""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+
+from tests.browser.conftest import submit_sign_in
+from tests.portal.conftest import PASSWORD, email_of
+
+MODEL = "tcga-mirna-type"
+
+
+@pytest.fixture
+def example_file(tmp_path, tcga, registry):
+    """Real held-out TCGA samples with their true classes, as the Predict page's example download."""
+    ids = registry.resolve(MODEL).metadata["split"]["test_ids"]
+    frame = tcga.X.loc[ids].reset_index()
+    frame.insert(1, "true_label", tcga.y.loc[ids].to_numpy())
+    path = tmp_path / "example.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def upload(dash_duo, path) -> None:
+    dash_duo.wait_for_page(url=dash_duo.server.url + f"/predict?model={MODEL}")
+    dash_duo.wait_for_contains_text("#predict-version-note", f"{MODEL}:1", timeout=20)
+    dash_duo.find_element("#predict-upload input[type=file]").send_keys(str(path))
+
+
+def run_to_results(dash_duo) -> str:
+    dash_duo.find_element("#predict-run").click()
+    dash_duo.wait_for_element("#run-grid", timeout=60)
+    return dash_duo.driver.current_url.split("/runs/")[1].split("?")[0]
+
+
+def test_upload_run_explore_explain_and_download(signed_in, example_file, tmp_path):
+    dash_duo = signed_in("researcher")
+    upload(dash_duo, example_file)
+    dash_duo.wait_for_contains_text("#report-ok", "442 samples passed validation", timeout=30)
+    dash_duo.find_element("#predict-run").click()
+    dash_duo.wait_for_element("#predict-cancel:not([disabled])", timeout=30)  # running: cancel offered
+    dash_duo.wait_for_element("#run-grid", timeout=60)
+    run_id = dash_duo.driver.current_url.split("/runs/")[1].split("?")[0]
+    dash_duo.wait_for_contains_text("#run-label-metrics", "442 labelled samples", timeout=30)
+    for figure in ("run-class-counts", "run-confidence", "run-confidence-ood", "run-projection", "run-label-confusion"):
+        dash_duo.wait_for_element(f"#{figure} .main-svg", timeout=30)
+    # filter the table through its column filter
+    dash_duo.find_element("#run-grid .ag-floating-filter input").send_keys("TCGA.A")
+    dash_duo.wait_for_contains_text("#run-grid", "TCGA.A", timeout=10)
+    # a reload finds the run again
+    dash_duo.wait_for_page(url=dash_duo.server.url + f"/runs/{run_id}")
+    dash_duo.wait_for_element("#run-grid .ag-row", timeout=30).click()
+    dash_duo.wait_for_element("#explain-waterfall .main-svg", timeout=30)
+    dash_duo.wait_for_contains_text("#explain-confidence", "calibrated probability", timeout=10)
+    dash_duo.wait_for_contains_text("#explain-notice", "Research use only, not for diagnosis.")
+    dash_duo.wait_for_element("#explain-context .main-svg", timeout=30)
+    assert dash_duo.get_logs() == []
+
+
+def test_a_broken_file_shows_its_errors(signed_in, example_file, tmp_path):
+    frame = pd.read_csv(example_file, dtype=str)
+    frame.loc[3, "hsa.let.7b"] = "n.d."
+    frame = frame.drop(columns=["hsa.let.7c"])
+    broken = tmp_path / "broken.csv"
+    frame.to_csv(broken, index=False)
+    dash_duo = signed_in("clinician")
+    upload(dash_duo, broken)
+    dash_duo.wait_for_contains_text("#report-blocked", "the file cannot be run", timeout=30)
+    dash_duo.wait_for_contains_text("#report-errors", "hsa.let.7c")
+    dash_duo.wait_for_contains_text("#report-errors", "hsa.let.7b")
+    assert dash_duo.find_element("#predict-run").get_attribute("disabled") is not None
+    assert "Traceback" not in dash_duo.find_element("body").text
+    assert dash_duo.get_logs() == []
+
+
+def test_another_user_cannot_open_the_run(signed_in, example_file, portal_app, tmp_path):
+    dash_duo = signed_in("researcher")
+    upload(dash_duo, example_file)
+    dash_duo.wait_for_contains_text("#report-ok", "passed validation", timeout=30)
+    run_id = run_to_results(dash_duo)
+    dash_duo.driver.get(dash_duo.server.url + "/logout")
+    submit_sign_in(dash_duo, email_of("clinician"), PASSWORD)
+    dash_duo.wait_for_element("#home-models", timeout=20)
+    dash_duo.wait_for_page(url=dash_duo.server.url + f"/runs/{run_id}")
+    dash_duo.wait_for_contains_text("#page-not-allowed", "belongs to another user", timeout=20)
+    client = portal_app.server.test_client()  # and the download callback answers 403
+    from tests.portal.conftest import sign_in
+    sign_in(client, email_of("clinician"))
+    payload = {"output": "run-download.data", "outputs": {"id": "run-download", "property": "data"},
+               "inputs": [{"id": "run-download-csv", "property": "n_clicks", "value": 1},
+                          {"id": "run-download-parquet", "property": "n_clicks", "value": None}],
+               "state": [{"id": "run-id", "property": "data", "value": run_id}],
+               "changedPropIds": ["run-download-csv.n_clicks"]}
+    assert client.post("/_dash-update-component", json=payload).status_code == 403
+    sign_in(client := portal_app.server.test_client(), email_of("researcher"))
+    response = client.post("/_dash-update-component", json=payload)
+    assert response.status_code == 200 and "sample_id" in response.get_data(as_text=True)
