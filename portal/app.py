@@ -50,11 +50,13 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         server.view_functions["auth.login"])
     server.extensions["cancer_alpha_limiter"] = limiter
 
+    manager = jobs.background_manager(settings)
+    server.extensions[jobs.MANAGER] = manager
     app = dash.Dash(
         "portal", server=server, use_pages=True, pages_folder=str(PAGES), assets_folder=str(ASSETS),
         title="Cancer Alpha", update_title=None, suppress_callback_exceptions=True, serve_locally=True,
         external_stylesheets=[],  # Bootstrap is served from assets/, never from a CDN
-        background_callback_manager=jobs.background_manager(settings),
+        background_callback_manager=manager,
     )
     app.layout = shell.layout
     for page in dash.page_registry.values():  # each page module registers its callbacks on this app

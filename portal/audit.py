@@ -15,8 +15,9 @@ OK, DENIED, FAILED = "ok", "denied", "failed"
 
 
 def record(action: str, outcome: str = OK, target: str | None = None, details: dict | None = None,
-           user_id: int | None = None, actor: str | None = None) -> None:
-    """Store one event. Inside a request the signed-in user and the client address are used."""
+           user_id: int | None = None, actor: str | None = None, db=None) -> None:
+    """Store one event. Inside a request the signed-in user and the client address are used; outside
+    one (a background job) pass the database."""
     in_request = flask.has_request_context()
     if in_request and current_user.is_authenticated:
         user_id = user_id if user_id is not None else current_user.id
@@ -24,7 +25,7 @@ def record(action: str, outcome: str = OK, target: str | None = None, details: d
     event = AuditEvent(action=action, outcome=outcome, target=target, details=details or {},
                        user_id=user_id, actor=actor or "system",
                        ip=flask.request.remote_addr if in_request else None)
-    with context.get().db.session() as session:
+    with (db or context.get().db).session() as session:
         session.add(event)
 
 

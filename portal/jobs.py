@@ -10,6 +10,7 @@ from portal.permissions import require
 from portal.settings import Settings
 
 GUARDED = "cancer_alpha_background_permissions"
+MANAGER = "cancer_alpha_background_manager"
 
 
 def make_celery(settings: Settings):

@@ -20,7 +20,7 @@ from engine.validation import validate
 from portal import audit
 from portal.checksums import sha256_bytes
 from portal.context import Portal
-from portal.models import PredictionRun, Upload, utcnow
+from portal.models import PredictionRun, Upload, User, utcnow
 from portal.permissions import ADMIN
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def execute_run(portal: Portal, run_id: str, progress: Callable[[int, int], None
         log.exception("prediction run %s failed", run_id)
         _finish(portal, run_id, FAILED, error=f"The run failed: {type(error).__name__}. Nothing stored was lost.")
         audit.record("prediction.run", outcome=audit.FAILED, target=run_id, user_id=run.user_id,
-                     actor=f"user {run.user_id}", details={"error": type(error).__name__})
+                     actor=_owner_email(portal, run.user_id), details={"error": type(error).__name__}, db=portal.db)
         return FAILED
     return status
 
@@ -174,8 +174,8 @@ def _predict_in_chunks(portal: Portal, run: PredictionRun, progress) -> str:
     portal.storage.put_frame(_results_name(run.id), results)
     summary = summarise(results, model.bundle.classes)
     _finish(portal, run.id, DONE, summary=summary, result_path=_results_name(run.id))
-    audit.record("prediction.run", target=run.id, user_id=run.user_id, actor=f"user {run.user_id}",
-                 details={"model": model.version.ref, "samples": total})
+    audit.record("prediction.run", target=run.id, user_id=run.user_id, actor=_owner_email(portal, run.user_id),
+                 details={"model": model.version.ref, "samples": total}, db=portal.db)
     return DONE
 
 
@@ -190,6 +190,13 @@ def summarise(results: pd.DataFrame, classes: list[str]) -> dict:
         summary["labels"] = metrics.label_agreement(results[LABEL_COLUMN].tolist(),
                                                     results["predicted_class"].tolist(), classes)
     return summary
+
+
+def _owner_email(portal: Portal, user_id: int) -> str:
+    """Who a background job works for, for its audit entries (no signed-in user there)."""
+    with portal.db.session() as session:
+        user = session.get(User, user_id)
+    return user.email if user else f"user {user_id}"
 
 
 def _finish(portal: Portal, run_id: str, status: str, **values) -> None:

@@ -9,6 +9,8 @@ from portal.permissions import ROLES
 from portal.users import create_user
 from tests.portal.conftest import PASSWORD, email_of, make_settings
 
+MODEL = "tcga-mirna-type"
+
 
 @pytest.fixture
 def portal_app(tmp_path, models_root):
@@ -40,3 +42,20 @@ def signed_in(dash_duo, portal_app):
         dash_duo.wait_for_element("#home-models", timeout=20)
         return dash_duo
     return sign_in
+
+
+@pytest.fixture
+def example_file(tmp_path, tcga, registry):
+    """Real held-out TCGA samples with their true classes, as the Predict page's example download."""
+    ids = registry.resolve(MODEL).metadata["split"]["test_ids"]
+    frame = tcga.X.loc[ids].reset_index()
+    frame.insert(1, "true_label", tcga.y.loc[ids].to_numpy())
+    path = tmp_path / "example.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def upload(dash_duo, path) -> None:
+    dash_duo.wait_for_page(url=dash_duo.server.url + f"/predict?model={MODEL}")
+    dash_duo.wait_for_contains_text("#predict-version-note", f"{MODEL}:1", timeout=20)
+    dash_duo.find_element("#predict-upload input[type=file]").send_keys(str(path))

@@ -2,32 +2,10 @@
 diskcache: upload real held-out samples, watch the run, filter, open an explanation, download."""
 from __future__ import annotations
 
-import time
-
 import pandas as pd
-import pytest
 
-from tests.browser.conftest import submit_sign_in
+from tests.browser.conftest import MODEL, submit_sign_in, upload
 from tests.portal.conftest import PASSWORD, email_of
-
-MODEL = "tcga-mirna-type"
-
-
-@pytest.fixture
-def example_file(tmp_path, tcga, registry):
-    """Real held-out TCGA samples with their true classes, as the Predict page's example download."""
-    ids = registry.resolve(MODEL).metadata["split"]["test_ids"]
-    frame = tcga.X.loc[ids].reset_index()
-    frame.insert(1, "true_label", tcga.y.loc[ids].to_numpy())
-    path = tmp_path / "example.csv"
-    frame.to_csv(path, index=False)
-    return path
-
-
-def upload(dash_duo, path) -> None:
-    dash_duo.wait_for_page(url=dash_duo.server.url + f"/predict?model={MODEL}")
-    dash_duo.wait_for_contains_text("#predict-version-note", f"{MODEL}:1", timeout=20)
-    dash_duo.find_element("#predict-upload input[type=file]").send_keys(str(path))
 
 
 def run_to_results(dash_duo) -> str:

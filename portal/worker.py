@@ -1,0 +1,12 @@
+"""The Celery worker of a deployment with Redis: `celery -A portal.worker worker`.
+
+It builds the portal from the same CANCER_ALPHA_* environment as the web processes, so the background
+callbacks register the same Celery tasks, and the jobs reach the same database and storage. (Celery
+looks for an attribute named `app` or `celery`: only `celery` is defined here.)"""
+from portal.app import create_app
+from portal.jobs import MANAGER
+
+_portal = create_app()
+celery = getattr(_portal.server.extensions[MANAGER], "handle", None)
+if celery is None or not hasattr(celery, "worker_main"):
+    raise SystemExit("CANCER_ALPHA_REDIS_URL is not set: background jobs use diskcache, no worker is needed")
