@@ -30,3 +30,4 @@ test: install
 bench: install
 	$(PY) bench/engine_bench.py
 	$(PY) bench/portal_bench.py
+	$(PY) bench/predict_bench.py

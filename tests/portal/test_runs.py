@@ -131,3 +131,28 @@ def test_csv_downloads_neutralise_formulas():
     assert "'=HYPERLINK" in text and "'+1" in text and "'-cmd" in text and "'@SUM" in text
     assert ",-0.2" in text  # numbers are numbers, not formulas
     assert pd.read_parquet(io.BytesIO(exports.results_parquet(frame))).equals(frame)
+
+
+def _post(client, output, inputs, state):
+    payload = {"output": output, "outputs": {"id": output.split(".")[0], "property": output.split(".")[1]},
+               "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+               "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+               "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]}
+    return client.post("/_dash-update-component", json=payload)
+
+
+def test_template_and_example_downloads(client_for, registry, tcga, db):
+    client = client_for("clinician")
+    state = [("predict-model", "value", MODEL), ("predict-version", "value", 1)]
+    template = _post(client, "predict-template-download.data", [("predict-template-button", "n_clicks", 1)], state)
+    content = template.json["response"]["predict-template-download"]["data"]["content"]
+    assert content.startswith("sample_id,hsa.let.7a.1,") and content.count("\n") == 1
+    example = _post(client, "predict-example-download.data", [("predict-example-button", "n_clicks", 1)], state)
+    data = example.json["response"]["predict-example-download"]["data"]
+    assert data["filename"] == f"{MODEL}-v1-real-held-out-samples.csv"
+    frame = pd.read_csv(io.StringIO(data["content"]))
+    held_out = registry.resolve(MODEL).metadata["split"]["test_ids"]
+    assert frame["sample_id"].tolist() == held_out
+    assert frame[runs.LABEL_COLUMN].tolist() == tcga.y.loc[held_out].tolist()
+    assert _post(client_for("analyst"), "predict-example-download.data",
+                 [("predict-example-button", "n_clicks", 1)], state).status_code == 403
