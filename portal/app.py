@@ -15,7 +15,9 @@ from flask_limiter.util import get_remote_address
 
 from engine.registry import Registry
 from engine.settings import PROJECT_ROOT
-from portal import auth, context, jobs, shell
+from portal import auth, context, jobs, metrics, shell
+from portal.api.cache import ResultCache
+from portal.api.routes import create_blueprint
 from portal.db import Database
 from portal.settings import Settings
 from portal.users import ensure_admin
@@ -23,6 +25,23 @@ from portal.users import ensure_admin
 log = logging.getLogger(__name__)
 PAGES = PROJECT_ROOT / "pages"
 ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+def install_api(server: flask.Flask, limiter: Limiter, settings: Settings) -> None:
+    """REST API v1 with its result cache; limits per API key (the key's public prefix), and the
+    health and document routes exempt."""
+    server.extensions["cancer_alpha_api_cache"] = ResultCache(settings.redis_url, settings.api_cache_dir)
+    blueprint = create_blueprint()
+    limiter.limit(settings.api_rate_limit, key_func=_api_limit_key)(blueprint)
+    server.register_blueprint(blueprint)
+    for endpoint in ("api.health", "api.openapi_document", "api.docs"):
+        limiter.exempt(server.view_functions[endpoint])
+
+
+def _api_limit_key() -> str:
+    scheme, _, key = flask.request.headers.get("Authorization", "").partition(" ")
+    prefix = key.strip()[:11] if scheme.lower() == "bearer" and key.startswith("ca_") else ""
+    return f"api-key:{prefix}" if prefix else f"api-address:{get_remote_address()}"
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
@@ -45,10 +64,12 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     jobs.install_background_guard(server)
     limiter = Limiter(get_remote_address, app=server, storage_uri=settings.rate_limit_storage,
                       default_limits=[], swallow_errors=True, in_memory_fallback_enabled=True,
-                      key_prefix="cancer-alpha")
+                      key_prefix="cancer-alpha", headers_enabled=True)
     server.view_functions["auth.login"] = limiter.limit(settings.login_rate_limit, methods=["POST"])(
         server.view_functions["auth.login"])
     server.extensions["cancer_alpha_limiter"] = limiter
+    install_api(server, limiter, settings)
+    metrics.install(server, db, settings.metrics_token, settings.metrics_allow)
 
     manager = jobs.background_manager(settings)
     server.extensions[jobs.MANAGER] = manager

@@ -16,7 +16,9 @@ from markupsafe import Markup, escape
 from portal import audit, context
 from portal.users import authenticate, get_user
 
-PUBLIC_PREFIXES = ("/login", "/logout", "/health", "/assets/", "/_dash-component-suites/", "/_favicon.ico")
+# /api/v1 authenticates by API key and /metrics by token or network: both do their own checks.
+PUBLIC_PREFIXES = ("/login", "/logout", "/health", "/assets/", "/_dash-component-suites/", "/_favicon.ico",
+                   "/api/v1/", "/metrics")
 SIGN_IN_FAILED = ("The e-mail or password is wrong, or the account is locked. After {n} failed attempts "
                   "an account is locked for {m} minutes.")
 
@@ -63,7 +65,7 @@ def init_login(server: flask.Flask) -> None:
     )
     server.before_request(guard)
     server.register_blueprint(blueprint)
-    for status in (401, 403, 404, 429):
+    for status in (401, 403, 404, 405, 413, 415, 429):
         server.register_error_handler(status, error_response)
 
 
@@ -85,6 +87,10 @@ def _wants_json() -> bool:
 def error_response(error):
     code = getattr(error, "code", 500)
     message = getattr(error, "description", "")
+    if flask.request.path.startswith("/api/"):
+        from portal.api.errors import error_response as api_error
+
+        return api_error(code, message)
     if _wants_json():
         return flask.jsonify(error={"code": code, "message": message}), code
     return flask.render_template_string(PAGE, title=f"{code}", body=Markup(

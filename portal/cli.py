@@ -1,4 +1,4 @@
-"""`python -m portal`: serve (development server), `db upgrade`, and user administration.
+"""`python -m portal`: serve (development server), `db upgrade`, user administration, and API keys.
 
 Exit status 2 when a request cannot be met (unknown user, bad role, weak password); the message says why."""
 from __future__ import annotations
@@ -8,6 +8,7 @@ import getpass
 import logging
 import sys
 
+from portal.api_keys import create_key, list_keys, revoke_key, shown
 from portal.db import Database
 from portal.passwords import WeakPassword, generate_password
 from portal.permissions import ROLES
@@ -72,6 +73,33 @@ def cmd_users_deactivate(settings: Settings, args) -> None:
     print(f"{user.email} is deactivated")
 
 
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def cmd_keys_create(settings: Settings, args) -> None:
+    db = _db(settings)
+    user = find_user(db, args.user)
+    row, key = create_key(db, user.id, args.name)
+    print(f"created key {shown(row.prefix)} ({row.name}) for {user.email}")
+    print(f"API key (shown only now, it cannot be recovered): {key}")
+
+
+def cmd_keys_list(settings: Settings, args) -> None:
+    db = _db(settings)
+    emails = {user.id: user.email for user in list_users(db)}
+    rows = list_keys(db, find_user(db, args.user).id if args.user else None)
+    print(f"{'key':<15} {'owner':<32} {'name':<24} {'created':<20} {'last used':<20} revoked")
+    for row in rows:
+        print(f"{shown(row.prefix):<15} {emails.get(row.user_id, '?'):<32} {row.name:<24} "
+              f"{_when(row.created_at):<20} {_when(row.last_used_at):<20} {_when(row.revoked_at)}")
+
+
+def cmd_keys_revoke(settings: Settings, args) -> None:
+    row = revoke_key(_db(settings), args.prefix)
+    print(f"{shown(row.prefix)} ({row.name}) is revoked since {_when(row.revoked_at)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m portal", description="The Cancer Alpha portal.")
     parser.set_defaults(func=cmd_serve)
@@ -96,6 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     deactivate = users.add_parser("deactivate", help="deactivate a user (they can no longer sign in)")
     deactivate.add_argument("email")
     deactivate.set_defaults(func=cmd_users_deactivate)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    key_create = keys.add_parser("create", help="make an API key for a user (printed once)")
+    key_create.add_argument("--user", required=True, help="the owner's e-mail")
+    key_create.add_argument("--name", required=True, help="what the key is for (at most 100 characters)")
+    key_create.set_defaults(func=cmd_keys_create)
+    key_list = keys.add_parser("list", help="list API keys (revoked ones too)")
+    key_list.add_argument("--user", help="only this user's keys (e-mail)")
+    key_list.set_defaults(func=cmd_keys_list)
+    key_revoke = keys.add_parser("revoke", help="revoke an API key")
+    key_revoke.add_argument("prefix", help="the key's prefix: 1a2b3c4d or ca_1a2b3c4d_…")
+    key_revoke.set_defaults(func=cmd_keys_revoke)
     return parser
 
 

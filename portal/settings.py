@@ -59,6 +59,12 @@ class Settings:
     """`CANCER_ALPHA_MAX_UPLOAD_BYTES`: the largest upload accepted."""
     max_rows: int = 100_000
     """`CANCER_ALPHA_MAX_ROWS`: the most samples in one upload."""
+    api_rate_limit: str = "600 per minute"
+    """`CANCER_ALPHA_API_RATE_LIMIT`: requests per API key (Flask-Limiter notation)."""
+    metrics_token: str | None = field(default=None, repr=False)
+    """`CANCER_ALPHA_METRICS_TOKEN`: a bearer token that may read /metrics from anywhere."""
+    metrics_allow: str = "127.0.0.1/32,::1/128"
+    """`CANCER_ALPHA_METRICS_ALLOW`: networks (comma-separated CIDR) that may read /metrics without the token."""
 
     @property
     def production(self) -> bool:
@@ -72,6 +78,11 @@ class Settings:
     def storage_dir(self) -> Path:
         """Encrypted uploads and results."""
         return self.var_dir / "storage"
+
+    @property
+    def api_cache_dir(self) -> Path:
+        """diskcache folder of the API's result cache (when no Redis URL is set)."""
+        return self.var_dir / "api-cache"
 
     @property
     def jobs_dir(self) -> Path:
@@ -117,6 +128,9 @@ class Settings:
             storage_key=get("storage_key", ""),
             max_upload_bytes=integer("max_upload_bytes", 50 * 1024 * 1024),
             max_rows=integer("max_rows", 100_000),
+            api_rate_limit=get("api_rate_limit", "600 per minute"),
+            metrics_token=get("metrics_token"),
+            metrics_allow=get("metrics_allow", "127.0.0.1/32,::1/128"),
         )
         values.update(overrides)
         for key in ("var_dir", "models_dir", "data_dir"):  # overrides may come as text

@@ -9,6 +9,8 @@ from portal.permissions import PERMISSIONS, ROLES, allowed, table_markdown
 # Each callback of the portal, by its first output, and the permission it needs.
 CALLBACK_PERMISSIONS = {
     "account-message.children": "change_own_password",
+    "account-keys-message.children": "manage_own_api_keys",  # create, and revoke (allow_duplicate)
+    "account-revoke-confirm.displayed": "manage_own_api_keys",
     "models-version.options": "view_models",
     "models-detail.children": "view_models",
     "models-alias-version.options": "manage_models",

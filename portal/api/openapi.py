@@ -1,0 +1,116 @@
+"""The OpenAPI 3.1 document, generated from the pydantic models (never written by hand), the model
+summaries the API returns, and a documentation page served by the portal itself (no CDN)."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import flask
+from pydantic.json_schema import models_json_schema
+
+from engine.registry import Registry
+from portal.api import schemas
+
+ERRORS = {"400": "Not valid JSON", "401": "No valid API key", "403": "The key's role may not do this",
+          "404": "No such model or version", "413": "Body too large", "415": "Not JSON",
+          "422": "The body does not match the schema or the model's features", "429": "Rate limit reached"}
+
+ROUTES = [
+    ("get", "/api/v1/health", "Service health (no key needed)", None, schemas.Health, False, ()),
+    ("get", "/api/v1/models", "Models, versions, aliases and held-out metrics", None, schemas.ModelList, True, ()),
+    ("get", "/api/v1/models/{name}", "One model: versions, feature schema, model card", None, schemas.ModelDetail,
+     True, ("name",)),
+    ("post", "/api/v1/models/{name}/predict", "Predict up to 1,000 samples", schemas.PredictRequest,
+     schemas.PredictResponse, True, ("name",)),
+    ("post", "/api/v1/models/{name}/explain", "Explain one sample's prediction for a class", schemas.ExplainRequest,
+     schemas.ExplainResponse, True, ("name",)),
+]
+
+
+@lru_cache(maxsize=4)
+def document(version: str) -> dict:
+    models = [schemas.ErrorResponse] + [m for route in ROUTES for m in route[3:5] if m is not None]
+    keyed, definitions = models_json_schema([(m, "validation" if m in (schemas.PredictRequest, schemas.ExplainRequest)
+                                              else "serialization") for m in models],
+                                            ref_template="#/components/schemas/{model}")
+    ref = {model: keyed[(model, mode)] for (model, mode) in keyed}
+    paths: dict = {}
+    for method, path, summary, request, response, secured, params in ROUTES:
+        operation = {
+            "summary": summary,
+            "operationId": f"{method}_{path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
+            "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params],
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": ref[response]}}},
+                          **{code: {"description": text, "content": {"application/json": {
+                              "schema": ref[schemas.ErrorResponse]}}}
+                             for code, text in ERRORS.items() if secured or code == "429"}},
+        }
+        if path.endswith("/health"):
+            operation["responses"]["503"] = {"description": "Database unreachable", "content": {
+                "application/json": {"schema": ref[schemas.Health]}}}
+        if request is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref[request]}}}
+        if secured:
+            operation["security"] = [{"apiKey": []}]
+        paths.setdefault(path, {})[method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Cancer Alpha API", "version": version,
+                 "description": "Cancer classifiers on genomic data. Research use only, not for diagnosis."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {"schemas": definitions.get("$defs", {}),
+                       "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
+                                                      "description": "An API key from your Account page"}}},
+    }
+
+
+def _version_summary(version) -> dict:
+    m = version.metrics
+    return {"version": version.version, "aliases": list(version.aliases), "sha256": version.sha256,
+            "algorithm": version.metadata["algorithm"], "created": version.metadata["created"],
+            "metrics": {"accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"],
+                        "macro_f1": m["macro_f1"], "top_3_accuracy": m["top_3_accuracy"],
+                        "expected_calibration_error": m["calibration"]["expected_calibration_error"],
+                        "coverage_at_threshold": m["selective"]["coverage"],
+                        "abstain_threshold": m["selective"]["abstain_threshold"]}}
+
+
+def model_summary(registry: Registry, name: str) -> dict:
+    versions = registry.versions(name)
+    latest = versions[-1]
+    return {"name": name, "dataset": latest.metadata["dataset"]["id"], "classes": latest.classes,
+            "versions": [_version_summary(v) for v in versions]}
+
+
+def model_detail(registry: Registry, name: str) -> dict:
+    version = registry.resolve(name)
+    schema = version.schema
+    return {**model_summary(registry, name), "id_column": schema.id_column,
+            "features": [{"name": f.name, "group": f.group, "kind": f.kind, "minimum": f.minimum,
+                          "maximum": f.maximum} for f in schema.features],
+            "model_card": version.metadata["model_card"]}
+
+
+DOCS = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Cancer Alpha API</title>
+<link rel="stylesheet" href="/assets/bootstrap.min.css"></head><body><main class="container py-4">
+<h1 class="h3">{{ doc.info.title }} {{ doc.info.version }}</h1><p>{{ doc.info.description }}</p>
+<p>Send <code>Authorization: Bearer &lt;key&gt;</code> (create a key on your Account page). The machine-readable
+document is <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>. Errors share one shape:
+<code>{"error": {"code", "message", "details": [{"sample", "feature", "problem"}]}}</code>.</p>
+<pre class="bg-light p-2 small">curl -s -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
+  -d '{"samples": [{"id": "s1", "features": {"FEATURE": 0, "...": 1}}]}' \\
+  http://127.0.0.1:8050/api/v1/models/tissue-of-origin/predict</pre>
+{% for path, operations in doc.paths.items() %}{% for method, op in operations.items() %}
+<section class="card mb-3"><div class="card-body"><h2 class="h5"><span class="badge bg-secondary">{{ method|upper }}</span>
+<code>{{ path }}</code></h2><p>{{ op.summary }}</p>
+{% if op.requestBody %}<p class="small mb-1">Body: {{ op.requestBody.content["application/json"].schema["$ref"].split("/")[-1] }}</p>{% endif %}
+<p class="small mb-0">Answers: {% for code, r in op.responses.items() %}<code>{{ code }}</code> {{ r.description }}{% if not loop.last %}; {% endif %}{% endfor %}</p>
+</div></section>{% endfor %}{% endfor %}
+<h2 class="h4">Schemas</h2>{% for name, schema in doc.components.schemas.items() %}
+<h3 class="h6"><code>{{ name }}</code></h3><ul class="small">{% for field, spec in (schema.properties or {}).items() %}
+<li><code>{{ field }}</code>{% if field in (schema.required or []) %} (required){% endif %}{% if spec.description %}: {{ spec.description }}{% endif %}</li>{% endfor %}</ul>
+{% endfor %}</main></body></html>"""
+
+
+def docs_page(doc: dict) -> str:
+    return flask.render_template_string(DOCS, doc=doc)

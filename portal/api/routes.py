@@ -1,0 +1,161 @@
+"""REST API v1 (a Flask blueprint under /api/v1): health, models, predict, explain, the OpenAPI document
+and its documentation page. Every route but health and the documents needs `Authorization: Bearer <key>`;
+the key's owner's role applies; limits are per key."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import flask
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import text
+
+from portal import api_keys, audit, context
+from portal.api import errors, openapi, service
+from portal.api.schemas import ExplainRequest, Health, PredictRequest
+from portal.metrics import METRICS
+from portal.permissions import PERMISSIONS, allowed
+
+API_VERSION = "1.0.0"
+OPEN_ENDPOINTS = {"api.health", "api.openapi_document", "api.docs", "api.not_found"}
+
+
+def create_blueprint() -> flask.Blueprint:
+    api = flask.Blueprint("api", __name__, url_prefix="/api/v1")
+    errors.register(api)
+    api.before_request(_authenticate)
+
+    @api.get("/health")
+    def health():
+        portal = context.get()
+        try:
+            with portal.db.engine.connect() as connection:
+                connection.execute(text("select 1"))
+            database = True
+        except Exception:
+            database = False
+        body = Health(status="ok" if database else "degraded", version=API_VERSION, database=database,
+                      models=portal.registry.models())
+        return body.model_dump(), 200 if database else 503
+
+    @api.get("/models")
+    def models():
+        registry = context.get().registry
+        return {"models": [openapi.model_summary(registry, name) for name in registry.models()]}
+
+    @api.get("/models/<name>")
+    def model(name: str):
+        registry = context.get().registry
+        if name not in registry.models():
+            raise errors.ApiError(404, f"no model named {name!r}; known: {', '.join(registry.models())}")
+        return openapi.model_detail(registry, name)
+
+    @api.post("/models/<name>/predict")
+    def predict(name: str):
+        started = time.perf_counter()
+        _need("predict")
+        body = _parse(PredictRequest)
+        model = service.load_model(context.get().registry, name, body.version)
+        predictions, hits = service.predict_samples(model, body.samples, _cache(), body.top_k if body.explain else None)
+        METRICS.record_predictions(model.version.name, model.version.version, [p["class"] for p in predictions], hits,
+                                   len(predictions) - hits)
+        _audit("api.predict", model, len(predictions))
+        return _meta(model, started) | {"predictions": predictions}
+
+    @api.post("/models/<name>/explain")
+    def explain(name: str):
+        started = time.perf_counter()
+        _need("explain")
+        body = _parse(ExplainRequest)
+        model = service.load_model(context.get().registry, name, body.version)
+        explanation = service.explain_sample(model, body.sample, body.class_name, body.top_k)
+        _audit("api.explain", model, 1)
+        return _meta(model, started) | {"explanation": explanation}
+
+    @api.get("/openapi.json")
+    def openapi_document():
+        return openapi.document(API_VERSION)
+
+    @api.get("/docs")
+    def docs():
+        return openapi.docs_page(openapi.document(API_VERSION))
+
+    @api.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def not_found(rest: str):
+        """Unknown API paths answer in the API's error shape (not with the Dash app's page)."""
+        adapter = flask.current_app.url_map.bind_to_environ(flask.request.environ)
+        for method in ("GET", "POST"):
+            try:
+                endpoint, _ = adapter.match(method=method)
+            except Exception:
+                continue
+            if endpoint != "api.not_found":
+                raise errors.ApiError(405, f"{flask.request.method} is not allowed here; use {method}.")
+        raise errors.ApiError(404, f"no API endpoint at /api/v1/{rest}")
+
+    return api
+
+
+def _authenticate():
+    if flask.request.endpoint in OPEN_ENDPOINTS:
+        return None
+    header = flask.request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise errors.ApiError(401, "Send an API key: 'Authorization: Bearer <key>'. Create one on your Account page.")
+    owner = api_keys.authenticate(context.get().db, key.strip())
+    if owner is None:
+        raise errors.ApiError(401, "This API key is not valid (unknown, revoked, or its user is deactivated).")
+    flask.g.api_owner = owner
+    return None
+
+
+def _need(permission: str) -> None:
+    owner = flask.g.api_owner
+    if not allowed(owner.role, permission):
+        audit.record("api.denied", outcome=audit.DENIED, target=permission, user_id=owner.user_id, actor=owner.email,
+                     details={"key": owner.prefix})
+        raise errors.ApiError(403, f"The role {owner.role} may not {PERMISSIONS[permission][1]}.")
+
+
+def _parse(model: type[BaseModel]) -> BaseModel:
+    if not flask.request.is_json:
+        raise errors.ApiError(415, "Send JSON with 'Content-Type: application/json'.")
+    data = flask.request.get_json(silent=True)
+    if data is None:
+        raise errors.ApiError(400, "The body is not valid JSON.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise errors.ApiError(422, "The request body does not match the schema.", _details(error)) from None
+
+
+def _details(error: ValidationError) -> list[dict]:
+    details = []
+    for problem in error.errors()[: service.MAX_DETAILS]:
+        where = problem["loc"]
+        sample = feature = None
+        if len(where) >= 2 and where[0] == "samples" and isinstance(where[1], int):
+            sample = f"#{where[1]}"
+            feature = str(where[3]) if len(where) >= 4 and where[2] == "features" else None
+        field = ".".join(str(p) for p in where)
+        details.append({"sample": sample, "feature": feature, "problem": f"{field}: {problem['msg']}"})
+    return details
+
+
+def _cache():
+    return flask.current_app.extensions["cancer_alpha_api_cache"]
+
+
+def _meta(model, started: float) -> dict:
+    return {"model": model.version.name, "version": model.version.version, "sha256": model.version.sha256,
+            "request_id": flask.g.get("request_id") or uuid.uuid4().hex,
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 3)}
+
+
+def _audit(action: str, model, samples: int) -> None:
+    owner = flask.g.api_owner
+    audit.record(action, target=model.version.ref, user_id=owner.user_id, actor=owner.email,
+                 details={"key": owner.prefix, "samples": samples, "sha256": model.version.sha256[:16]})
+
+

@@ -1,0 +1,146 @@
+"""Request and response models of REST API v1, declared once: they validate requests and the OpenAPI
+document is generated from them."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
+MAX_SAMPLES = 1_000
+FeatureValue = StrictFloat | StrictInt | None  # strict: "1.5" or true are not numbers here
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Sample(Strict):
+    id: Annotated[str, Field(min_length=1, max_length=200, description="Your identifier of the sample.")]
+    features: Annotated[dict[str, FeatureValue], Field(
+        description="Feature name -> value, for every feature of the model's schema (null: missing, imputed).")]
+
+
+class PredictRequest(Strict):
+    samples: Annotated[list[Sample], Field(min_length=1, max_length=MAX_SAMPLES)]
+    version: Annotated[str | None, Field(
+        default=None, description="A version number or an alias (default: production).", max_length=64)]
+    explain: bool = Field(default=False, description="Add each sample's top SHAP contributions.")
+    top_k: Annotated[int, Field(default=10, ge=1, le=100, description="Contributions per sample with explain.")]
+
+
+class ExplainRequest(Strict):
+    sample: Sample
+    class_name: Annotated[str | None, Field(default=None, description="Class to explain (default: predicted).",
+                                            max_length=200)]
+    version: Annotated[str | None, Field(default=None, max_length=64)]
+    top_k: Annotated[int, Field(default=20, ge=1, le=100)]
+
+
+class Contribution(BaseModel):
+    feature: str
+    group: str
+    value: float | None
+    shap: float
+
+
+class SamplePrediction(BaseModel):
+    id: str
+    class_: str = Field(alias="class", serialization_alias="class")
+    probabilities: dict[str, float]
+    confidence: float
+    margin: float
+    entropy: float
+    abstain: bool
+    out_of_distribution: bool
+    ood_score: float
+    contributions: list[Contribution] | None = None
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class ResponseMeta(BaseModel):
+    model: str
+    version: int
+    sha256: str
+    request_id: str
+    elapsed_ms: float
+
+
+class PredictResponse(ResponseMeta):
+    predictions: list[SamplePrediction]
+
+
+class Explanation(BaseModel):
+    sample: str
+    class_: str = Field(alias="class", serialization_alias="class")
+    probability: float
+    base_value: float
+    output: float
+    output_space: str
+    top: list[Contribution]
+    rest: float
+    n_rest: int
+    group_sums: dict[str, float]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class ExplainResponse(ResponseMeta):
+    explanation: Explanation
+
+
+class Feature(BaseModel):
+    name: str
+    group: str
+    kind: str
+    minimum: float | None
+    maximum: float | None
+
+
+class VersionSummary(BaseModel):
+    version: int
+    aliases: list[str]
+    sha256: str
+    algorithm: str
+    created: str
+    metrics: dict[str, float | None]
+
+
+class ModelSummary(BaseModel):
+    name: str
+    dataset: str
+    classes: list[str]
+    versions: list[VersionSummary]
+
+
+class ModelList(BaseModel):
+    models: list[ModelSummary]
+
+
+class ModelDetail(ModelSummary):
+    id_column: str
+    features: list[Feature]
+    model_card: dict
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    database: bool
+    models: list[str]
+
+
+class ErrorDetail(BaseModel):
+    sample: str | None = None
+    feature: str | None = None
+    problem: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

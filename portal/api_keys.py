@@ -1,0 +1,213 @@
+"""API keys: a program acts as its owner (with the owner's role) by presenting a key.
+
+A key reads `ca_<prefix>_<secret>`: the prefix is 8 lower-case hex characters, shown in listings and used
+to find the key; the secret is 256 random bits (`secrets.token_urlsafe(32)`). The database holds the prefix
+and the SHA-256 of the whole key, never the key: it is shown once, when it is made.
+
+A fast hash is right here, unlike for passwords: a 256-bit random secret cannot be guessed, so a slow hash
+adds no protection, while argon2 on every API request would cost ~100 ms of CPU each and cap throughput.
+
+`authenticate` keeps a small in-process cache (prefix -> hash, owner, role, state) for `CACHE_TTL` seconds
+and writes `last_used_at` at most once per `LAST_USED_INTERVAL` per key. `revoke_key` clears its key from
+this process's cache at once; other processes (other gunicorn workers, the Celery worker) still accept a
+revoked key, or a deactivated user's or changed role's key, for up to `CACHE_TTL` seconds.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal.db import Database
+from portal.models import ApiKey, User, utcnow
+from portal.users import UserError
+
+KEY_PATTERN = re.compile(r"ca_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
+PREFIX_PATTERN = re.compile(r"(?:ca_)?([0-9a-f]{8})(?:_.*)?")
+MAX_NAME = 100
+MAX_ACTIVE_KEYS = 20
+CACHE_TTL = 30.0  # seconds another process may still accept a revoked key (or a deactivated user's)
+LAST_USED_INTERVAL = 60.0  # seconds between two writes of one key's last_used_at
+CACHE_LIMIT = 10_000  # entries; beyond it the oldest are dropped
+
+
+@dataclass(frozen=True)
+class KeyOwner:
+    """Who a presented key acts for, and which key it was."""
+
+    user_id: int
+    email: str
+    role: str
+    key_id: int
+    prefix: str
+    key_name: str
+
+
+@dataclass(frozen=True)
+class _Entry:
+    key_hash: str
+    owner: KeyOwner
+    usable: bool  # key not revoked and user active
+    expires: float  # time.monotonic()
+
+
+_lock = threading.Lock()
+_cache: dict[tuple[str, str], _Entry] = {}  # (database url, prefix) -> entry
+_touched: dict[tuple[str, str], float] = {}  # (database url, prefix) -> monotonic time of the last write
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def shown(prefix: str) -> str:
+    """How a key is shown once made: its prefix only."""
+    return f"ca_{prefix}_…"
+
+
+def clear_cache() -> None:
+    """Forget every cached key and last-use note of this process."""
+    with _lock:
+        _cache.clear()
+        _touched.clear()
+
+
+def _bounded_put(store: dict, key, value) -> None:
+    with _lock:
+        store.pop(key, None)
+        store[key] = value
+        while len(store) > CACHE_LIMIT:
+            store.pop(next(iter(store)))
+
+
+def _check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise UserError("a key needs a name")
+    if len(name) > MAX_NAME:
+        raise UserError(f"a key's name has at most {MAX_NAME} characters")
+    return name
+
+
+def create_key(db: Database, user_id: int, name: str) -> tuple[ApiKey, str]:
+    """Make a key for the user. Returns the stored row and the key itself, which the caller shows once."""
+    name = _check_name(name)
+    for attempt in range(5):
+        prefix = secrets.token_hex(4)
+        key = f"ca_{prefix}_{secrets.token_urlsafe(32)}"
+        try:
+            with db.session() as session:
+                user = session.scalar(select(User).where(User.id == user_id).with_for_update())
+                if user is None:
+                    raise UserError(f"no user with id {user_id}")
+                if not user.active:
+                    raise UserError(f"{user.email} is deactivated")
+                active = session.scalar(select(func.count()).select_from(ApiKey).where(
+                    ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None)))
+                if active >= MAX_ACTIVE_KEYS:
+                    raise UserError(f"a user may have at most {MAX_ACTIVE_KEYS} active keys; revoke one first")
+                row = ApiKey(user_id=user_id, name=name, prefix=prefix, key_hash=hash_key(key), created_at=utcnow())
+                session.add(row)
+            return row, key
+        except IntegrityError:  # the prefix is taken (one in ~4 billion per existing key): draw again
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _load(db: Database, prefix: str) -> _Entry | None:
+    with db.session() as session:
+        found = session.execute(select(ApiKey, User).join(User, User.id == ApiKey.user_id)
+                                .where(ApiKey.prefix == prefix)).first()
+    if found is None:
+        return None
+    key, user = found
+    owner = KeyOwner(user_id=user.id, email=user.email, role=user.role, key_id=key.id, prefix=key.prefix,
+                     key_name=key.name)
+    return _Entry(key_hash=key.key_hash, owner=owner, usable=key.revoked_at is None and bool(user.active),
+                  expires=time.monotonic() + CACHE_TTL)
+
+
+def _touch(db: Database, owner: KeyOwner) -> None:
+    """Record the use, at most once per LAST_USED_INTERVAL: a write per request would serialise requests on
+    the row. The in-process note spares even the UPDATE when this process wrote recently; the WHERE clause
+    keeps other processes from rewriting a fresh value."""
+    note = (db.url, owner.prefix)
+    now_mono = time.monotonic()
+    with _lock:
+        last = _touched.get(note)
+        if last is not None and now_mono - last < LAST_USED_INTERVAL:
+            return
+    _bounded_put(_touched, note, now_mono)
+    now = utcnow()
+    with db.session() as session:
+        session.execute(update(ApiKey).where(
+            ApiKey.id == owner.key_id,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - timedelta(seconds=LAST_USED_INTERVAL)),
+        ).values(last_used_at=now))
+
+
+def authenticate(db: Database, presented: str) -> KeyOwner | None:
+    """The owner of a presented key, or None when the key is malformed, unknown, wrong, revoked, or its
+    user is deactivated."""
+    if not isinstance(presented, str):
+        return None
+    match = KEY_PATTERN.fullmatch(presented)
+    if match is None:
+        return None
+    prefix = match.group(1)
+    presented_hash = hash_key(presented)
+    cache_key = (db.url, prefix)
+    with _lock:
+        entry = _cache.get(cache_key)
+    if entry is None or entry.expires <= time.monotonic():
+        entry = _load(db, prefix)
+        if entry is None:
+            with _lock:
+                _cache.pop(cache_key, None)
+            return None
+        _bounded_put(_cache, cache_key, entry)
+    if not hmac.compare_digest(entry.key_hash, presented_hash) or not entry.usable:
+        return None
+    _touch(db, entry.owner)
+    return entry.owner
+
+
+def list_keys(db: Database, user_id: int | None = None) -> list[ApiKey]:
+    """One user's keys, or everyone's (None, for operators), newest first; revoked keys included."""
+    statement = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    if user_id is not None:
+        statement = statement.where(ApiKey.user_id == user_id)
+    with db.session() as session:
+        return list(session.scalars(statement))
+
+
+def revoke_key(db: Database, key_id_or_prefix: int | str, user_id: int | None = None) -> ApiKey:
+    """Revoke a key, by id (an int) or by prefix (a str: `1a2b3c4d`, `ca_1a2b3c4d_…` or the whole key).
+    With user_id, only that user's key (else "no such key", whether it exists or not). Takes effect in this
+    process at once, in others within CACHE_TTL."""
+    if isinstance(key_id_or_prefix, int) and not isinstance(key_id_or_prefix, bool):
+        condition = ApiKey.id == key_id_or_prefix
+    elif isinstance(key_id_or_prefix, str) and (match := PREFIX_PATTERN.fullmatch(key_id_or_prefix.strip())):
+        condition = ApiKey.prefix == match.group(1)
+    else:
+        raise UserError("no such key")
+    with db.session() as session:
+        key = session.scalar(select(ApiKey).where(condition).with_for_update())
+        if key is None or (user_id is not None and key.user_id != user_id):
+            raise UserError("no such key")
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+        prefix = key.prefix
+    with _lock:
+        _cache.pop((db.url, prefix), None)
+        _touched.pop((db.url, prefix), None)
+    return key
