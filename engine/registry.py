@@ -96,6 +96,15 @@ def _write_json_atomic(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
+def _read_metadata(path: Path) -> dict:
+    stat = path.stat()
+    key = (str(path), stat.st_ino, stat.st_mtime_ns)
+    metadata = _metadata.get(key)
+    if metadata is None:
+        metadata = _metadata[key] = json.loads(path.read_text())
+    return metadata
+
+
 def parse_ref(ref: str) -> tuple[str, str | None, int | None]:
     """'name', 'name@alias' or 'name:version' -> (name, alias, version)."""
     if "@" in ref:
@@ -111,6 +120,9 @@ def parse_ref(ref: str) -> tuple[str, str | None, int | None]:
 
 _cache_lock = threading.Lock()
 _loaded: dict[tuple[str, str], ModelBundle] = {}  # (artifact path, sha256) -> bundle, process-wide
+# A version folder never changes once renamed into place, so its parsed metadata.json is kept per
+# process (keyed by path and file identity): the API resolves a version on every request.
+_metadata: dict[tuple[str, int, int], dict] = {}
 
 
 class Registry:
@@ -197,7 +209,7 @@ class Registry:
             if not known:
                 raise RegistryError(f"no model named {name!r}; known: {', '.join(self.models()) or 'none'}")
             raise RegistryError(f"{name} has no version {version}; versions: {', '.join(map(str, known))}")
-        metadata = json.loads((path / METADATA).read_text())
+        metadata = _read_metadata(path / METADATA)
         aliases = tuple(sorted(a for a, v in self._read_aliases(name).items() if v == version))
         return ModelVersion(name=name, version=version, aliases=aliases, path=path, metadata=metadata)
 
