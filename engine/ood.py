@@ -11,7 +11,6 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from engine.preprocessing import library_size_log, preprocessing_steps
 

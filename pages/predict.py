@@ -8,7 +8,6 @@ import binascii
 
 import dash
 import dash_bootstrap_components as dbc
-import pandas as pd
 from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user
 

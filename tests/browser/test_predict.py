@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tests.browser.conftest import MODEL, submit_sign_in, upload
+from tests.browser.conftest import submit_sign_in, upload
 from tests.portal.conftest import PASSWORD, email_of
 
 

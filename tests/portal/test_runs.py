@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from portal import exports, runs
-from portal.models import AuditEvent, Upload
-from portal.storage import Storage, StorageError
+from portal.models import AuditEvent
+from portal.storage import StorageError
 from portal.users import find_user
 
 MODEL = "tcga-mirna-type"
