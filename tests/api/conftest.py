@@ -5,24 +5,18 @@ from __future__ import annotations
 import pytest
 
 from portal import api_keys
-from portal.app import create_app
-from portal.permissions import ROLES
-from portal.users import create_user, find_user
-from tests.portal.conftest import PASSWORD, email_of, make_settings
+from portal.users import find_user
+from tests.portal.conftest import app_with_test_users, email_of, make_settings
 
 MODEL = "tcga-mirna-type"
 
 
 @pytest.fixture
 def api_app(tmp_path, models_root):
-    app = create_app(make_settings(tmp_path, f"sqlite:///{tmp_path / 'portal.db'}", models_root))
-    db = app.server.extensions["cancer_alpha"].db
-    for role in ROLES:
-        if role != "admin":
-            create_user(db, email_of(role), role.title(), role, PASSWORD)
+    app = app_with_test_users(make_settings(tmp_path, f"sqlite:///{tmp_path / 'portal.db'}", models_root))
     api_keys.clear_cache()
     yield app
-    db.dispose()
+    app.server.extensions["cancer_alpha"].db.dispose()
 
 
 @pytest.fixture

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from portal.app import create_app
-from portal.permissions import ROLES
-from portal.users import create_user
-from tests.portal.conftest import PASSWORD, email_of, make_settings
+from tests.portal.conftest import PASSWORD, app_with_test_users, email_of, make_settings
 
 MODEL = "tcga-mirna-type"
 
 
 @pytest.fixture
 def portal_app(tmp_path, models_root):
-    app = create_app(make_settings(tmp_path, f"sqlite:///{tmp_path / 'portal.db'}", models_root))
-    db = app.server.extensions["cancer_alpha"].db
-    for role in ROLES:
-        if role != "admin":
-            create_user(db, email_of(role), role.title(), role, PASSWORD)
+    app = app_with_test_users(make_settings(tmp_path, f"sqlite:///{tmp_path / 'portal.db'}", models_root))
     yield app
-    db.dispose()
+    app.server.extensions["cancer_alpha"].db.dispose()
 
 
 def submit_sign_in(dash_duo, email: str, password: str) -> None:

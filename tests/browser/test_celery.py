@@ -11,11 +11,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from portal.app import create_app
-from portal.permissions import ROLES
-from portal.users import create_user
 from tests.browser.conftest import submit_sign_in, upload
-from tests.portal.conftest import PASSWORD, email_of, make_settings
+from tests.portal.conftest import PASSWORD, app_with_test_users, email_of, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS = os.environ.get("CANCER_ALPHA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/14"
@@ -27,10 +24,7 @@ def celery_portal(tmp_path, models_root):
     store = redis.Redis.from_url(REDIS)
     store.flushdb()
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'portal.db'}", models_root, redis_url=REDIS)
-    app = create_app(settings)
-    for role in ROLES:
-        if role != "admin":
-            create_user(app.server.extensions["cancer_alpha"].db, email_of(role), role.title(), role, PASSWORD)
+    app = app_with_test_users(settings)
     env = {**os.environ, "CANCER_ALPHA_VAR_DIR": str(settings.var_dir), "CANCER_ALPHA_DATABASE_URL": settings.database_url,
            "CANCER_ALPHA_MODELS_DIR": str(settings.models_dir), "CANCER_ALPHA_REDIS_URL": REDIS,
            "CANCER_ALPHA_SECRET_KEY": settings.secret_key, "CANCER_ALPHA_DATA_DIR": str(settings.data_dir)}

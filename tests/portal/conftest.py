@@ -60,15 +60,21 @@ def settings(tmp_path, database_url, models_root) -> Settings:
     return make_settings(tmp_path, database_url, models_root)
 
 
-@pytest.fixture
-def app(settings):
+def app_with_test_users(settings: Settings):
+    """A portal whose database holds the first admin and one made-up test user per other role."""
     dash_app = create_app(settings)
     db = dash_app.server.extensions["cancer_alpha"].db
     for role in ROLES:
         if role != "admin":
-            create_user(db, f"{role}@example.org", role.title(), role, PASSWORD)
+            create_user(db, email_of(role), role.title(), role, PASSWORD)
+    return dash_app
+
+
+@pytest.fixture
+def app(settings):
+    dash_app = app_with_test_users(settings)
     yield dash_app
-    db.dispose()
+    dash_app.server.extensions["cancer_alpha"].db.dispose()
 
 
 def sign_in(client, email: str, password: str = PASSWORD, next_: str | None = None):
