@@ -7,7 +7,7 @@ from dash import html
 RESEARCH_ONLY = "Research use only, not for diagnosis."
 
 
-def navbar(links: list[tuple[str, str]], user_name: str, user_role: str, active_path: str = "/") -> dbc.Navbar:
+def navbar(links: list[tuple[str, str]], user_name: str, user_role: str) -> dbc.Navbar:
     """links: (label, path) of the pages the user may open, in order."""
     items = [dbc.NavItem(dbc.NavLink(label, href=path, active="exact", id=f"nav-{path.strip('/') or 'home'}"))
              for label, path in links]

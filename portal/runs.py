@@ -6,6 +6,8 @@ and `runs/<id>/results.parquet`. The database holds the records, the validation 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -211,15 +213,35 @@ def results(portal: Portal, run: PredictionRun) -> pd.DataFrame:
     return portal.storage.get_frame(_results_name(run.id))
 
 
+_inputs: OrderedDict[tuple[str, str], pd.DataFrame] = OrderedDict()
+_inputs_lock = threading.Lock()
+INPUTS_KEPT = 2  # decrypted uploads kept per process: the results and explain pages read them repeatedly
+
+
+def _input_frame(portal: Portal, upload_id: str) -> pd.DataFrame:
+    """A stored upload, decrypted once per process (uploads never change once stored)."""
+    key = (str(portal.storage.root), upload_id)
+    with _inputs_lock:
+        if key in _inputs:
+            _inputs.move_to_end(key)
+            return _inputs[key]
+    frame = portal.storage.get_frame(_input_name(upload_id))
+    with _inputs_lock:
+        _inputs[key] = frame
+        while len(_inputs) > INPUTS_KEPT:
+            _inputs.popitem(last=False)
+    return frame
+
+
 def upload_matrix(portal: Portal, run: PredictionRun, schema_names: list[str]) -> tuple[np.ndarray, list[str]]:
     """The validated values of a run's upload (schema order) and the sample ids."""
-    frame = portal.storage.get_frame(_input_name(run.upload_id))
+    frame = _input_frame(portal, run.upload_id)
     return frame[schema_names].to_numpy(dtype=float), frame["__id__"].astype(str).tolist()
 
 
 def sample_input(portal: Portal, run: PredictionRun, sample_id: str, schema_names: list[str]) -> tuple[np.ndarray, int]:
     """The validated values of one sample of a run (for its explanation) and its out-of-range count."""
-    frame = portal.storage.get_frame(_input_name(run.upload_id))
+    frame = _input_frame(portal, run.upload_id)
     rows = np.flatnonzero(frame["__id__"].astype(str).to_numpy() == sample_id)
     if len(rows) == 0:
         raise RunError(f"run {run.id} has no sample {sample_id!r}", 404)

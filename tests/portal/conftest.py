@@ -47,6 +47,15 @@ def database_url(request, tmp_path):
     return url
 
 
+@pytest.fixture
+def migrated_db(database_url):
+    """A database of the parametrized kind, upgraded to the latest migration, with no app around it."""
+    database = Database(database_url)
+    database.upgrade()
+    yield database
+    database.dispose()
+
+
 def make_settings(tmp_path, database_url, models_root, **overrides) -> Settings:
     values = dict(var_dir=tmp_path, database_url=database_url, models_dir=models_root,
                   secret_key="test-secret-key-not-for-production", admin_email=ADMIN_EMAIL,

@@ -10,7 +10,6 @@ from sqlalchemy import select, text
 
 from portal import api_keys
 from portal.api_keys import KeyOwner, authenticate, create_key, hash_key, list_keys, revoke_key
-from portal.db import Database
 from portal.models import ApiKey, AuditEvent, utcnow
 from portal.users import UserError, create_user, find_user, set_active
 
@@ -27,11 +26,8 @@ def fresh_cache():
 
 
 @pytest.fixture
-def keys_db(database_url):
-    database = Database(database_url)
-    database.upgrade()
-    yield database
-    database.dispose()
+def keys_db(migrated_db):
+    return migrated_db
 
 
 @pytest.fixture

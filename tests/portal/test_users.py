@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 
-from portal.db import Database
 from portal.models import utcnow
 from portal.passwords import WeakPassword
 from portal.settings import Settings
@@ -16,11 +15,8 @@ from tests.portal.conftest import PASSWORD
 
 
 @pytest.fixture
-def db(database_url):
-    database = Database(database_url)
-    database.upgrade()
-    yield database
-    database.dispose()
+def db(migrated_db):
+    return migrated_db
 
 
 @pytest.fixture
