@@ -96,3 +96,14 @@ def test_global_importance_is_stored(registry):
     assert set(importance["groups"]) == {"mutation", "copy number", "microsatellite instability"}
     values = [f["mean_abs_shap"] for f in importance["features"]]
     assert values == sorted(values, reverse=True) and values[0] > 0 and len(values) == 678
+
+
+def test_numpy_preprocessing_equals_the_pipelines_own_transform(registry, tcga, gdsc):
+    """The numpy path of ModelBundle.preprocess (imputation, log-CPM, scaling) against scikit-learn's
+    transform, on real samples with real values blanked as missing."""
+    for name, dataset in (("tcga-mirna-type", tcga), ("tissue-of-origin", gdsc)):
+        model = registry.load(name)
+        X = dataset.X[model.schema.names].to_numpy(dtype=float)[:200].copy()
+        X[::7, ::5] = np.nan
+        expected = model.bundle.pipeline[:-1].transform(X)
+        assert np.allclose(model.bundle.preprocess(X), expected, rtol=0, atol=1e-12)
