@@ -15,7 +15,7 @@ from flask_limiter.util import get_remote_address
 
 from engine.registry import Registry
 from engine.settings import PROJECT_ROOT
-from portal import auth, context, jobs, metrics, shell
+from portal import auth, context, jobs, metrics, notebook_files, shell
 from portal.api.cache import ResultCache
 from portal.api.routes import create_blueprint
 from portal.db import Database
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         server.view_functions["auth.login"])
     server.extensions["cancer_alpha_limiter"] = limiter
     install_api(server, limiter, settings)
+    server.register_blueprint(notebook_files.create_blueprint())
     metrics.install(server, db, settings.metrics_token, settings.metrics_allow)
 
     manager = jobs.background_manager(settings)

@@ -1,6 +1,8 @@
-"""`python -m portal`: serve (development server), `db upgrade`, user administration, and API keys.
+"""`python -m portal`: serve (development server), `db upgrade`, user administration, API keys and
+notebooks (portal.notebook_cli).
 
-Exit status 2 when a request cannot be met (unknown user, bad role, weak password); the message says why."""
+Exit status 2 when a request cannot be met (unknown user, bad role, weak password, a bad notebook
+parameter); the message says why."""
 from __future__ import annotations
 
 import argparse
@@ -8,10 +10,13 @@ import getpass
 import logging
 import sys
 
+from portal import notebook_cli
 from portal.api_keys import create_key, list_keys, revoke_key, shown
 from portal.db import Database
+from portal.notebook_catalog import ParameterError
 from portal.passwords import WeakPassword, generate_password
 from portal.permissions import ROLES
+from portal.runs import RunError
 from portal.settings import Settings, SettingsError
 from portal.users import UserError, create_user, find_user, list_users, set_active, set_role
 
@@ -136,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     key_revoke = keys.add_parser("revoke", help="revoke an API key")
     key_revoke.add_argument("prefix", help="the key's prefix: 1a2b3c4d or ca_1a2b3c4d_…")
     key_revoke.set_defaults(func=cmd_keys_revoke)
+    notebook_cli.add_commands(sub)
     return parser
 
 
@@ -143,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        args.func(Settings.from_env(), args)
-    except (UserError, WeakPassword, SettingsError) as error:
+        return args.func(Settings.from_env(), args) or 0
+    except (UserError, WeakPassword, SettingsError, ParameterError, RunError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return 0

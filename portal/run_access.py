@@ -1,15 +1,23 @@
-"""Runs as the signed-in user may see them: a missing run answers 404, another user's run 403."""
+"""Prediction and notebook runs as the signed-in user may see them: a missing run answers 404, one the
+user may not see 403."""
 from __future__ import annotations
 
 import flask
 from flask_login import current_user
 
-from portal import context, runs
-from portal.models import PredictionRun
+from portal import context, notebook_runs, runs
+from portal.models import NotebookRun, PredictionRun
 
 
 def run_or_abort(run_id: str) -> PredictionRun:
     try:
         return runs.get_run(context.get(), run_id, current_user.id, current_user.role)
+    except runs.RunError as error:
+        flask.abort(error.status, description=str(error))
+
+
+def notebook_run_or_abort(run_id: str) -> NotebookRun:
+    try:
+        return notebook_runs.get_run(context.get(), run_id, current_user.id, current_user.role)
     except runs.RunError as error:
         flask.abort(error.status, description=str(error))

@@ -255,3 +255,14 @@ def list_runs(portal: Portal, user_id: int, role: str, limit: int = 200) -> list
         statement = statement.where(PredictionRun.user_id == user_id)
     with portal.db.session() as session:
         return list(session.scalars(statement))
+
+
+def upload_table(portal: Portal, run: PredictionRun, id_column: str) -> pd.DataFrame:
+    """A run's validated upload as a file of samples again: the id column, the features and the labels
+    (for a notebook that reads files)."""
+    frame = _input_frame(portal, run.upload_id)
+    table = frame.drop(columns=["__id__", "__label__", "__out_of_range__"], errors="ignore")
+    table.insert(0, id_column, frame["__id__"].astype(str).to_numpy())
+    if "__label__" in frame:
+        table[LABEL_COLUMN] = frame["__label__"].to_numpy()
+    return table

@@ -85,6 +85,11 @@ class Settings:
         return self.var_dir / "api-cache"
 
     @property
+    def notebook_runs_dir(self) -> Path:
+        """Executed notebooks and their HTML, one folder per run."""
+        return self.var_dir / "notebook-runs"
+
+    @property
     def jobs_dir(self) -> Path:
         """diskcache folder of background jobs: shared by every worker of one deployment."""
         return self.var_dir / "jobs"

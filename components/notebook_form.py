@@ -1,0 +1,79 @@
+"""The parameter form of a notebook, built from its papermill parameters: a dropdown where the registry or
+the engine knows the choices (models, versions, datasets, algorithms, the user's prediction runs), a
+number, text or checkbox field otherwise, each with its help. Arguments in, components out."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+PARAM = "nb-param"
+MODEL, VERSION, INPUT, PLAIN = "model", "version", "input", "plain"
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the portal offers for parameters with known values."""
+
+    models: list[str]
+    versions: dict[str, list[dict]]  # model -> dropdown options (aliases, then version numbers)
+    datasets: list[str]
+    algorithms: list[str]
+    input_runs: list[dict]  # dropdown options: the user's finished prediction runs
+
+
+def field_id(name: str, role: str) -> dict:
+    return {"type": PARAM, "name": name, "role": role}
+
+
+def _role(spec, name: str) -> str:
+    if name == "model" and spec.parameter("dataset") is None:
+        return MODEL  # a registered model; for training, a new version's name (free text)
+    if name == "version":
+        return VERSION
+    if name == spec_input_name(spec):
+        return INPUT
+    return PLAIN
+
+
+def spec_input_name(spec) -> str | None:
+    return "input_file" if spec.takes_input_file else None
+
+
+def _field(spec, parameter, value, choices: Choices, model_value):
+    role = _role(spec, parameter.name)
+    id_ = field_id(parameter.name, role)
+    if role == MODEL:
+        return dcc.Dropdown(choices.models, value, id=id_, clearable=False)
+    if role == VERSION:
+        return dcc.Dropdown(choices.versions.get(model_value, []), value, id=id_, clearable=False)
+    if role == INPUT:
+        return dcc.Dropdown(choices.input_runs, value, id=id_, placeholder="one of your finished prediction runs")
+    if parameter.name == "dataset":
+        return dcc.Dropdown(choices.datasets, value, id=id_, clearable=False)
+    if parameter.name == "algorithm":
+        return dcc.Dropdown(choices.algorithms, value, id=id_, clearable=False)
+    if parameter.type == "bool":
+        return dbc.Checkbox(value=bool(value), id=id_, label=parameter.name)
+    if parameter.type in ("int", "float"):
+        return dcc.Input(type="number", value=value, id=id_, step=1 if parameter.type == "int" else "any",
+                         className="form-control", debounce=True)
+    return dcc.Input(type="text", value=value or "", id=id_, className="form-control", debounce=True)
+
+
+def notebook_form(spec, choices: Choices, values: dict | None = None) -> html.Div:
+    """One labelled field per parameter, filled with `values` (a rerun's) or the notebook's defaults."""
+    values = values or {}
+    filled = {p.name: values.get(p.name, p.default) for p in spec.parameters}
+    if spec.takes_input_file:
+        filled["input_file"] = values.get("input_run")
+    rows = []
+    for parameter in spec.parameters:
+        label = "input (prediction run)" if parameter.name == "input_file" else parameter.name
+        rows.append(dbc.Row([
+            dbc.Label(label, width=3, className="fw-semibold", html_for=""),
+            dbc.Col([_field(spec, parameter, filled[parameter.name], choices, filled.get("model")),
+                     dbc.FormText(f"{parameter.help} ({parameter.type}, default {parameter.default!r})")], width=9),
+        ], className="mb-2"))
+    return html.Div([html.P(spec.description, className="text-muted", id="notebook-description"), *rows])

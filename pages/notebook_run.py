@@ -1,0 +1,67 @@
+"""One notebook run: what ran (notebook, parameters, who, when, how long), what it read (model version,
+artifact sha256, data checksum, package versions), how it ended (the failing cell and its error), its HTML
+report inside the portal, downloads of the .ipynb and the HTML, and a rerun with the same parameters."""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import html
+from flask_login import current_user
+
+from portal import context, notebook_runs
+from portal.permissions import allowed
+from portal.run_access import notebook_run_or_abort
+from portal.runs import DONE, FAILED
+from portal.shell import page_denied
+
+dash.register_page(__name__, path_template="/notebooks/runs/<run_id>", name="Notebook run",
+                   permission="view_notebooks", in_nav=False)
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
+def _facts(run, owner: str) -> dbc.Table:
+    rows = [
+        ("Notebook", run.notebook), ("Status", run.status), ("Run by", owner),
+        ("Parameters", ", ".join(f"{k} = {v!r}" for k, v in run.parameters.items()) or "defaults"),
+        ("Queued", _when(run.created_at)), ("Started", _when(run.started_at)), ("Ended", _when(run.finished_at)),
+        ("Duration", f"{run.duration_seconds:.1f} s" if run.duration_seconds is not None else "-"),
+        ("Model version", f"{run.model_name}:{run.model_version}" if run.model_name else "-"),
+        ("Artifact sha256", run.artifact_sha256 or "-"), ("Data checksum", run.data_checksum or "-"),
+        ("Packages", ", ".join(f"{k} {v}" for k, v in (run.package_versions or {}).items())),
+    ]
+    return dbc.Table([html.Tbody([html.Tr([html.Th(k, className="w-25"), html.Td(v)]) for k, v in rows])],
+                     bordered=False, size="sm", className="small", id="notebook-run-facts")
+
+
+def layout(run_id: str | None = None, **_query):
+    denied = page_denied("view_notebooks")
+    if denied:
+        return denied
+    run = notebook_run_or_abort(run_id)
+    owner = notebook_runs.owners(context.get(), [run.user_id]).get(run.user_id, "system")
+    base = f"/notebook-runs/{run.id}"
+    actions = []
+    if run.html_path:
+        actions.append(dbc.Button("Download HTML", href=f"{base}/download/html", external_link=True,
+                                  color="primary", outline=True, size="sm", className="me-2", id="notebook-run-html"))
+    if run.output_path:
+        actions.append(dbc.Button("Download .ipynb", href=f"{base}/download/ipynb", external_link=True,
+                                  color="primary", outline=True, size="sm", className="me-2", id="notebook-run-ipynb"))
+    if allowed(current_user.role, "run_notebooks"):
+        actions.append(dbc.Button("Rerun with these parameters", href=f"/notebooks?rerun={run.id}",
+                                  color="secondary", size="sm", id="notebook-run-rerun"))
+    status_note = {DONE: None, FAILED: dbc.Alert([html.Strong("The notebook failed. "), run.error or ""],
+                                                 color="danger", id="notebook-run-error")}
+    return html.Div([
+        html.H1(f"Notebook run {run.id[:8]}", className="h4"),
+        status_note.get(run.status, dbc.Alert(f"This run is {run.status}.", color="secondary")),
+        _facts(run, owner),
+        html.Div(actions, className="mb-3"),
+        html.Iframe(src=f"{base}/report", id="notebook-run-report", title=f"{run.notebook} report",
+                    sandbox="allow-scripts allow-popups",
+                    style={"width": "100%", "height": "80vh", "border": "1px solid #dee2e6"})
+        if run.html_path else html.P("This run has no report.", className="text-muted"),
+    ])

@@ -1,0 +1,226 @@
+"""Notebooks: pick a parameterized notebook, fill its form (made from papermill's view of its parameters),
+run it as a background job with progress and cancel, and find every run in the history below, filtered
+by notebook, user and status. `?notebook=NAME` opens a notebook; `?rerun=RUN_ID` fills the form with a
+run's parameters."""
+from __future__ import annotations
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from flask_login import current_user
+
+from components.notebook_form import INPUT, MODEL, VERSION, Choices, field_id, notebook_form
+from engine import datasets
+from engine.training import ALGORITHMS
+from portal import context, notebook_catalog, notebook_runs, runs
+from portal.jobs import require_for_background
+from portal.notebook_catalog import ParameterError
+from portal.permissions import allowed, require
+from portal.run_access import notebook_run_or_abort
+from portal.runs import DONE, RunError
+from portal.shell import page_denied
+
+dash.register_page(__name__, path="/notebooks", name="Notebooks", order=30, permission="view_notebooks")
+
+HISTORY_COLUMNS = ["created", "notebook", "status", "user", "model", "duration_s", "parameters"]
+
+
+def version_options(registry, name: str) -> list[dict]:
+    aliases = registry.aliases(name)
+    options = [{"label": f"{alias} (version {number})", "value": alias} for alias, number in sorted(aliases.items())]
+    options += [{"label": f"version {v.version}", "value": str(v.version)} for v in reversed(registry.versions(name))]
+    return options
+
+
+def choices() -> Choices:
+    portal = context.get()
+    registry = portal.registry
+    finished = [r for r in runs.list_runs(portal, current_user.id, current_user.role) if r.status == DONE]
+    return Choices(
+        models=registry.models(),
+        versions={name: version_options(registry, name) for name in registry.models()},
+        datasets=list(datasets.SPECS), algorithms=["auto", *ALGORITHMS],
+        input_runs=[{"label": f"{r.created_at:%Y-%m-%d %H:%M} · {r.model_name}:{r.model_version} · "
+                              f"{r.progress_total:,} samples · run {r.id[:8]}", "value": r.id} for r in finished],
+    )
+
+
+def history_rows(notebook: str | None = None, owner: int | None = None, status: str | None = None) -> list[dict]:
+    portal = context.get()
+    found = notebook_runs.list_runs(portal, current_user.id, current_user.role, notebook=notebook, owner=owner,
+                                    status=status)
+    emails = notebook_runs.owners(portal, [r.user_id for r in found])
+    return [{
+        "run": r.id, "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"), "notebook": r.notebook,
+        "status": r.status, "user": emails.get(r.user_id, "system"),
+        "model": f"{r.model_name}:{r.model_version}" if r.model_name else "",
+        "duration_s": r.duration_seconds, "parameters": ", ".join(f"{k}={v}" for k, v in r.parameters.items()),
+    } for r in found]
+
+
+def _history(notebooks: list[str]) -> html.Div:
+    portal = context.get()
+    users = notebook_runs.owners(portal, {r.user_id for r in notebook_runs.list_runs(
+        portal, current_user.id, current_user.role)})
+    return html.Div([
+        html.H2("History", className="h5 mt-4"),
+        dbc.Row([
+            dbc.Col(dcc.Dropdown(notebooks, None, id="notebooks-filter-notebook", placeholder="every notebook")),
+            dbc.Col(dcc.Dropdown([{"label": e, "value": i} for i, e in sorted(users.items(), key=lambda x: x[1])],
+                                 None, id="notebooks-filter-user", placeholder="every user")),
+            dbc.Col(dcc.Dropdown(list(notebook_runs.STATUSES), None, id="notebooks-filter-status",
+                                 placeholder="every status")),
+        ], className="g-2 mb-2"),
+        html.P("Click a run to open its report.", className="small text-muted"),
+        dag.AgGrid(id="notebooks-history", rowData=history_rows(), getRowId="params.data.run",
+                   columnDefs=[{"field": c} for c in HISTORY_COLUMNS],
+                   defaultColDef={"sortable": True, "filter": True, "resizable": True},
+                   dashGridOptions={"pagination": True, "paginationPageSize": 20}, columnSize="sizeToFit"),
+    ])
+
+
+def _runner(catalog: dict, chosen: str, rerun_values: dict | None) -> html.Div:
+    spec = catalog[chosen]
+    return html.Div([
+        dbc.Row([
+            dbc.Label("Notebook", width=3, className="fw-semibold"),
+            dbc.Col(dcc.Dropdown([{"label": s.title, "value": name} for name, s in catalog.items()], chosen,
+                                 id="notebooks-choice", clearable=False), width=9),
+        ], className="mb-2"),
+        html.Div(notebook_form(spec, choices(), rerun_values), id="notebooks-form"),
+        html.Div([
+            dbc.Button("Run", id="notebooks-run", color="primary", className="me-2"),
+            dbc.Button("Cancel", id="notebooks-cancel", color="danger", outline=True, disabled=True),
+        ], className="mt-2 mb-2"),
+        dbc.Progress(id="notebooks-progress", value=0, max=100, striped=True, className="mb-1"),
+        html.Div(id="notebooks-progress-label", className="small text-muted"),
+        html.Div(id="notebooks-message", className="mt-2"),
+        dcc.Store(id="notebooks-queued"), dcc.Store(id="notebooks-finished"),
+    ])
+
+
+def layout(notebook: str | None = None, rerun: str | None = None, **_query):
+    denied = page_denied("view_notebooks")
+    if denied:
+        return denied
+    catalog = notebook_catalog.catalog()
+    rerun_values = None
+    if rerun:
+        try:
+            previous = notebook_runs.get_run(context.get(), rerun, current_user.id, current_user.role)
+            notebook, rerun_values = previous.notebook, previous.parameters
+        except RunError as error:
+            return dbc.Alert(str(error), color="danger", id="notebooks-rerun-error")
+    chosen = notebook if notebook in catalog else next(iter(catalog), None)
+    may_run = allowed(current_user.role, "run_notebooks")
+    return html.Div([
+        html.H1("Notebooks", className="h4"),
+        html.P("Parameterized analyses run by papermill on the engine. Each run keeps its executed notebook, "
+               "its HTML report and what it read, so it can be reproduced.", className="small text-muted"),
+        _runner(catalog, chosen, rerun_values) if may_run and chosen else
+        dbc.Alert("Your role may read notebook runs but not start them.", color="secondary"),
+        _history(list(catalog)),
+        dcc.Location(id="notebooks-location", refresh="callback-nav"),
+    ])
+
+
+def _given(states: list[dict]) -> tuple[dict, str | None]:
+    """(parameter values by name, the chosen prediction run) from the form's fields."""
+    values, input_run = {}, None
+    for item in states:
+        if item["id"]["role"] == INPUT:
+            input_run = item.get("value")
+        else:
+            values[item["id"]["name"]] = item.get("value")
+    return values, input_run
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    settings = app.server.extensions[context.EXTENSION].settings
+    require_for_background(app.server, "notebooks-finished.data", "run_notebooks")
+    require_for_background(app.server, "notebooks-cancel.id", "run_notebooks")  # Dash's own cancel callback
+
+    @app.callback(Output("notebooks-form", "children"), Input("notebooks-choice", "value"),
+                  prevent_initial_call=True)
+    def form(name):
+        require("run_notebooks")
+        return notebook_form(notebook_catalog.get(name), choices())
+
+    @app.callback(Output(field_id(ALL, VERSION), "options"), Output(field_id(ALL, VERSION), "value"),
+                  Input(field_id(ALL, MODEL), "value"), State(field_id(ALL, VERSION), "value"),
+                  prevent_initial_call=True)
+    def versions(models, current):
+        require("run_notebooks")
+        if not models or not current or not models[0]:  # no version field on this notebook's form
+            return [no_update] * len(current), [no_update] * len(current)
+        options = version_options(context.get().registry, models[0])
+        keep = [c if any(o["value"] == c for o in options) else "production" for c in current]
+        return [options] * len(current), keep
+
+    @app.callback(Output("notebooks-queued", "data"), Output("notebooks-message", "children"),
+                  Input("notebooks-run", "n_clicks"), State("notebooks-choice", "value"),
+                  State(field_id(ALL, ALL), "value"), prevent_initial_call=True)
+    def queue(_clicks, name, _values):
+        require("run_notebooks")
+        given, input_run = _given(ctx.states_list[1])
+        try:
+            run = notebook_runs.queue(context.get(), notebook_catalog.get(name), given, current_user.id,
+                                      current_user.role, input_run=input_run)
+        except ParameterError as error:
+            return no_update, dbc.Alert([html.Div("Not run: fix these parameters."),
+                                         html.Ul([html.Li(p) for p in error.problems])],
+                                        color="danger", id="notebooks-parameter-error")
+        except RunError as error:
+            return no_update, dbc.Alert(str(error), color="danger", id="notebooks-parameter-error")
+        return run.id, html.Span(f"Running {name}… the run is recorded: you can leave and find it in the history.")
+
+    @app.callback(Output("notebooks-finished", "data"), Input("notebooks-queued", "data"),
+                  background=True, prevent_initial_call=True,
+                  running=[(Output("notebooks-run", "disabled"), True, False),
+                           (Output("notebooks-cancel", "disabled"), False, True)],
+                  progress=[Output("notebooks-progress", "value"), Output("notebooks-progress-label", "children")],
+                  progress_default=[0, ""],
+                  cancel=[Input("notebooks-cancel", "n_clicks")])
+    def execute(set_progress, run_id):
+        # runs in the background job: no request here; the guard checked "run_notebooks" on the request
+        def report(done, total):
+            set_progress((round(100 * done / total), f"cell {done} of {total}"))
+
+        status = notebook_runs.execute(context.standalone(settings), run_id, report)
+        return {"run": run_id, "status": status}
+
+    @app.callback(Output("notebooks-message", "children", allow_duplicate=True),
+                  Input("notebooks-cancel", "n_clicks"), State("notebooks-queued", "data"), prevent_initial_call=True)
+    def cancel(_clicks, run_id):
+        require("run_notebooks")
+        if run_id:
+            notebook_runs.cancel(context.get(), run_id, current_user.id, current_user.role)
+        return dbc.Alert("Run cancelled.", color="secondary", id="notebooks-cancelled")
+
+    @app.callback(Output("notebooks-message", "children", allow_duplicate=True),
+                  Output("notebooks-history", "rowData", allow_duplicate=True),
+                  Input("notebooks-finished", "data"), prevent_initial_call=True)
+    def finished(outcome):
+        require("run_notebooks")
+        run_id, status = (outcome or {}).get("run"), (outcome or {}).get("status", "failed")
+        link = dcc.Link("Open the report", href=f"/notebooks/runs/{run_id}", id="notebooks-open-run")
+        color = "success" if status == DONE else "warning"
+        return dbc.Alert([f"The run ended as {status}. ", link], color=color, id="notebooks-outcome"), history_rows()
+
+    @app.callback(Output("notebooks-history", "rowData"), Input("notebooks-filter-notebook", "value"),
+                  Input("notebooks-filter-user", "value"), Input("notebooks-filter-status", "value"),
+                  prevent_initial_call=True)
+    def filter_history(notebook, owner, status):
+        require("view_notebooks")
+        return history_rows(notebook, owner, status)
+
+    @app.callback(Output("notebooks-location", "pathname"), Input("notebooks-history", "cellClicked"),
+                  prevent_initial_call=True)
+    def open_run(cell):
+        require("view_notebooks")
+        run_id = (cell or {}).get("rowId")
+        if not run_id:
+            return no_update
+        notebook_run_or_abort(run_id)
+        return f"/notebooks/runs/{run_id}"

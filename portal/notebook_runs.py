@@ -1,0 +1,283 @@
+"""Notebook runs: queue a run with checked parameters, execute it with papermill (in a background job or
+from the command line), keep the executed notebook and its HTML, and record what a rerun needs.
+
+A run's folder is `<var>/notebook-runs/<run id>/` with `<notebook>.ipynb` and `<notebook>.html`. A run
+whose input is one of the user's prediction runs gets that upload decrypted into its folder for the
+notebook to read, deleted as soon as the notebook ends. The record holds the notebook, the parameters,
+who, when, how long, the status, the failing cell and its error, the model version and artifact sha256,
+the data checksum and the versions of the packages that computed the result.
+
+Who sees a run: its owner and admins always; everyone with `view_notebooks` too, unless the run read a
+file of samples (a prediction run's upload or a path given on the command line)."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import signal
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+import papermill
+from papermill.engines import NBClientEngine, papermill_engines
+from papermill.exceptions import PapermillExecutionError
+from sqlalchemy import select, update
+
+from engine import reports
+from portal import audit, notebook_html, runs
+from portal.context import Portal
+from portal.models import NotebookRun, User, utcnow
+from portal.notebook_catalog import INPUT_FILE, NotebookSpec, ParameterError, check
+from portal.notebook_catalog import get as get_notebook
+from portal.permissions import ADMIN, allowed
+from portal.runs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, RunError
+from portal.settings import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+INPUT_RUN = "input_run"  # recorded with the parameters: the prediction run whose upload was the input
+INPUT_COPY = "input.parquet"
+ENGINE = "cancer-alpha"
+KERNEL = "python3"  # ipykernel's kernel for the Python running the portal: the same environment
+PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "shap", "plotly", "papermill", "nbconvert", "ipykernel")
+STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
+
+
+class ProgressEngine(NBClientEngine):
+    """papermill's own engine, which also reports each finished cell: `on_cell(done, total)`."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, on_cell=None, **kwargs):
+        if on_cell is not None:
+            complete = nb_man.cell_complete
+
+            def cell_complete(cell, cell_index=None, **more):
+                complete(cell, cell_index=cell_index, **more)
+                on_cell(cell_index + 1, len(nb_man.nb.cells))
+
+            nb_man.cell_complete = cell_complete
+        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+
+papermill_engines.register(ENGINE, ProgressEngine)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def run_folder(portal: Portal, run_id: str) -> Path:
+    return portal.settings.notebook_runs_dir / run_id
+
+
+def is_private(run: NotebookRun) -> bool:
+    """Whether the run read a file of samples: then only its owner and admins see it."""
+    parameters = run.parameters or {}
+    return bool(parameters.get(INPUT_RUN) or parameters.get(INPUT_FILE))
+
+
+def can_view(run: NotebookRun, user_id: int | None, role: str) -> bool:
+    if role == ADMIN or (user_id is not None and run.user_id == user_id):
+        return True
+    return allowed(role, "view_notebooks") and not is_private(run)
+
+
+def queue(portal: Portal, spec: NotebookSpec, given: dict, user_id: int | None, role: str | None, *,
+          input_run: str | None = None, files_allowed: bool = False) -> NotebookRun:
+    """A queued run, once the parameters passed their checks (ParameterError otherwise). In the portal
+    (`files_allowed` false) a notebook that reads samples reads them from `input_run`, one of the user's
+    finished prediction runs; the command line may give a path instead."""
+    parameters = check(spec, given, portal.registry, files_allowed=files_allowed and not input_run)
+    if spec.takes_input_file and not parameters[INPUT_FILE]:
+        if not input_run:
+            raise ParameterError([f"{INPUT_FILE}: choose one of your finished prediction runs as the input"])
+        source = runs.get_run(portal, input_run, user_id, role)  # owner or admin, else 403/404
+        if source.status != DONE:
+            raise RunError(f"prediction run {input_run} is {source.status}; choose a finished run", 409)
+        parameters[INPUT_RUN] = input_run
+    version = _model_version(portal, parameters)
+    run = NotebookRun(user_id=user_id, notebook=spec.name, parameters=parameters, status=QUEUED,
+                      model_name=version.name if version else None,
+                      model_version=version.version if version else None,
+                      artifact_sha256=version.sha256 if version else None, package_versions=package_versions())
+    with portal.db.session() as session:
+        session.add(run)
+    audit.record("notebook.queue", target=run.id, user_id=user_id, actor=_email(portal, user_id),
+                 details={"notebook": spec.name}, db=portal.db)
+    return run
+
+
+def _model_version(portal: Portal, parameters: dict):
+    """The version a run reads (none for training, whose version exists only once it has run)."""
+    if "dataset" in parameters or "model" not in parameters:
+        return None
+    return reports.resolve_version(parameters["model"], parameters.get("version", "production"), portal.registry)
+
+
+def execute(portal: Portal, run_id: str, progress: Callable[[int, int], None] | None = None) -> str:
+    """Run a queued notebook to its end; returns the final status. Only a queued run starts, once."""
+    with portal.db.session() as session:
+        claimed = session.execute(update(NotebookRun).where(NotebookRun.id == run_id, NotebookRun.status == QUEUED)
+                                  .values(status=RUNNING, started_at=utcnow())).rowcount
+        run = session.get(NotebookRun, run_id)
+    if not claimed:
+        return run.status if run else FAILED
+    started = time.perf_counter()
+    folder = run_folder(portal, run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    output, html = folder / f"{run.notebook}.ipynb", folder / f"{run.notebook}.html"
+    status, error, summary = FAILED, None, {}
+    try:
+        parameters = {k: v for k, v in run.parameters.items() if k != INPUT_RUN}
+        if run.parameters.get(INPUT_RUN):
+            parameters[INPUT_FILE] = str(_write_input(portal, run, folder))
+        _point_engine_at(portal)
+        with _terminate_raises():
+            papermill.execute_notebook(str(get_notebook(run.notebook).path), str(output), parameters=parameters,
+                                       engine_name=ENGINE, kernel_name=KERNEL, progress_bar=False, cwd=str(folder),
+                                       on_cell=progress)
+        summary = reports.read_summary(output)
+        status = DONE
+    except PapermillExecutionError as failure:  # the notebook raised: name the cell, keep what it wrote
+        error = f"cell {failure.cell_index + 1} (In [{failure.exec_count}]): {failure.ename}: {failure.evalue}"
+    except Exception as failure:  # the trace goes to the log; the record says what, in one line
+        log.exception("notebook run %s failed", run_id)
+        error = f"{type(failure).__name__}: {failure}"
+    finally:
+        (folder / INPUT_COPY).unlink(missing_ok=True)
+    has_html = _export_html(output, html)
+    _finish(portal, run, status, error=error, summary=summary, duration=time.perf_counter() - started,
+            output=output if output.exists() else None, html=html if has_html else None)
+    audit.record("notebook.run", outcome=audit.OK if status == DONE else audit.FAILED, target=run_id,
+                 user_id=run.user_id, actor=_email(portal, run.user_id),
+                 details={"notebook": run.notebook, "status": status}, db=portal.db)
+    return status
+
+
+def _write_input(portal: Portal, run: NotebookRun, folder: Path) -> Path:
+    """The prediction run's upload as a Parquet file of samples, for the notebook to read."""
+    source = runs.get_run(portal, run.parameters[INPUT_RUN], run.user_id, _role(portal, run.user_id))
+    schema = portal.registry.get(source.model_name, source.model_version).schema
+    path = folder / INPUT_COPY
+    runs.upload_table(portal, source, schema.id_column).to_parquet(path, index=False)
+    return path
+
+
+def _point_engine_at(portal: Portal) -> None:
+    """The kernel inherits this process's environment: point its engine at the portal's registry and
+    data, and put the checkout on its path (the kernel works in the run's folder). Runs happen in job
+    processes or on the command line, never in a web worker."""
+    os.environ["CANCER_ALPHA_MODELS_DIR"] = str(portal.settings.models_dir)
+    os.environ["CANCER_ALPHA_DATA_DIR"] = str(portal.settings.data_dir)
+    path = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if str(PROJECT_ROOT) not in path:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), *filter(None, path)])
+
+
+@contextlib.contextmanager
+def _terminate_raises():
+    """Celery cancels a job with SIGTERM: turn it into an exception so papermill shuts its kernel down."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(_signal, _frame):
+        raise SystemExit("cancelled")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _export_html(notebook: Path, html: Path) -> bool:
+    if not notebook.exists():
+        return False
+    try:
+        html.write_text(notebook_html.to_html(notebook), encoding="utf-8")
+        return True
+    except Exception:
+        log.exception("could not convert %s to HTML", notebook)
+        return False
+
+
+def _finish(portal: Portal, run: NotebookRun, status: str, *, error, summary: dict, duration: float,
+            output: Path | None, html: Path | None) -> None:
+    values = dict(status=status, finished_at=utcnow(), duration_seconds=round(duration, 3), error=error,
+                  output_path=str(output) if output else None, html_path=str(html) if html else None)
+    if summary:
+        values.update(model_name=summary["model"], model_version=summary["version"],
+                      artifact_sha256=summary["sha256"], data_checksum=summary["data_checksum"])
+    with portal.db.session() as session:  # a run cancelled meanwhile stays cancelled
+        session.execute(update(NotebookRun).where(NotebookRun.id == run.id, NotebookRun.status == RUNNING)
+                        .values(**values))
+
+
+def cancel(portal: Portal, run_id: str, user_id: int, role: str) -> None:
+    run = get_run(portal, run_id, user_id, role)
+    if run.user_id != user_id and role != ADMIN:
+        raise RunError("only the run's owner or an admin may cancel it", 403)
+    with portal.db.session() as session:
+        session.execute(update(NotebookRun).where(NotebookRun.id == run_id,
+                                                  NotebookRun.status.in_((QUEUED, RUNNING)))
+                        .values(status=CANCELLED, finished_at=utcnow()))
+    (run_folder(portal, run_id) / INPUT_COPY).unlink(missing_ok=True)
+    audit.record("notebook.cancel", target=run_id)
+
+
+def get_run(portal: Portal, run_id: str, user_id: int | None, role: str) -> NotebookRun:
+    with portal.db.session() as session:
+        run = session.get(NotebookRun, run_id)
+    if run is None:
+        raise RunError(f"no notebook run {run_id}", 404)
+    if not can_view(run, user_id, role):
+        audit.record("notebook.denied", outcome=audit.DENIED, target=run_id)
+        raise RunError("this notebook run read another user's samples", 403)
+    return run
+
+
+def list_runs(portal: Portal, user_id: int, role: str, *, notebook: str | None = None, owner: int | None = None,
+              status: str | None = None, limit: int = 500) -> list[NotebookRun]:
+    """The runs the user may see, newest first, filtered by notebook, owner and status."""
+    statement = select(NotebookRun).order_by(NotebookRun.created_at.desc()).limit(limit)
+    if notebook:
+        statement = statement.where(NotebookRun.notebook == notebook)
+    if owner is not None:
+        statement = statement.where(NotebookRun.user_id == owner)
+    if status:
+        statement = statement.where(NotebookRun.status == status)
+    with portal.db.session() as session:
+        found = list(session.scalars(statement))
+    return [run for run in found if can_view(run, user_id, role)]
+
+
+def owners(portal: Portal, user_ids) -> dict[int, str]:
+    """E-mail addresses of the given users, for tables and filters."""
+    ids = {i for i in user_ids if i is not None}
+    if not ids:
+        return {}
+    with portal.db.session() as session:
+        return dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+
+
+def _email(portal: Portal, user_id: int | None) -> str:
+    return owners(portal, [user_id]).get(user_id, "system") if user_id is not None else "system"
+
+
+def _role(portal: Portal, user_id: int | None) -> str:
+    if user_id is None:
+        return ADMIN  # the command line's operator
+    with portal.db.session() as session:
+        user = session.get(User, user_id)
+    return user.role if user else ""

@@ -1,0 +1,202 @@
+"""Notebook runs through the portal's runner (queue, checks, papermill, records, files, visibility) and
+the `python -m portal notebooks` commands, on the session's small real models (trained with seed 7).
+Parameter checks run on SQLite and PostgreSQL; notebook executions (seconds each) on SQLite only."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import flask
+import pytest
+from sqlalchemy import func, select
+
+from portal import notebook_catalog, notebook_runs, runs
+from portal.models import AuditEvent, NotebookRun
+from portal.notebook_catalog import ParameterError
+from tests.portal.conftest import email_of
+from tests.portal.test_runs import MODEL, cohort_csv, user
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAINING_SEED = 7  # tests/conftest.py trains the session's models with this seed
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def portal(app, monkeypatch):
+    # a run points this process's engine at the portal's registry (for its kernel): restore it after
+    for name in ("CANCER_ALPHA_MODELS_DIR", "CANCER_ALPHA_DATA_DIR", "PYTHONPATH"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+    with app.server.app_context():
+        yield app.server.extensions["cancer_alpha"]
+
+
+def _count_runs(portal) -> int:
+    with portal.db.session() as session:
+        return session.scalar(select(func.count()).select_from(NotebookRun))
+
+
+def _actions(portal) -> list[str]:
+    with portal.db.session() as session:
+        return list(session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("notebook.%"))))
+
+
+def test_the_catalog_lists_every_notebook_with_typed_parameters():
+    catalog = notebook_catalog.catalog()
+    assert set(catalog) == {"model_evaluation", "cohort_report", "drift_report", "train_model"}
+    evaluation = catalog["model_evaluation"]
+    assert evaluation.title == "Model evaluation" and evaluation.description
+    assert [(p.name, p.type, p.default) for p in evaluation.parameters] == [
+        ("model", "str", "tissue-of-origin"), ("version", "str", "production"), ("seed", "int", 42)]
+    assert all(p.help for spec in catalog.values() for p in spec.parameters)
+    assert catalog["cohort_report"].takes_input_file and not catalog["train_model"].takes_input_file
+
+
+@pytest.mark.parametrize("notebook, given, message", [
+    ("model_evaluation", {"seed": "forty-two"}, "seed must be a whole number"),
+    ("model_evaluation", {"colour": "red"}, "unknown parameter 'colour'"),
+    ("model_evaluation", {"model": "no-such-model"}, "unknown model 'no-such-model'"),
+    ("model_evaluation", {"model": MODEL, "version": "9"}, "unknown version '9'"),
+    ("model_evaluation", {"model": MODEL, "version": "nightly"}, "unknown version 'nightly'"),
+    ("train_model", {"dataset": "imaginary"}, "unknown dataset 'imaginary'"),
+    ("train_model", {"algorithm": "magic"}, "unknown algorithm 'magic'"),
+    ("train_model", {"cv_folds": 1}, "cv_folds must be at least 2"),
+    ("cohort_report", {"model": MODEL, "input_file": "/etc/passwd"}, "not a path"),
+    ("cohort_report", {"model": MODEL}, "choose one of your finished prediction runs"),
+    ("drift_report", {"model": MODEL, "top_n": 0}, "top_n must be at least 1"),
+])
+def test_bad_parameters_are_refused_before_any_run(portal, notebook, given, message):
+    spec = notebook_catalog.get(notebook)
+    analyst = user(portal, "analyst")
+    with pytest.raises(ParameterError, match=re.escape(message)):
+        notebook_runs.queue(portal, spec, given, analyst.id, "analyst")
+    assert _count_runs(portal) == 0
+
+
+@SQLITE_ONLY
+def test_a_run_keeps_its_notebook_report_and_record(portal, registry, client_for):
+    analyst = user(portal, "analyst")
+    spec = notebook_catalog.get("model_evaluation")
+    run = notebook_runs.queue(portal, spec, {"model": MODEL, "seed": str(TRAINING_SEED)}, analyst.id, "analyst")
+    cells = []
+    assert notebook_runs.execute(portal, run.id, lambda done, total: cells.append((done, total))) == runs.DONE
+    total = cells[-1][1]
+    assert [done for done, _ in cells] == list(range(1, total + 1)) and total > 5
+
+    run = notebook_runs.get_run(portal, run.id, analyst.id, "analyst")
+    version = registry.resolve(MODEL)
+    assert run.parameters == {"model": MODEL, "version": "production", "seed": TRAINING_SEED}
+    assert (run.model_name, run.model_version, run.artifact_sha256) == (MODEL, version.version, version.sha256)
+    assert run.data_checksum.startswith("sha256:") and run.error is None and run.duration_seconds > 0
+    assert run.started_at <= run.finished_at and run.package_versions["scikit-learn"]
+    report = Path(run.html_path).read_text()
+    assert "plotly-graph-div" in report and not re.search(r'<script[^>]+src="https?://', report)
+    assert Path(run.output_path).parent == portal.settings.notebook_runs_dir / run.id
+    assert _actions(portal) == ["notebook.queue", "notebook.run"]
+    assert notebook_runs.execute(portal, run.id) == runs.DONE  # a finished run never starts again
+
+    # any role that may read notebook runs opens the report, under a policy that allows no remote source
+    clinician = client_for("clinician")
+    shown = _get(clinician, f"/notebook-runs/{run.id}/report")
+    assert shown.status_code == 200 and shown.mimetype == "text/html"
+    policy = shown.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "sandbox allow-scripts" in policy and "http" not in policy
+    notebook = _get(clinician, f"/notebook-runs/{run.id}/download/ipynb")
+    assert notebook.status_code == 200 and "attachment" in notebook.headers["Content-Disposition"]
+    assert b'"cells"' in notebook.data
+    assert _get(clinician, f"/notebook-runs/{run.id}/download/pdf").status_code == 404
+    assert _get(clinician, "/notebook-runs/nope/report").status_code == 404
+    signed_out = _get(flask.current_app.test_client(), f"/notebook-runs/{run.id}/report")
+    assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
+
+
+def _get(client, url: str):
+    """A GET from the test client. Requests inside the fixture's app context share its `g`, where
+    Flask-Login keeps the user it loaded: forget it so each request finds its own from its cookie."""
+    flask.g.pop("_login_user", None)
+    return client.get(url)
+
+
+@SQLITE_ONLY
+def test_a_failing_notebook_ends_as_failed_and_keeps_what_it_wrote(portal):
+    analyst = user(portal, "analyst")
+    spec = notebook_catalog.get("model_evaluation")
+    # the checks pass (a seed is a whole number), the notebook refuses it: not the training seed
+    run = notebook_runs.queue(portal, spec, {"model": MODEL, "seed": TRAINING_SEED + 1}, analyst.id, "analyst")
+    assert notebook_runs.execute(portal, run.id) == runs.FAILED
+    run = notebook_runs.get_run(portal, run.id, analyst.id, "analyst")
+    assert re.match(r"cell \d+ \(In \[\d+\]\): ValueError: .*seed", run.error), run.error
+    assert Path(run.output_path).is_file() and Path(run.html_path).is_file()
+    assert "ValueError" in Path(run.html_path).read_text()
+
+
+@SQLITE_ONLY
+def test_a_report_on_a_prediction_run_is_private_to_its_owner(portal, tcga, registry):
+    researcher, analyst, admin = (user(portal, r) for r in ("researcher", "analyst", "admin"))
+    upload = runs.save_upload(portal, researcher.id, "cohort.csv", cohort_csv(tcga, registry, n=30), MODEL).upload
+    prediction = runs.queue_run(portal, upload.id, researcher.id, "researcher")
+    spec = notebook_catalog.get("cohort_report")
+    with pytest.raises(runs.RunError) as unfinished:
+        notebook_runs.queue(portal, spec, {"model": MODEL}, researcher.id, "researcher", input_run=prediction.id)
+    assert unfinished.value.status == 409
+    runs.execute_run(portal, prediction.id)
+    with pytest.raises(runs.RunError) as not_theirs:
+        notebook_runs.queue(portal, spec, {"model": MODEL}, analyst.id, "analyst", input_run=prediction.id)
+    assert not_theirs.value.status == 403
+
+    run = notebook_runs.queue(portal, spec, {"model": MODEL, "top_k": 5}, researcher.id, "researcher",
+                              input_run=prediction.id)
+    assert notebook_runs.execute(portal, run.id) == runs.DONE
+    run = notebook_runs.get_run(portal, run.id, researcher.id, "researcher")
+    assert run.parameters["input_run"] == prediction.id and run.data_checksum.startswith("sha256:")
+    assert not (notebook_runs.run_folder(portal, run.id) / notebook_runs.INPUT_COPY).exists()  # decrypted copy gone
+    assert "30" in Path(run.html_path).read_text()
+    with pytest.raises(runs.RunError) as private:
+        notebook_runs.get_run(portal, run.id, analyst.id, "analyst")
+    assert private.value.status == 403
+    assert notebook_runs.get_run(portal, run.id, admin.id, "admin").id == run.id
+    assert run.id not in [r.id for r in notebook_runs.list_runs(portal, analyst.id, "analyst")]
+    assert [r.id for r in notebook_runs.list_runs(portal, admin.id, "admin", notebook="cohort_report")] == [run.id]
+
+
+def test_a_cancelled_run_does_not_start(portal):
+    analyst = user(portal, "analyst")
+    run = notebook_runs.queue(portal, notebook_catalog.get("model_evaluation"), {"model": MODEL}, analyst.id,
+                              "analyst")
+    with pytest.raises(runs.RunError) as other:
+        notebook_runs.cancel(portal, run.id, user(portal, "researcher").id, "researcher")
+    assert other.value.status == 403
+    notebook_runs.cancel(portal, run.id, analyst.id, "analyst")
+    assert notebook_runs.execute(portal, run.id) == runs.CANCELLED
+    assert [r.status for r in notebook_runs.list_runs(portal, analyst.id, "analyst", status="cancelled")] == ["cancelled"]
+
+
+def _cli(settings, *args) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CANCER_ALPHA_VAR_DIR": str(settings.var_dir), "CANCER_ALPHA_DATABASE_URL":
+           settings.database_url, "CANCER_ALPHA_MODELS_DIR": str(settings.models_dir),
+           "CANCER_ALPHA_SECRET_KEY": settings.secret_key}
+    return subprocess.run([sys.executable, "-m", "portal", "notebooks", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@SQLITE_ONLY
+def test_the_command_line_runs_and_records_notebooks(portal):
+    listed = _cli(portal.settings, "list")
+    assert listed.returncode == 0
+    for name in ("model_evaluation", "cohort_report", "drift_report", "train_model"):
+        assert f"{name}:" in listed.stdout
+    refused = _cli(portal.settings, "run", "model_evaluation", "-p", "seed", "x")
+    assert refused.returncode == 2 and "seed must be a whole number" in refused.stderr
+    assert _count_runs(portal) == 0
+
+    done = _cli(portal.settings, "run", "model_evaluation", "-p", "model", MODEL, "-p", "seed", str(TRAINING_SEED),
+                "--user", email_of("analyst"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^done in [\d.]+ s$", done.stdout, re.MULTILINE) and "cell 1 of" in done.stdout
+    with portal.db.session() as session:
+        run = session.scalars(select(NotebookRun)).one()
+    assert run.status == "done" and run.user_id == user(portal, "analyst").id
+    failed = _cli(portal.settings, "run", "model_evaluation", "-p", "model", MODEL, "-p", "seed", "8")
+    assert failed.returncode == 1 and "error: cell" in failed.stdout
