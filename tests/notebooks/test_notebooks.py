@@ -5,7 +5,6 @@ CANCER_ALPHA_DATA_DIR point it at the session registry and data cache."""
 from __future__ import annotations
 
 import ast
-import json
 import re
 import shutil
 import sys
@@ -17,7 +16,7 @@ import pytest
 from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 
-from engine import datasets, drift, reports, settings
+from engine import drift, reports, settings
 from engine.predict import predict
 from engine.projection import training_samples
 from engine.registry import Registry
@@ -229,4 +228,3 @@ def test_other_bad_parameters(kernel_env, tmp_path):
     assert_value_error(tmp_path, "cohort_report.ipynb", "input_file is required", model=MODEL)
     assert_value_error(tmp_path, "train_model.ipynb", "unknown algorithm 'svm'", dataset="tcga-mirna",
                        algorithm="svm")
-    assert datasets.SPECS  # the engine's datasets are the choices the message lists
