@@ -36,6 +36,14 @@ CALLBACK_PERMISSIONS = {
     "run-location.pathname": "explain",
     "run-download.data": "download",
     "explain-figures.children": "explain",
+    "notebooks-form.children": "run_notebooks",
+    '{"name":["ALL"],"role":"version","type":"nb-param"}.options': "run_notebooks",  # pattern-matching ids
+    "notebooks-queued.data": "run_notebooks",
+    "notebooks-finished.data": "run_notebooks",  # background
+    "notebooks-cancel.id": "run_notebooks",  # Dash's cancel callback
+    "notebooks-message.children": "run_notebooks",  # cancel, and the end of a run (allow_duplicate)
+    "notebooks-history.rowData": "view_notebooks",
+    "notebooks-location.pathname": "view_notebooks",
 }
 
 
@@ -43,15 +51,19 @@ def _first_output(key: str) -> str:
     return key.lstrip(".").split("...")[0].split("@")[0]
 
 
+def _item(id_: str, prop: str, **value):
+    """A callback argument as the browser sends it; a pattern-matching id (JSON) with ALL matches nothing."""
+    return [] if id_.startswith("{") else {"id": id_, "property": prop, **value}
+
+
 def _payload(app, key: str) -> dict:
     spec = app.callback_map[key]
-    outputs = [{"id": o.split(".")[0], "property": o.split(".")[1].split("@")[0]}
-               for o in key.strip(".").split("...") if o]
+    outputs = [_item(o.rsplit(".", 1)[0], o.rsplit(".", 1)[1].split("@")[0]) for o in key.strip(".").split("...") if o]
     return {
         "output": key,
         "outputs": outputs if len(outputs) > 1 else outputs[0],
-        "inputs": [{"id": i["id"], "property": i["property"], "value": None} for i in spec["inputs"]],
-        "state": [{"id": s["id"], "property": s["property"], "value": None} for s in spec["state"]],
+        "inputs": [_item(i["id"], i["property"], value=None) for i in spec["inputs"]],
+        "state": [_item(s["id"], s["property"], value=None) for s in spec["state"]],
         "changedPropIds": [f"{spec['inputs'][0]['id']}.{spec['inputs'][0]['property']}"],
     }
 
