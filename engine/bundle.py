@@ -36,6 +36,23 @@ def transform_step(step, X: np.ndarray) -> np.ndarray:
     return step.transform(X)
 
 
+def temperature_scaled(scores: np.ndarray, inverse_temperature: float) -> np.ndarray:
+    """softmax(inverse_temperature * logits), as scikit-learn's temperature scaling computes it: scores
+    that look like probabilities (every entry in [0, 1], every row summing to 1) become log-probabilities
+    first; one column of binary scores x becomes (-x, x). Without its array checks (0.6 ms a call)."""
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim == 1 or scores.shape[1] == 1:
+        column = scores.reshape(-1, 1)
+        logits = np.hstack([-column, column])
+    elif ((scores >= 0) & (scores <= 1)).all() and np.isclose(scores.sum(axis=1), 1.0).all():
+        logits = np.log(scores + 1e-12)
+    else:
+        logits = scores
+    z = inverse_temperature * logits
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
 def _nan_is_missing(value) -> bool:
     return isinstance(value, float) and np.isnan(value)
 
@@ -79,7 +96,7 @@ class ModelBundle:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Calibrated probabilities; equal to `classifier.predict_proba` (checked at training time)
         without scikit-learn's per-call and per-tree overheads, which dominate one-sample requests."""
-        return self.classifier.calibrated_classifiers_[0].calibrators[0].predict(self.raw_scores(X))
+        return temperature_scaled(self.raw_scores(X), self.inverse_temperature)
 
     def __getstate__(self):
         state = self.__dict__.copy()

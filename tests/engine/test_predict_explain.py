@@ -107,3 +107,14 @@ def test_numpy_preprocessing_equals_the_pipelines_own_transform(registry, tcga, 
         X[::7, ::5] = np.nan
         expected = model.bundle.pipeline[:-1].transform(X)
         assert np.allclose(model.bundle.preprocess(X), expected, rtol=0, atol=1e-12)
+
+
+def test_temperature_scaling_equals_scikit_learns(registry, tcga, gdsc, tree_models):
+    """ModelBundle.predict_proba against CalibratedClassifierCV.predict_proba: decision scores (logreg)
+    and forest probabilities (the log-probability branch), on real samples."""
+    forest, _ = tree_models["random-forest"]
+    cases = [(registry.load(name).bundle, dataset) for name, dataset in
+             (("tcga-mirna-type", tcga), ("tissue-of-origin", gdsc))] + [(forest.bundle, gdsc)]
+    for bundle, dataset in cases:
+        X = dataset.X.to_numpy(dtype=float)[:300]
+        assert np.allclose(bundle.predict_proba(X), bundle.classifier.predict_proba(X), rtol=0, atol=1e-9)
