@@ -155,6 +155,9 @@ def execute(portal: Portal, run_id: str, progress: Callable[[int, int], None] | 
         error = f"{type(failure).__name__}: {failure}"
     finally:
         (folder / INPUT_COPY).unlink(missing_ok=True)
+    _stamp(output, {"run": run_id, "notebook": run.notebook, "parameters": run.parameters, "status": status,
+                    "error": error, "by": _email(portal, run.user_id), "summary": summary,
+                    "packages": run.package_versions})
     has_html = _export_html(output, html)
     _finish(portal, run, status, error=error, summary=summary, duration=time.perf_counter() - started,
             output=output if output.exists() else None, html=html if has_html else None)
@@ -199,6 +202,18 @@ def _terminate_raises():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _stamp(notebook: Path, record: dict) -> None:
+    """The run's record inside the executed notebook's metadata (beside papermill's own), so a downloaded
+    .ipynb says what ran, for whom, and how it ended."""
+    if not notebook.exists():
+        return
+    import nbformat
+
+    executed = nbformat.read(str(notebook), as_version=4)
+    executed.metadata["cancer_alpha_run"] = record
+    nbformat.write(executed, str(notebook))
 
 
 def _export_html(notebook: Path, html: Path) -> bool:

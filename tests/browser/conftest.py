@@ -2,11 +2,16 @@
 sign-in through the real form in headless Chromium (dash_duo)."""
 from __future__ import annotations
 
+import json
+
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from tests.portal.conftest import PASSWORD, app_with_test_users, email_of, make_settings
 
 MODEL = "tcga-mirna-type"
+TRAINING_SEED = 7  # tests/conftest.py trains the session's models with this seed
 
 
 @pytest.fixture
@@ -52,3 +57,14 @@ def upload(dash_duo, path) -> None:
     dash_duo.wait_for_page(url=dash_duo.server.url + f"/predict?model={MODEL}")
     dash_duo.wait_for_contains_text("#predict-version-note", f"{MODEL}:1", timeout=20)
     dash_duo.find_element("#predict-upload input[type=file]").send_keys(str(path))
+
+
+def notebook_field(dash_duo, name: str, role: str = "plain"):
+    field_id = json.dumps({"name": name, "role": role, "type": "nb-param"}, separators=(",", ":"))
+    return dash_duo.driver.find_element(By.CSS_SELECTOR, f"input[id='{field_id}']")
+
+
+def set_parameter(dash_duo, name: str, value: str) -> None:
+    field = notebook_field(dash_duo, name)
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(value, Keys.TAB)  # debounced inputs report their value on blur

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.browser.conftest import submit_sign_in, upload
+from tests.browser.conftest import TRAINING_SEED, set_parameter, submit_sign_in, upload
 from tests.portal.conftest import PASSWORD, app_with_test_users, email_of, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,4 +55,19 @@ def test_a_run_completes_in_the_celery_worker(dash_duo, celery_portal, example_f
     dash_duo.wait_for_element("#run-grid", timeout=90)
     dash_duo.wait_for_contains_text("#run-label-metrics", "442 labelled samples", timeout=30)
     assert "succeeded" in worker_log.read_text()  # the job ran in the worker, not in the web process
+    assert dash_duo.get_logs() == []
+
+
+def test_a_notebook_runs_in_the_celery_worker(dash_duo, celery_portal):
+    app, worker_log = celery_portal
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.driver.set_window_size(1400, 1000)
+    submit_sign_in(dash_duo, email_of("analyst"), PASSWORD)
+    dash_duo.server_url = dash_duo.server.url
+    dash_duo.wait_for_page(url=dash_duo.server.url + "/notebooks?notebook=model_evaluation")
+    dash_duo.wait_for_contains_text("#notebook-description", "held-out metrics", timeout=20)
+    set_parameter(dash_duo, "seed", str(TRAINING_SEED))
+    dash_duo.find_element("#notebooks-run").click()
+    dash_duo.wait_for_contains_text("#notebooks-outcome", "The run ended as done", timeout=180)
+    assert "succeeded" in worker_log.read_text()
     assert dash_duo.get_logs() == []

@@ -3,23 +3,9 @@ notebook's form, refuse a bad parameter, run it to the end with progress, open i
 the portal (figures drawn under the report's content security policy) and rerun it."""
 from __future__ import annotations
 
-import json
-
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 
-TRAINING_SEED = 7  # tests/conftest.py trains the session's models with this seed
-
-
-def _field(dash_duo, name: str, role: str = "plain"):
-    field_id = json.dumps({"name": name, "role": role, "type": "nb-param"}, separators=(",", ":"))
-    return dash_duo.driver.find_element(By.CSS_SELECTOR, f"input[id='{field_id}']")
-
-
-def _set(dash_duo, name: str, value: str) -> None:
-    field = _field(dash_duo, name)
-    field.send_keys(Keys.CONTROL, "a")
-    field.send_keys(value, Keys.TAB)  # debounced inputs report their value on blur
+from tests.browser.conftest import TRAINING_SEED, notebook_field, set_parameter
 
 
 def test_run_a_notebook_open_its_report_and_rerun(signed_in):
@@ -27,11 +13,11 @@ def test_run_a_notebook_open_its_report_and_rerun(signed_in):
     dash_duo.wait_for_page(url=dash_duo.server.url + "/notebooks?notebook=model_evaluation")
     dash_duo.wait_for_contains_text("#notebook-description", "held-out metrics", timeout=20)
 
-    _set(dash_duo, "seed", "-3")  # checked before any run: a clear message and no run
+    set_parameter(dash_duo, "seed", "-3")  # checked before any run: a clear message and no run
     dash_duo.find_element("#notebooks-run").click()
     dash_duo.wait_for_contains_text("#notebooks-parameter-error", "seed must be at least 0", timeout=20)
 
-    _set(dash_duo, "seed", str(TRAINING_SEED))
+    set_parameter(dash_duo, "seed", str(TRAINING_SEED))
     dash_duo.find_element("#notebooks-run").click()
     dash_duo.wait_for_element("#notebooks-cancel:not([disabled])", timeout=30)  # running: cancel offered
     dash_duo.wait_for_contains_text("#notebooks-progress-label", "cell", timeout=60)
@@ -49,5 +35,5 @@ def test_run_a_notebook_open_its_report_and_rerun(signed_in):
 
     dash_duo.find_element("#notebook-run-rerun").click()  # the form again, with the run's parameters
     dash_duo.wait_for_contains_text("#notebook-description", "held-out metrics", timeout=20)
-    assert _field(dash_duo, "seed").get_attribute("value") == str(TRAINING_SEED)
+    assert notebook_field(dash_duo, "seed").get_attribute("value") == str(TRAINING_SEED)
     assert dash_duo.get_logs() == []

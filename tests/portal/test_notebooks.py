@@ -3,6 +3,7 @@ the `python -m portal notebooks` commands, on the session's small real models (t
 Parameter checks run on SQLite and PostgreSQL; notebook executions (seconds each) on SQLite only."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -105,7 +106,8 @@ def test_a_run_keeps_its_notebook_report_and_record(portal, registry, client_for
     assert "default-src 'none'" in policy and "sandbox allow-scripts" in policy and "http" not in policy
     notebook = _get(clinician, f"/notebook-runs/{run.id}/download/ipynb")
     assert notebook.status_code == 200 and "attachment" in notebook.headers["Content-Disposition"]
-    assert b'"cells"' in notebook.data
+    stamped = json.loads(notebook.data)["metadata"]["cancer_alpha_run"]
+    assert stamped["run"] == run.id and stamped["status"] == "done" and stamped["summary"]["metrics_match"]
     assert _get(clinician, f"/notebook-runs/{run.id}/download/pdf").status_code == 404
     assert _get(clinician, "/notebook-runs/nope/report").status_code == 404
     signed_out = _get(flask.current_app.test_client(), f"/notebook-runs/{run.id}/report")
