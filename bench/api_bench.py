@@ -1,11 +1,14 @@
 """REST API load test on this machine: prints figures, asserts nothing.
 
     .venv/bin/python bench/api_bench.py [--model tissue-of-origin] [--duration 10] [--paced-duration 30]
+                                        [--production-services]
 
 Two gunicorn servers run side by side with deploy/gunicorn.conf.py on free loopback ports:
 - portal: `portal.wsgi:server`, `POST /api/v1/models/{model}/predict` with a real API key (a throw-away
-  researcher in a throw-away SQLite database under a temporary folder; the API rate limit is raised to
-  1000000 per minute so that it never answers 429 here);
+  researcher in a throw-away SQLite database under a temporary folder, result cache on diskcache, limits in
+  memory; with --production-services a throw-away PostgreSQL database and Redis database 13 instead, on the
+  local servers, which then share the 2 cores too; the API rate limit is raised to 1000000 per minute so
+  that it never answers 429 here);
 - bare: `bench.bare_endpoint:app`, the same model version behind a Flask view with no authentication,
   validation, cache or limits: the practical limit of this machine.
 Both get the same bodies, built from the model's real held-out samples (engine.datasets):
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import http.client
 import json
 import math
@@ -185,14 +189,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def portal_env(var: Path, worker_env: dict) -> dict:
+def portal_env(var: Path, worker_env: dict, database_url: str | None = None, redis_url: str | None = None) -> dict:
+    """The portal's environment: SQLite, diskcache and in-memory limits under `var` (one machine), or the
+    given PostgreSQL database and Redis (the production services)."""
     from engine import settings as engine_settings
 
     env = {**os.environ, **worker_env}
     env.update({
         "CANCER_ALPHA_ENV": "production",
         "CANCER_ALPHA_VAR_DIR": str(var),
-        "CANCER_ALPHA_DATABASE_URL": f"sqlite:///{var / 'portal.db'}",
+        "CANCER_ALPHA_DATABASE_URL": database_url or f"sqlite:///{var / 'portal.db'}",
         "CANCER_ALPHA_MODELS_DIR": str(engine_settings.models_dir()),
         "CANCER_ALPHA_DATA_DIR": str(engine_settings.data_dir()),
         "CANCER_ALPHA_SECRET_KEY": "benchmark-secret-" + os.urandom(16).hex(),
@@ -201,7 +207,31 @@ def portal_env(var: Path, worker_env: dict) -> dict:
         "CANCER_ALPHA_API_RATE_LIMIT": API_RATE_LIMIT,
     })
     env.pop("CANCER_ALPHA_REDIS_URL", None)  # one machine: diskcache result cache, in-memory limits
+    if redis_url:
+        env["CANCER_ALPHA_REDIS_URL"] = redis_url
     return env
+
+
+@contextlib.contextmanager
+def production_services(server_url: str, redis_url: str):
+    """A throw-away PostgreSQL database on `server_url`'s server and an emptied Redis database, both
+    removed at the end: (database URL, Redis URL)."""
+    import redis
+    from sqlalchemy import create_engine, text
+
+    name = f"cancer_alpha_bench_{os.urandom(5).hex()}"
+    server = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    store = redis.Redis.from_url(redis_url)
+    store.flushdb()
+    try:
+        yield server.url.set(database=name).render_as_string(hide_password=False), redis_url
+    finally:
+        store.flushdb()
+        with server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
 
 
 def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -497,6 +527,12 @@ def main() -> int:
     parser.add_argument("--worker-class", help="GUNICORN_WORKER_CLASS for both servers (default: the config's)")
     parser.add_argument("--threads", help="GUNICORN_THREADS for both servers")
     parser.add_argument("--workers", help="GUNICORN_WORKERS for both servers")
+    parser.add_argument("--production-services", action="store_true",
+                        help="run the portal on PostgreSQL (a throw-away database) and Redis (result cache and "
+                             "rate limits) instead of SQLite, diskcache and memory")
+    parser.add_argument("--postgres", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
+                        help="PostgreSQL server for --production-services")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13", help="Redis database for --production-services")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
     parser.add_argument("--verbose", action="store_true", help="print each run's details")
     args = parser.parse_args()
@@ -507,7 +543,11 @@ def main() -> int:
     started = time.monotonic()
     var = Path(tempfile.mkdtemp(prefix="cancer-alpha-api-bench-"))
     servers: list[Server] = []
+    services = contextlib.ExitStack()
     try:
+        database_url = redis_url = None
+        if args.production_services:
+            database_url, redis_url = services.enter_context(production_services(args.postgres, args.redis))
         wrk = ensure_wrk()
         nofile = raise_open_files()
         worker_env = {k: v for k, v in (("GUNICORN_WORKER_CLASS", args.worker_class),
@@ -516,7 +556,7 @@ def main() -> int:
         bodies, description = build_bodies(args.model)
         samples_file = var / "samples.txt"
         bodies.write(samples_file)
-        env = portal_env(var, worker_env)
+        env = portal_env(var, worker_env, database_url, redis_url)
         config = subprocess.run(
             [str(GUNICORN), "-c", str(CONFIG), "--print-config", "bench.bare_endpoint:app"], cwd=ROOT,
             env=env, capture_output=True, text=True).stdout
@@ -527,8 +567,10 @@ def main() -> int:
         print(f"gunicorn (deploy/gunicorn.conf.py): {shown.get('workers')} workers, "
               f"{shown.get('worker_class')}, {shown.get('threads')} threads, keepalive {shown.get('keepalive')} s, "
               f"worker environment {shown.get('raw_env')}")
+        stores = (f"PostgreSQL database {database_url.rsplit('/', 1)[1]}, Redis {redis_url} (result cache, limits)"
+                  if args.production_services else f"SQLite and result cache under {var}, limits in memory")
         print(f"portal: CANCER_ALPHA_API_RATE_LIMIT={API_RATE_LIMIT!r} (raised so the benchmark is never "
-              f"rate-limited), SQLite and result cache under {var}")
+              f"rate-limited), {stores}")
 
         targets: list[Target] = []
         if "bare" in wanted:
@@ -603,6 +645,7 @@ def main() -> int:
             server.stop()
         for server in servers:
             server.wait_stopped()
+        services.close()
         if args.keep:
             print(f"kept {var}")
         else:
