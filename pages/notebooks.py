@@ -14,7 +14,7 @@ from components.notebook_form import INPUT, MODEL, VERSION, Choices, field_id, n
 from engine import datasets
 from engine.training import ALGORITHMS
 from portal import context, notebook_catalog, notebook_runs, runs
-from portal.jobs import require_for_background
+from portal.job_callbacks import register_job
 from portal.notebook_catalog import ParameterError
 from portal.permissions import allowed, require
 from portal.run_access import notebook_run_or_abort
@@ -137,9 +137,8 @@ def _given(states: list[dict]) -> tuple[dict, str | None]:
 
 
 def register_callbacks(app: dash.Dash) -> None:
-    settings = app.server.extensions[context.EXTENSION].settings
-    require_for_background(app.server, "notebooks-finished.data", "run_notebooks")
-    require_for_background(app.server, "notebooks-cancel.id", "run_notebooks")  # Dash's own cancel callback
+    register_job(app, "notebooks", "run_notebooks", notebook_runs.execute, notebook_runs.cancel,
+                 lambda done, total: f"cell {done} of {total}")
 
     @app.callback(Output("notebooks-form", "children"), Input("notebooks-choice", "value"),
                   prevent_initial_call=True)
@@ -174,29 +173,6 @@ def register_callbacks(app: dash.Dash) -> None:
         except RunError as error:
             return no_update, dbc.Alert(str(error), color="danger", id="notebooks-parameter-error")
         return run.id, html.Span(f"Running {name}… the run is recorded: you can leave and find it in the history.")
-
-    @app.callback(Output("notebooks-finished", "data"), Input("notebooks-queued", "data"),
-                  background=True, prevent_initial_call=True,
-                  running=[(Output("notebooks-run", "disabled"), True, False),
-                           (Output("notebooks-cancel", "disabled"), False, True)],
-                  progress=[Output("notebooks-progress", "value"), Output("notebooks-progress-label", "children")],
-                  progress_default=[0, ""],
-                  cancel=[Input("notebooks-cancel", "n_clicks")])
-    def execute(set_progress, run_id):
-        # runs in the background job: no request here; the guard checked "run_notebooks" on the request
-        def report(done, total):
-            set_progress((round(100 * done / total), f"cell {done} of {total}"))
-
-        status = notebook_runs.execute(context.standalone(settings), run_id, report)
-        return {"run": run_id, "status": status}
-
-    @app.callback(Output("notebooks-message", "children", allow_duplicate=True),
-                  Input("notebooks-cancel", "n_clicks"), State("notebooks-queued", "data"), prevent_initial_call=True)
-    def cancel(_clicks, run_id):
-        require("run_notebooks")
-        if run_id:
-            notebook_runs.cancel(context.get(), run_id, current_user.id, current_user.role)
-        return dbc.Alert("Run cancelled.", color="secondary", id="notebooks-cancelled")
 
     @app.callback(Output("notebooks-message", "children", allow_duplicate=True),
                   Output("notebooks-history", "rowData", allow_duplicate=True),

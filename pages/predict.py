@@ -15,7 +15,7 @@ from components.validation_view import validation_report_view
 from engine import datasets
 from engine.registry import PRODUCTION, RegistryError
 from portal import audit, context, runs
-from portal.jobs import require_for_background
+from portal.job_callbacks import register_job
 from portal.permissions import require
 from portal.shell import EMPTY_REGISTRY, model_names_and_choice, page_denied
 
@@ -80,9 +80,8 @@ def _version_ref(name, number) -> str:
 
 
 def register_callbacks(app: dash.Dash) -> None:
-    settings = app.server.extensions["cancer_alpha"].settings
-    require_for_background(app.server, "predict-finished.data", "predict")
-    require_for_background(app.server, "predict-cancel.id", "predict")  # Dash's own cancel callback
+    register_job(app, "predict", "predict", runs.execute_run, runs.cancel_run,
+                 lambda done, total: f"{done:,} of {total:,} samples")
 
     @app.callback(Output("predict-version", "options"), Output("predict-version", "value"),
                   Input("predict-model", "value"))
@@ -159,29 +158,6 @@ def register_callbacks(app: dash.Dash) -> None:
             return no_update, dbc.Alert(str(error), color="danger")
         return run.id, html.Span(["Running… the run is saved: you can leave and find it under ",
                                   dcc.Link("My runs", href="/runs"), "."])
-
-    @app.callback(Output("predict-finished", "data"), Input("predict-queued", "data"),
-                  background=True, prevent_initial_call=True,
-                  running=[(Output("predict-run", "disabled"), True, False),
-                           (Output("predict-cancel", "disabled"), False, True)],
-                  progress=[Output("predict-progress", "value"), Output("predict-progress-label", "children")],
-                  progress_default=[0, ""],
-                  cancel=[Input("predict-cancel", "n_clicks")])
-    def execute(set_progress, run_id):
-        # runs in the background job: no request here; the guard checked "predict" on the request
-        def report(done, total):
-            set_progress((round(100 * done / total) if total else 100, f"{done:,} of {total:,} samples"))
-
-        status = runs.execute_run(context.standalone(settings), run_id, report)
-        return {"run": run_id, "status": status}
-
-    @app.callback(Output("predict-message", "children", allow_duplicate=True),
-                  Input("predict-cancel", "n_clicks"), State("predict-queued", "data"), prevent_initial_call=True)
-    def cancel(_clicks, run_id):
-        require("predict")
-        if run_id:
-            runs.cancel_run(context.get(), run_id, current_user.id, current_user.role)
-        return dbc.Alert("Run cancelled.", color="secondary", id="predict-cancelled")
 
     @app.callback(Output("predict-location", "pathname"), Output("predict-message", "children", allow_duplicate=True),
                   Input("predict-finished", "data"), prevent_initial_call=True)

@@ -1,0 +1,47 @@
+"""The background run of a page (Predict, Notebooks), wired the same way for both: storing a run id in
+`{prefix}-queued` starts `execute(portal, run_id, report)` in a background job (diskcache, or Celery with
+Redis) with progress in `{prefix}-progress` and its label, `{prefix}-run` disabled and `{prefix}-cancel`
+enabled meanwhile; the outcome, `{"run", "status"}`, lands in `{prefix}-finished`. Cancel stops the job
+and marks the run with `cancel(portal, run_id, user_id, role)`. The page's permission is checked on every
+request that starts, polls or cancels the job."""
+from __future__ import annotations
+
+from typing import Callable
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State
+from flask_login import current_user
+
+from portal import context
+from portal.jobs import require_for_background
+from portal.permissions import require
+
+
+def register_job(app: dash.Dash, prefix: str, permission: str, execute: Callable, cancel: Callable,
+                 progress_text: Callable[[int, int], str]) -> None:
+    settings = app.server.extensions[context.EXTENSION].settings
+    require_for_background(app.server, f"{prefix}-finished.data", permission)
+    require_for_background(app.server, f"{prefix}-cancel.id", permission)  # Dash's own cancel callback
+
+    @app.callback(Output(f"{prefix}-finished", "data"), Input(f"{prefix}-queued", "data"),
+                  background=True, prevent_initial_call=True,
+                  running=[(Output(f"{prefix}-run", "disabled"), True, False),
+                           (Output(f"{prefix}-cancel", "disabled"), False, True)],
+                  progress=[Output(f"{prefix}-progress", "value"), Output(f"{prefix}-progress-label", "children")],
+                  progress_default=[0, ""],
+                  cancel=[Input(f"{prefix}-cancel", "n_clicks")])
+    def run_job(set_progress, run_id):
+        # in the background job: no request here; the guard checked the permission on the request
+        def report(done, total):
+            set_progress((round(100 * done / total) if total else 100, progress_text(done, total)))
+
+        return {"run": run_id, "status": execute(context.standalone(settings), run_id, report)}
+
+    @app.callback(Output(f"{prefix}-message", "children", allow_duplicate=True),
+                  Input(f"{prefix}-cancel", "n_clicks"), State(f"{prefix}-queued", "data"), prevent_initial_call=True)
+    def cancel_job(_clicks, run_id):
+        require(permission)
+        if run_id:
+            cancel(context.get(), run_id, current_user.id, current_user.role)
+        return dbc.Alert("Run cancelled.", color="secondary", id=f"{prefix}-cancelled")
