@@ -104,6 +104,9 @@ def queue(portal: Portal, spec: NotebookSpec, given: dict, user_id: int | None, 
         source = runs.get_run(portal, input_run, user_id, role)  # owner or admin, else 403/404
         if source.status != DONE:
             raise RunError(f"prediction run {input_run} is {source.status}; choose a finished run", 409)
+        if parameters.get("model") not in (None, source.model_name):
+            raise ParameterError([f"model: prediction run {input_run} holds samples for {source.model_name}; "
+                                  f"choose that model to read them"])
         parameters[INPUT_RUN] = input_run
     version = _model_version(portal, parameters)
     run = NotebookRun(user_id=user_id, notebook=spec.name, parameters=parameters, status=QUEUED,

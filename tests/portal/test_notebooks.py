@@ -148,6 +148,9 @@ def test_a_report_on_a_prediction_run_is_private_to_its_owner(portal, tcga, regi
         notebook_runs.queue(portal, spec, {"model": MODEL}, analyst.id, "analyst", input_run=prediction.id)
     assert not_theirs.value.status == 403
 
+    with pytest.raises(ParameterError, match=f"holds samples for {MODEL}"):
+        notebook_runs.queue(portal, spec, {"model": "tissue-of-origin"}, researcher.id, "researcher",
+                            input_run=prediction.id)
     run = notebook_runs.queue(portal, spec, {"model": MODEL, "top_k": 5}, researcher.id, "researcher",
                               input_run=prediction.id)
     assert notebook_runs.execute(portal, run.id) == runs.DONE
