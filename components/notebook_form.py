@@ -70,10 +70,13 @@ def notebook_form(spec, choices: Choices, values: dict | None = None) -> html.Di
         filled["input_file"] = values.get("input_run")
     rows = []
     for parameter in spec.parameters:
-        label = "input (prediction run)" if parameter.name == "input_file" else parameter.name
+        if parameter.name == "input_file":  # in the portal, samples come from a prediction run, not a path
+            label, note = "input", "the samples of one of your finished prediction runs; its model is chosen with it"
+        else:
+            label, note = parameter.name, f"{parameter.help} ({parameter.type}, default {parameter.default!r})"
         rows.append(dbc.Row([
             dbc.Label(label, width=3, className="fw-semibold", html_for=""),
             dbc.Col([_field(spec, parameter, filled[parameter.name], choices, filled.get("model")),
-                     dbc.FormText(f"{parameter.help} ({parameter.type}, default {parameter.default!r})")], width=9),
+                     dbc.FormText(note)], width=9),
         ], className="mb-2"))
     return html.Div([html.P(spec.description, className="text-muted", id="notebook-description"), *rows])

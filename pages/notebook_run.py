@@ -25,7 +25,7 @@ def _when(value) -> str:
 def _facts(run, owner: str) -> dbc.Table:
     rows = [
         ("Notebook", run.notebook), ("Status", run.status), ("Run by", owner),
-        ("Parameters", ", ".join(f"{k} = {v!r}" for k, v in run.parameters.items()) or "defaults"),
+        ("Parameters", ", ".join(f"{k} = {v!r}" for k, v in notebook_runs.shown_parameters(run).items())),
         ("Queued", _when(run.created_at)), ("Started", _when(run.started_at)), ("Ended", _when(run.finished_at)),
         ("Duration", f"{run.duration_seconds:.1f} s" if run.duration_seconds is not None else "-"),
         ("Model version", f"{run.model_name}:{run.model_version}" if run.model_name else "-"),

@@ -55,7 +55,8 @@ def history_rows(notebook: str | None = None, owner: int | None = None, status: 
         "run": r.id, "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"), "notebook": r.notebook,
         "status": r.status, "user": emails.get(r.user_id, "system"),
         "model": f"{r.model_name}:{r.model_version}" if r.model_name else "",
-        "duration_s": r.duration_seconds, "parameters": ", ".join(f"{k}={v}" for k, v in r.parameters.items()),
+        "duration_s": r.duration_seconds,
+        "parameters": ", ".join(f"{k}={v}" for k, v in notebook_runs.shown_parameters(r).items()),
     } for r in found]
 
 
@@ -156,6 +157,19 @@ def register_callbacks(app: dash.Dash) -> None:
         options = version_options(context.get().registry, models[0])
         keep = [c if any(o["value"] == c for o in options) else "production" for c in current]
         return [options] * len(current), keep
+
+    @app.callback(Output(field_id(ALL, MODEL), "value"), Input(field_id(ALL, INPUT), "value"),
+                  State(field_id(ALL, MODEL), "value"), prevent_initial_call=True)
+    def model_of_input(inputs, models):
+        """A prediction run's samples fit the model that predicted them: choose it with the run."""
+        require("run_notebooks")
+        if not inputs or not inputs[0] or not models:
+            return [no_update] * len(models)
+        try:
+            source = runs.get_run(context.get(), inputs[0], current_user.id, current_user.role)
+        except RunError:
+            return [no_update] * len(models)
+        return [source.model_name] * len(models)
 
     @app.callback(Output("notebooks-queued", "data"), Output("notebooks-message", "children"),
                   Input("notebooks-run", "n_clicks"), State("notebooks-choice", "value"),

@@ -76,6 +76,15 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def shown_parameters(run: NotebookRun) -> dict:
+    """The parameters as a person reads them: an input path left empty because a prediction run was read
+    instead is not shown."""
+    parameters = dict(run.parameters or {})
+    if parameters.get(INPUT_RUN) and not parameters.get(INPUT_FILE):
+        parameters.pop(INPUT_FILE, None)
+    return parameters
+
+
 def run_folder(portal: Portal, run_id: str) -> Path:
     return portal.settings.notebook_runs_dir / run_id
 

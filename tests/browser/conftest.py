@@ -59,12 +59,24 @@ def upload(dash_duo, path) -> None:
     dash_duo.find_element("#predict-upload input[type=file]").send_keys(str(path))
 
 
+def notebook_field_selector(name: str, role: str = "plain") -> str:
+    """The CSS selector of a notebook form's field (Dash writes a dict id as compact, key-sorted JSON)."""
+    return "[id='" + json.dumps({"name": name, "role": role, "type": "nb-param"}, separators=(",", ":")) + "']"
+
+
 def notebook_field(dash_duo, name: str, role: str = "plain"):
-    field_id = json.dumps({"name": name, "role": role, "type": "nb-param"}, separators=(",", ":"))
-    return dash_duo.driver.find_element(By.CSS_SELECTOR, f"input[id='{field_id}']")
+    return dash_duo.driver.find_element(By.CSS_SELECTOR, "input" + notebook_field_selector(name, role))
 
 
 def set_parameter(dash_duo, name: str, value: str) -> None:
     field = notebook_field(dash_duo, name)
     field.send_keys(Keys.CONTROL, "a")
     field.send_keys(value, Keys.TAB)  # debounced inputs report their value on blur
+
+
+def choose(dash_duo, selector: str, value=None, index=None) -> None:
+    """Pick a dcc.Dropdown option, then close its menu (Dash 4 keeps it open over the next control)."""
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});",
+                                   dash_duo.find_element(selector))
+    dash_duo.select_dcc_dropdown(selector, value=value, index=index)
+    dash_duo.driver.switch_to.active_element.send_keys(Keys.ESCAPE)

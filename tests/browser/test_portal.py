@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import submit_sign_in
+from tests.browser.conftest import choose, submit_sign_in
 from tests.portal.conftest import PASSWORD, email_of
 
 PAGES = {  # path -> (an element that shows the page's real content, text it must contain)
@@ -24,16 +24,6 @@ ALLOWED = {
 
 def open_page(dash_duo, path: str):
     dash_duo.wait_for_page(url=dash_duo.server.url + path)
-
-
-def choose(dash_duo, selector: str, value=None, index=None) -> None:
-    """Pick a dcc.Dropdown option, then close its menu (Dash 4 keeps it open over the next control)."""
-    from selenium.webdriver.common.keys import Keys
-
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});",
-                                   dash_duo.find_element(selector))
-    dash_duo.select_dcc_dropdown(selector, value=value, index=index)
-    dash_duo.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
 
 
 @pytest.mark.parametrize("role", sorted(ALLOWED))

@@ -38,6 +38,7 @@ CALLBACK_PERMISSIONS = {
     "explain-figures.children": "explain",
     "notebooks-form.children": "run_notebooks",
     '{"name":["ALL"],"role":"version","type":"nb-param"}.options': "run_notebooks",  # pattern-matching ids
+    '{"name":["ALL"],"role":"model","type":"nb-param"}.value': "run_notebooks",
     "notebooks-queued.data": "run_notebooks",
     "notebooks-finished.data": "run_notebooks",  # background
     "notebooks-cancel.id": "run_notebooks",  # Dash's cancel callback
