@@ -1,21 +1,25 @@
 """One notebook run: what ran (notebook, parameters, who, when, how long), what it read (model version,
 artifact sha256, data checksum, package versions), how it ended (the failing cell and its error), its HTML
-report inside the portal, downloads of the .ipynb and the HTML, and a rerun with the same parameters."""
+report inside the portal, downloads of the .ipynb and the HTML, and a rerun with the same parameters. A run
+still queued or running is shown again every 2 s until it ends."""
 from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import Input, Output, State, dcc, html
 from flask_login import current_user
 
 from portal import context, notebook_runs
-from portal.permissions import allowed
+from portal.permissions import allowed, require
 from portal.run_access import notebook_run_or_abort
-from portal.runs import DONE, FAILED
+from portal.runs import DONE, FAILED, QUEUED, RUNNING
 from portal.shell import page_denied
 
 dash.register_page(__name__, path_template="/notebooks/runs/<run_id>", name="Notebook run",
                    permission="view_notebooks", in_nav=False)
+
+
+ACTIVE = (QUEUED, RUNNING)
 
 
 def _when(value) -> str:
@@ -36,11 +40,7 @@ def _facts(run, owner: str) -> dbc.Table:
                      bordered=False, size="sm", className="small", id="notebook-run-facts")
 
 
-def layout(run_id: str | None = None, **_query):
-    denied = page_denied("view_notebooks")
-    if denied:
-        return denied
-    run = notebook_run_or_abort(run_id)
+def _view(run) -> html.Div:
     owner = notebook_runs.owners(context.get(), [run.user_id]).get(run.user_id, "system")
     base = f"/notebook-runs/{run.id}"
     actions = []
@@ -56,8 +56,8 @@ def layout(run_id: str | None = None, **_query):
     status_note = {DONE: None, FAILED: dbc.Alert([html.Strong("The notebook failed. "), run.error or ""],
                                                  color="danger", id="notebook-run-error")}
     return html.Div([
-        html.H1(f"Notebook run {run.id[:8]}", className="h4"),
-        status_note.get(run.status, dbc.Alert(f"This run is {run.status}.", color="secondary")),
+        status_note.get(run.status, dbc.Alert(f"This run is {run.status}.", color="secondary",
+                                              id="notebook-run-status")),
         _facts(run, owner),
         html.Div(actions, className="mb-3"),
         html.Iframe(src=f"{base}/report", id="notebook-run-report", title=f"{run.notebook} report",
@@ -65,3 +65,27 @@ def layout(run_id: str | None = None, **_query):
                     style={"width": "100%", "height": "80vh", "border": "1px solid #dee2e6"})
         if run.html_path else html.P("This run has no report.", className="text-muted"),
     ])
+
+
+def layout(run_id: str | None = None, **_query):
+    denied = page_denied("view_notebooks")
+    if denied:
+        return denied
+    run = notebook_run_or_abort(run_id)
+    return html.Div([
+        html.H1(f"Notebook run {run.id[:8]}", className="h4"),
+        html.Div(_view(run), id="notebook-run-content"),
+        dcc.Store(id="notebook-run-id", data=run.id),
+        # a run still going is shown again every 2 s until it ends
+        dcc.Interval(id="notebook-run-poll", interval=2000, disabled=run.status not in ACTIVE),
+    ])
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    @app.callback(Output("notebook-run-content", "children"), Output("notebook-run-poll", "disabled"),
+                  Input("notebook-run-poll", "n_intervals"), State("notebook-run-id", "data"),
+                  prevent_initial_call=True)
+    def refresh(_ticks, run_id):
+        require("view_notebooks")
+        run = notebook_run_or_abort(run_id)
+        return _view(run), run.status not in ACTIVE

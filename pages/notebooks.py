@@ -81,6 +81,18 @@ def _history(notebooks: list[str]) -> html.Div:
     ])
 
 
+def _catalog_list(catalog: dict, chosen: str | None) -> dbc.ListGroup:
+    """Every notebook: title, description and parameters; a click opens its form."""
+    return dbc.ListGroup([
+        dbc.ListGroupItem([
+            html.Div(spec.title, className="fw-semibold"),
+            html.Div(spec.description, className="small"),
+            html.Div(", ".join(p.name for p in spec.parameters), className="small text-muted"),
+        ], href=f"/notebooks?notebook={name}", active=name == chosen, id=f"notebooks-list-{name}")
+        for name, spec in catalog.items()
+    ], id="notebooks-list")
+
+
 def _runner(catalog: dict, chosen: str, rerun_values: dict | None) -> html.Div:
     spec = catalog[chosen]
     return html.Div([
@@ -119,8 +131,11 @@ def layout(notebook: str | None = None, rerun: str | None = None, **_query):
         html.H1("Notebooks", className="h4"),
         html.P("Parameterized analyses run by papermill on the engine. Each run keeps its executed notebook, "
                "its HTML report and what it read, so it can be reproduced.", className="small text-muted"),
-        _runner(catalog, chosen, rerun_values) if may_run and chosen else
-        dbc.Alert("Your role may read notebook runs but not start them.", color="secondary"),
+        dbc.Row([
+            dbc.Col(_catalog_list(catalog, chosen), md=4),
+            dbc.Col(_runner(catalog, chosen, rerun_values) if may_run and chosen else
+                    dbc.Alert("Your role may read notebook runs but not start them.", color="secondary"), md=8),
+        ]),
         _history(list(catalog)),
         dcc.Location(id="notebooks-location", refresh="callback-nav"),
     ])

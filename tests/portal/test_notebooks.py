@@ -205,3 +205,27 @@ def test_the_command_line_runs_and_records_notebooks(portal):
     assert run.status == "done" and run.user_id == user(portal, "analyst").id
     failed = _cli(portal.settings, "run", "model_evaluation", "-p", "model", MODEL, "-p", "seed", "8")
     assert failed.returncode == 1 and "error: cell" in failed.stdout
+
+
+def test_a_run_page_follows_its_run_until_it_ends(portal, client_for):
+    analyst = user(portal, "analyst")
+    run = notebook_runs.queue(portal, notebook_catalog.get("model_evaluation"), {"model": MODEL}, analyst.id,
+                              "analyst")
+    client = client_for("clinician")
+    output = "..notebook-run-content.children...notebook-run-poll.disabled.."
+    payload = {"output": output,
+               "outputs": [{"id": "notebook-run-content", "property": "children"},
+                           {"id": "notebook-run-poll", "property": "disabled"}],
+               "inputs": [{"id": "notebook-run-poll", "property": "n_intervals", "value": 1}],
+               "state": [{"id": "notebook-run-id", "property": "data", "value": run.id}],
+               "changedPropIds": ["notebook-run-poll.n_intervals"]}
+    flask.g.pop("_login_user", None)
+    going = client.post("/_dash-update-component", json=payload)
+    assert going.status_code == 200, going.get_data(as_text=True)
+    assert "This run is queued" in going.get_data(as_text=True)
+    assert going.json["response"]["notebook-run-poll"]["disabled"] is False
+    notebook_runs.cancel(portal, run.id, analyst.id, "analyst")
+    flask.g.pop("_login_user", None)
+    ended = client.post("/_dash-update-component", json=payload)
+    assert "This run is cancelled" in ended.get_data(as_text=True)
+    assert ended.json["response"]["notebook-run-poll"]["disabled"] is True

@@ -45,6 +45,7 @@ CALLBACK_PERMISSIONS = {
     "notebooks-message.children": "run_notebooks",  # cancel, and the end of a run (allow_duplicate)
     "notebooks-history.rowData": "view_notebooks",
     "notebooks-location.pathname": "view_notebooks",
+    "notebook-run-content.children": "view_notebooks",
 }
 
 
