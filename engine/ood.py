@@ -12,13 +12,14 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline
 
-from engine.preprocessing import library_size_log, preprocessing_steps
+from engine.preprocessing import preprocessing_steps, transform_step
 
 NEIGHBOURS = 5
 QUANTILE = 0.99
 MAX_COMPONENTS = 20
 # A sample with more than this share of its features outside the training range is flagged too.
 OUT_OF_RANGE_SHARE = 0.01
+BLOCK = 2048  # samples scored at once: bounded memory for large uploads
 
 
 class OutOfDistributionDetector:
@@ -45,21 +46,21 @@ class OutOfDistributionDetector:
         which was most of a one-sample prediction's time)."""
         points = self._embed(np.asarray(X, dtype=float))
         training = self.neighbours_._fit_X
+        training_norms = (training ** 2).sum(axis=1)[None, :]
         scores = np.empty(len(points))
-        for start in range(0, len(points), 2048):  # bounded memory for large uploads
-            block = points[start:start + 2048]
-            squared = ((block ** 2).sum(axis=1)[:, None] - 2 * block @ training.T + (training ** 2).sum(axis=1)[None, :])
+        for start in range(0, len(points), BLOCK):
+            block = points[start:start + BLOCK]
+            squared = (block ** 2).sum(axis=1)[:, None] - 2 * block @ training.T + training_norms
             nearest = np.sqrt(np.maximum(np.partition(squared, NEIGHBOURS - 1, axis=1)[:, :NEIGHBOURS], 0.0))
-            scores[start:start + 2048] = nearest.mean(axis=1)
+            scores[start:start + BLOCK] = nearest.mean(axis=1)
         return scores
 
     def _embed(self, X: np.ndarray) -> np.ndarray:
-        steps = dict(self.embed_.steps)
-        X = np.where(np.isnan(X), steps["impute"].statistics_[None, :], X)
-        if "log_cpm" in steps:
-            X = library_size_log(X)
-        scaler, pca = steps["scale"], steps["pca"]
-        return ((X - scaler.mean_) / scaler.scale_ - pca.mean_) @ pca.components_.T
+        """X through the fitted preprocessing steps, then the PCA (not whitened) as arithmetic."""
+        for _, step in self.embed_.steps[:-1]:
+            X = transform_step(step, X)
+        pca = self.embed_.steps[-1][1]
+        return (X - pca.mean_) @ pca.components_.T
 
     def flag(self, scores: np.ndarray, out_of_range: np.ndarray | None, n_features: int) -> np.ndarray:
         flagged = scores > self.threshold_

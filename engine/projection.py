@@ -51,14 +51,15 @@ class Projection:
     def fit(self, model: LoadedModel) -> "Projection":
         X, labels, ids = training_samples(model)
         self._bundle = model.bundle
-        self._pca = PCA(n_components=N_COMPONENTS, svd_solver="full").fit(self._bundle.preprocess(X))
+        Z = self._bundle.preprocess(X)
+        self._pca = PCA(n_components=N_COMPONENTS, svd_solver="full").fit(Z)
         components = self._pca.components_
         largest = np.abs(components).argmax(axis=1)
         self._signs = np.sign(components[np.arange(len(components)), largest])
         self._signs[self._signs == 0] = 1.0
         self.training_ids = ids
         self.training_labels = labels
-        self.training_coordinates = self.transform(X)
+        self.training_coordinates = self._pca.transform(Z) * self._signs
         self.explained_variance_ratio = [float(v) for v in self._pca.explained_variance_ratio_]
         return self
 

@@ -316,6 +316,7 @@ def class_explanations(bundle, schema: FeatureSchema, X: np.ndarray, predicted: 
         return pd.DataFrame(columns=columns)
     rows = np.concatenate(list(chosen.values()))
     values, _ = shap_values(bundle, X[rows])
+    names, groups = schema.names, schema.groups
     out, start = [], 0
     for c, class_rows in chosen.items():
         k = bundle.classes.index(c)
@@ -323,10 +324,11 @@ def class_explanations(bundle, schema: FeatureSchema, X: np.ndarray, predicted: 
         start += len(class_rows)
         mean_abs = np.abs(phi).mean(axis=0)
         with np.errstate(all="ignore"):
-            mean_value = np.nanmean(X[class_rows], axis=0) if len(class_rows) else np.full(X.shape[1], np.nan)
+            mean_value = np.nanmean(X[class_rows], axis=0)
+        samples = int((predicted == c).sum())
         for rank, j in enumerate(np.argsort(-mean_abs, kind="stable")[:top_k], start=1):
-            out.append({"predicted_class": c, "samples": int((predicted == c).sum()), "explained": len(class_rows),
-                        "rank": rank, "feature": schema.names[j], "group": schema.groups[j],
+            out.append({"predicted_class": c, "samples": samples, "explained": len(class_rows),
+                        "rank": rank, "feature": names[j], "group": groups[j],
                         "mean_abs_shap": float(mean_abs[j]), "mean_shap": float(phi[:, j].mean()),
                         "mean_value": float(mean_value[j])})
     return pd.DataFrame(out, columns=columns)
