@@ -32,13 +32,9 @@ def _role(spec, name: str) -> str:
         return MODEL  # a registered model; for training, a new version's name (free text)
     if name == "version":
         return VERSION
-    if name == spec_input_name(spec):
+    if name == "input_file" and spec.takes_input_file:
         return INPUT
     return PLAIN
-
-
-def spec_input_name(spec) -> str | None:
-    return "input_file" if spec.takes_input_file else None
 
 
 def _field(spec, parameter, value, choices: Choices, model_value):

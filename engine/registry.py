@@ -214,6 +214,9 @@ class Registry:
         return [self.get(name, v) for v in self._version_numbers(name)]
 
     def get(self, name: str, version: int) -> ModelVersion:
+        return self._get(name, version, self._read_aliases(name))
+
+    def _get(self, name: str, version: int, all_aliases: dict[str, int]) -> ModelVersion:
         path = self.root / name / str(version)
         if not (path / METADATA).exists():
             known = self._version_numbers(name)
@@ -221,7 +224,7 @@ class Registry:
                 raise RegistryError(f"no model named {name!r}; known: {', '.join(self.models()) or 'none'}")
             raise RegistryError(f"{name} has no version {version}; versions: {', '.join(map(str, known))}")
         metadata = _read_metadata(path / METADATA)
-        aliases = tuple(sorted(a for a, v in self._read_aliases(name).items() if v == version))
+        aliases = tuple(sorted(a for a, v in all_aliases.items() if v == version))
         return ModelVersion(name=name, version=version, aliases=aliases, path=path, metadata=metadata)
 
     def resolve(self, ref: str) -> ModelVersion:
@@ -233,19 +236,19 @@ class Registry:
         if alias is not None:
             if alias not in aliases:
                 raise RegistryError(f"{name} has no alias {alias!r}; aliases: {', '.join(aliases) or 'none'}")
-            return self.get(name, aliases[alias])
+            return self._get(name, aliases[alias], aliases)
         if PRODUCTION in aliases:
-            return self.get(name, aliases[PRODUCTION])
+            return self._get(name, aliases[PRODUCTION], aliases)
         known = self._version_numbers(name)
         if not known:
             raise RegistryError(f"no model named {name!r}; known: {', '.join(self.models()) or 'none'}")
-        return self.get(name, known[-1])
+        return self._get(name, known[-1], aliases)
 
     def load(self, ref: str | ModelVersion) -> LoadedModel:
         """The version's model, verified against its sha256 before unpickling; cached per process."""
         version = ref if isinstance(ref, ModelVersion) else self.resolve(ref)
         artifact = version.path / version.metadata["artifact"]["file"]
-        key = (str(artifact.resolve()), version.sha256)
+        key = (str(artifact), version.sha256)  # the sha256 names the content; the path, where it was checked
         with _cache_lock:
             bundle = _loaded.get(key)
             if bundle is None:

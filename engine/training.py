@@ -181,11 +181,20 @@ def train(dataset: Dataset, algorithm: str = "auto", seed: int = DEFAULT_SEED,
     return TrainingResult(bundle=bundle, metadata=metadata)
 
 
-def package_versions() -> dict[str, str]:
+TRAINING_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy", "shap", "joblib")
+
+
+def package_versions(names: tuple[str, ...] = TRAINING_PACKAGES) -> dict[str, str]:
+    """Python's version and each named package's ("not installed" when absent)."""
     import importlib.metadata as md
 
-    names = ("scikit-learn", "numpy", "pandas", "scipy", "shap", "joblib")
-    return {"python": platform.python_version(), **{n: md.version(n) for n in names}}
+    def version(name: str) -> str:
+        try:
+            return md.version(name)
+        except md.PackageNotFoundError:
+            return "not installed"
+
+    return {"python": platform.python_version(), **{n: version(n) for n in names}}
 
 
 def _metadata(dataset, seed, chosen, scores, cv_folds, abstain, held_out, importance, schema, classes,

@@ -9,7 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 from flask_login import current_user
 
-from portal import context, notebook_runs
+from portal import context, notebook_runs, runs
 from portal.permissions import allowed, require
 from portal.run_access import notebook_run_or_abort
 from portal.runs import DONE, FAILED, QUEUED, RUNNING
@@ -41,7 +41,7 @@ def _facts(run, owner: str) -> dbc.Table:
 
 
 def _view(run) -> html.Div:
-    owner = notebook_runs.owners(context.get(), [run.user_id]).get(run.user_id, "system")
+    owner = runs.owner_email(context.get(), run.user_id)
     base = f"/notebook-runs/{run.id}"
     actions = []
     if run.html_path:

@@ -36,21 +36,25 @@ def version_options(registry, name: str) -> list[dict]:
 def choices() -> Choices:
     portal = context.get()
     registry = portal.registry
+    models = registry.models()
     finished = [r for r in runs.list_runs(portal, current_user.id, current_user.role) if r.status == DONE]
     return Choices(
-        models=registry.models(),
-        versions={name: version_options(registry, name) for name in registry.models()},
+        models=models,
+        versions={name: version_options(registry, name) for name in models},
         datasets=list(datasets.SPECS), algorithms=["auto", *ALGORITHMS],
         input_runs=[{"label": f"{r.created_at:%Y-%m-%d %H:%M} · {r.model_name}:{r.model_version} · "
                               f"{r.progress_total:,} samples · run {r.id[:8]}", "value": r.id} for r in finished],
     )
 
 
-def history_rows(notebook: str | None = None, owner: int | None = None, status: str | None = None) -> list[dict]:
-    portal = context.get()
-    found = notebook_runs.list_runs(portal, current_user.id, current_user.role, notebook=notebook, owner=owner,
-                                    status=status)
-    emails = notebook_runs.owners(portal, [r.user_id for r in found])
+def _visible_runs(notebook: str | None = None, owner: int | None = None, status: str | None = None) -> list:
+    return notebook_runs.list_runs(context.get(), current_user.id, current_user.role, notebook=notebook,
+                                   owner=owner, status=status)
+
+
+def history_rows(found: list, emails: dict[int, str] | None = None) -> list[dict]:
+    if emails is None:
+        emails = notebook_runs.owners(context.get(), [r.user_id for r in found])
     return [{
         "run": r.id, "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"), "notebook": r.notebook,
         "status": r.status, "user": emails.get(r.user_id, "system"),
@@ -61,20 +65,19 @@ def history_rows(notebook: str | None = None, owner: int | None = None, status: 
 
 
 def _history(notebooks: list[str]) -> html.Div:
-    portal = context.get()
-    users = notebook_runs.owners(portal, {r.user_id for r in notebook_runs.list_runs(
-        portal, current_user.id, current_user.role)})
+    found = _visible_runs()
+    users = notebook_runs.owners(context.get(), {r.user_id for r in found})
     return html.Div([
         html.H2("History", className="h5 mt-4"),
         dbc.Row([
             dbc.Col(dcc.Dropdown(notebooks, None, id="notebooks-filter-notebook", placeholder="every notebook")),
             dbc.Col(dcc.Dropdown([{"label": e, "value": i} for i, e in sorted(users.items(), key=lambda x: x[1])],
                                  None, id="notebooks-filter-user", placeholder="every user")),
-            dbc.Col(dcc.Dropdown(list(notebook_runs.STATUSES), None, id="notebooks-filter-status",
+            dbc.Col(dcc.Dropdown(list(runs.STATUSES), None, id="notebooks-filter-status",
                                  placeholder="every status")),
         ], className="g-2 mb-2"),
         html.P("Click a run to open its report.", className="small text-muted"),
-        dag.AgGrid(id="notebooks-history", rowData=history_rows(), getRowId="params.data.run",
+        dag.AgGrid(id="notebooks-history", rowData=history_rows(found, users), getRowId="params.data.run",
                    columnDefs=[{"field": c} for c in HISTORY_COLUMNS],
                    defaultColDef={"sortable": True, "filter": True, "resizable": True},
                    dashGridOptions={"pagination": True, "paginationPageSize": 20}, columnSize="sizeToFit"),
@@ -211,14 +214,15 @@ def register_callbacks(app: dash.Dash) -> None:
         run_id, status = (outcome or {}).get("run"), (outcome or {}).get("status", "failed")
         link = dcc.Link("Open the report", href=f"/notebooks/runs/{run_id}", id="notebooks-open-run")
         color = "success" if status == DONE else "warning"
-        return dbc.Alert([f"The run ended as {status}. ", link], color=color, id="notebooks-outcome"), history_rows()
+        return (dbc.Alert([f"The run ended as {status}. ", link], color=color, id="notebooks-outcome"),
+                history_rows(_visible_runs()))
 
     @app.callback(Output("notebooks-history", "rowData"), Input("notebooks-filter-notebook", "value"),
                   Input("notebooks-filter-user", "value"), Input("notebooks-filter-status", "value"),
                   prevent_initial_call=True)
     def filter_history(notebook, owner, status):
         require("view_notebooks")
-        return history_rows(notebook, owner, status)
+        return history_rows(_visible_runs(notebook, owner, status))
 
     @app.callback(Output("notebooks-location", "pathname"), Input("notebooks-history", "cellClicked"),
                   prevent_initial_call=True)

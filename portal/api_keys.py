@@ -64,6 +64,19 @@ _cache: dict[tuple[str, str], _Entry] = {}  # (database url, prefix) -> entry
 _touched: dict[tuple[str, str], float] = {}  # (database url, prefix) -> monotonic time of the last write
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The credential of an `Authorization: Bearer <credential>` header (scheme in any case), or None."""
+    scheme, _, credential = (authorization or "").partition(" ")
+    credential = credential.strip()
+    return credential if scheme.lower() == "bearer" and credential else None
+
+
+def key_prefix(presented: str | None) -> str | None:
+    """The public prefix of a well-formed key, or None."""
+    match = KEY_PATTERN.fullmatch(presented or "")
+    return match.group(1) if match else None
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 

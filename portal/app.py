@@ -15,7 +15,7 @@ from flask_limiter.util import get_remote_address
 
 from engine.registry import Registry
 from engine.settings import PROJECT_ROOT
-from portal import auth, context, jobs, metrics, notebook_files, shell
+from portal import api_keys, auth, context, jobs, metrics, notebook_files, shell
 from portal.api.cache import ResultCache
 from portal.api.routes import create_blueprint
 from portal.db import Database
@@ -39,8 +39,7 @@ def install_api(server: flask.Flask, limiter: Limiter, settings: Settings) -> No
 
 
 def _api_limit_key() -> str:
-    scheme, _, key = flask.request.headers.get("Authorization", "").partition(" ")
-    prefix = key.strip()[:11] if scheme.lower() == "bearer" and key.startswith("ca_") else ""
+    prefix = api_keys.key_prefix(api_keys.bearer_token(flask.request.headers.get("Authorization")))
     return f"api-key:{prefix}" if prefix else f"api-address:{get_remote_address()}"
 
 

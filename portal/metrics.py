@@ -5,6 +5,7 @@ an allowed network. Counters are per process: under several gunicorn workers eac
 worker, unless prometheus_client's multiprocess mode is set up (PROMETHEUS_MULTIPROC_DIR)."""
 from __future__ import annotations
 
+import collections
 import hmac
 import ipaddress
 import time
@@ -13,7 +14,9 @@ import flask
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 
+from portal.api_keys import bearer_token
 from portal.models import PredictionRun
+from portal.runs import STATUSES
 
 
 class PortalMetrics:
@@ -34,8 +37,8 @@ class PortalMetrics:
                           registry=self.registry)
 
     def record_predictions(self, model: str, version: int, classes: list[str], hits: int, misses: int) -> None:
-        for name in classes:
-            self.predictions.labels(model, str(version), name).inc()
+        for name, count in collections.Counter(classes).items():
+            self.predictions.labels(model, str(version), name).inc(count)
         self.cache.labels("hit").inc(hits)
         self.cache.labels("miss").inc(misses)
 
@@ -63,7 +66,7 @@ def install(server: flask.Flask, db, token: str | None, allowed_networks: str) -
 
     @server.get("/metrics")
     def metrics():
-        presented = flask.request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        presented = bearer_token(flask.request.headers.get("Authorization")) or ""
         by_token = bool(token) and hmac.compare_digest(presented, token)
         try:
             address = ipaddress.ip_address(flask.request.remote_addr or "")
@@ -74,6 +77,6 @@ def install(server: flask.Flask, db, token: str | None, allowed_networks: str) -
                                         "details": []}), 403
         with db.session() as session:
             counts = dict(session.execute(select(PredictionRun.status, func.count()).group_by(PredictionRun.status)).all())
-        for state in ("queued", "running", "done", "failed", "cancelled"):
+        for state in STATUSES:
             METRICS.jobs.labels(state).set(counts.get(state, 0))
         return flask.Response(generate_latest(METRICS.registry), mimetype=CONTENT_TYPE_LATEST)

@@ -26,10 +26,10 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
-def to_html(notebook_path: Path) -> str:
-    import nbformat
+def to_html(notebook) -> str:
+    """An executed notebook (an nbformat node) as one HTML page."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name=TEMPLATE)
-    body, _ = exporter.from_notebook_node(nbformat.read(str(notebook_path), as_version=4))
+    body, _ = exporter.from_notebook_node(notebook)
     return REMOTE_SCRIPT.sub("", body)

@@ -14,28 +14,29 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import platform
 import signal
 import threading
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
+import nbformat
 import papermill
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.exceptions import PapermillExecutionError
 from sqlalchemy import select, update
 
 from engine import reports
+from engine.training import package_versions
 from portal import audit, notebook_html, runs
 from portal.context import Portal
 from portal.models import NotebookRun, User, utcnow
 from portal.notebook_catalog import INPUT_FILE, NotebookSpec, ParameterError, check
 from portal.notebook_catalog import get as get_notebook
 from portal.permissions import ADMIN, allowed
-from portal.runs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, RunError
+from portal.runs import DONE, FAILED, QUEUED, RUNNING, RunError
 from portal.settings import PROJECT_ROOT
+from portal.users import get_user
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ INPUT_COPY = "input.parquet"
 ENGINE = "cancer-alpha"
 KERNEL = "python3"  # ipykernel's kernel for the Python running the portal: the same environment
 PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "shap", "plotly", "papermill", "nbconvert", "ipykernel")
-STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
 
 
 class ProgressEngine(NBClientEngine):
@@ -64,16 +64,6 @@ class ProgressEngine(NBClientEngine):
 
 
 papermill_engines.register(ENGINE, ProgressEngine)
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def shown_parameters(run: NotebookRun) -> dict:
@@ -121,10 +111,10 @@ def queue(portal: Portal, spec: NotebookSpec, given: dict, user_id: int | None, 
     run = NotebookRun(user_id=user_id, notebook=spec.name, parameters=parameters, status=QUEUED,
                       model_name=version.name if version else None,
                       model_version=version.version if version else None,
-                      artifact_sha256=version.sha256 if version else None, package_versions=package_versions())
+                      artifact_sha256=version.sha256 if version else None, package_versions=package_versions(PACKAGES))
     with portal.db.session() as session:
         session.add(run)
-    audit.record("notebook.queue", target=run.id, user_id=user_id, actor=_email(portal, user_id),
+    audit.record("notebook.queue", target=run.id, user_id=user_id, actor=runs.owner_email(portal, user_id),
                  details={"notebook": spec.name}, db=portal.db)
     return run
 
@@ -138,27 +128,24 @@ def _model_version(portal: Portal, parameters: dict):
 
 def execute(portal: Portal, run_id: str, progress: Callable[[int, int], None] | None = None) -> str:
     """Run a queued notebook to its end; returns the final status. Only a queued run starts, once."""
-    with portal.db.session() as session:
-        claimed = session.execute(update(NotebookRun).where(NotebookRun.id == run_id, NotebookRun.status == QUEUED)
-                                  .values(status=RUNNING, started_at=utcnow())).rowcount
-        run = session.get(NotebookRun, run_id)
+    claimed, run = runs.claim(portal, NotebookRun, run_id)
     if not claimed:
         return run.status if run else FAILED
     started = time.perf_counter()
     folder = run_folder(portal, run_id)
     folder.mkdir(parents=True, exist_ok=True)
     output, html = folder / f"{run.notebook}.ipynb", folder / f"{run.notebook}.html"
-    status, error, summary = FAILED, None, {}
+    status, error, summary, executed = FAILED, None, {}, None
     try:
         parameters = {k: v for k, v in run.parameters.items() if k != INPUT_RUN}
         if run.parameters.get(INPUT_RUN):
             parameters[INPUT_FILE] = str(_write_input(portal, run, folder))
         _point_engine_at(portal)
         with _terminate_raises():
-            papermill.execute_notebook(str(get_notebook(run.notebook).path), str(output), parameters=parameters,
-                                       engine_name=ENGINE, kernel_name=KERNEL, progress_bar=False, cwd=str(folder),
-                                       on_cell=progress)
-        summary = reports.read_summary(output)
+            executed = papermill.execute_notebook(
+                str(get_notebook(run.notebook).path), str(output), parameters=parameters, engine_name=ENGINE,
+                kernel_name=KERNEL, progress_bar=False, cwd=str(folder), on_cell=progress)
+        summary = reports.read_summary(executed)
         status = DONE
     except PapermillExecutionError as failure:  # the notebook raised: name the cell, keep what it wrote
         error = f"cell {failure.cell_index + 1} (In [{failure.exec_count}]): {failure.ename}: {failure.evalue}"
@@ -167,15 +154,18 @@ def execute(portal: Portal, run_id: str, progress: Callable[[int, int], None] | 
         error = f"{type(failure).__name__}: {failure}"
     finally:
         (folder / INPUT_COPY).unlink(missing_ok=True)
-    _stamp(output, {"run": run_id, "notebook": run.notebook, "parameters": run.parameters, "status": status,
-                    "error": error, "by": _email(portal, run.user_id), "summary": summary,
-                    "packages": run.package_versions})
-    has_html = _export_html(output, html)
+    owner = runs.owner_email(portal, run.user_id)
+    if executed is None and output.exists():  # papermill stopped at a failing cell and saved what it had
+        executed = nbformat.read(str(output), as_version=4)
+    if executed is not None:
+        _stamp(executed, {"run": run_id, "notebook": run.notebook, "parameters": run.parameters, "status": status,
+                          "error": error, "by": owner, "summary": summary, "packages": run.package_versions})
+        nbformat.write(executed, str(output))
+    has_html = executed is not None and _export_html(executed, html)
     _finish(portal, run, status, error=error, summary=summary, duration=time.perf_counter() - started,
-            output=output if output.exists() else None, html=html if has_html else None)
+            output=output if executed is not None else None, html=html if has_html else None)
     audit.record("notebook.run", outcome=audit.OK if status == DONE else audit.FAILED, target=run_id,
-                 user_id=run.user_id, actor=_email(portal, run.user_id),
-                 details={"notebook": run.notebook, "status": status}, db=portal.db)
+                 user_id=run.user_id, actor=owner, details={"notebook": run.notebook, "status": status}, db=portal.db)
     return status
 
 
@@ -216,26 +206,18 @@ def _terminate_raises():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _stamp(notebook: Path, record: dict) -> None:
+def _stamp(executed, record: dict) -> None:
     """The run's record inside the executed notebook's metadata (beside papermill's own), so a downloaded
     .ipynb says what ran, for whom, and how it ended."""
-    if not notebook.exists():
-        return
-    import nbformat
-
-    executed = nbformat.read(str(notebook), as_version=4)
     executed.metadata["cancer_alpha_run"] = record
-    nbformat.write(executed, str(notebook))
 
 
-def _export_html(notebook: Path, html: Path) -> bool:
-    if not notebook.exists():
-        return False
+def _export_html(executed, html: Path) -> bool:
     try:
-        html.write_text(notebook_html.to_html(notebook), encoding="utf-8")
+        html.write_text(notebook_html.to_html(executed), encoding="utf-8")
         return True
     except Exception:
-        log.exception("could not convert %s to HTML", notebook)
+        log.exception("could not convert %s to HTML", html.name)
         return False
 
 
@@ -255,10 +237,7 @@ def cancel(portal: Portal, run_id: str, user_id: int, role: str) -> None:
     run = get_run(portal, run_id, user_id, role)
     if run.user_id != user_id and role != ADMIN:
         raise RunError("only the run's owner or an admin may cancel it", 403)
-    with portal.db.session() as session:
-        session.execute(update(NotebookRun).where(NotebookRun.id == run_id,
-                                                  NotebookRun.status.in_((QUEUED, RUNNING)))
-                        .values(status=CANCELLED, finished_at=utcnow()))
+    runs.mark_cancelled(portal, NotebookRun, run_id)
     (run_folder(portal, run_id) / INPUT_COPY).unlink(missing_ok=True)
     audit.record("notebook.cancel", target=run_id)
 
@@ -298,13 +277,8 @@ def owners(portal: Portal, user_ids) -> dict[int, str]:
         return dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
 
 
-def _email(portal: Portal, user_id: int | None) -> str:
-    return owners(portal, [user_id]).get(user_id, "system") if user_id is not None else "system"
-
-
 def _role(portal: Portal, user_id: int | None) -> str:
     if user_id is None:
         return ADMIN  # the command line's operator
-    with portal.db.session() as session:
-        user = session.get(User, user_id)
+    user = get_user(portal.db, user_id)
     return user.role if user else ""

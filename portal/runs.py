@@ -22,14 +22,16 @@ from engine.validation import validate
 from portal import audit
 from portal.checksums import sha256_bytes
 from portal.context import Portal
-from portal.models import PredictionRun, Upload, User, utcnow
+from portal.models import PredictionRun, Upload, utcnow
 from portal.permissions import ADMIN
+from portal.users import get_user
 
 log = logging.getLogger(__name__)
 
 LABEL_COLUMN = "true_label"  # an optional column of known classes in an upload
 CHUNK = 1_000  # samples predicted between two progress reports and cancellation checks
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)  # of prediction and notebook runs alike
 
 
 class RunError(Exception):
@@ -119,11 +121,23 @@ def queue_run(portal: Portal, upload_id: str, user_id: int, role: str) -> Predic
 
 def cancel_run(portal: Portal, run_id: str, user_id: int, role: str) -> None:
     get_run(portal, run_id, user_id, role)
-    with portal.db.session() as session:
-        session.execute(update(PredictionRun).where(PredictionRun.id == run_id,
-                                                    PredictionRun.status.in_((QUEUED, RUNNING)))
-                        .values(status=CANCELLED, finished_at=utcnow()))
+    mark_cancelled(portal, PredictionRun, run_id)
     audit.record("prediction.cancel", target=run_id)
+
+
+def mark_cancelled(portal: Portal, model, run_id: str) -> None:
+    """A queued or running run (a PredictionRun or a NotebookRun) becomes cancelled; an ended one stays."""
+    with portal.db.session() as session:
+        session.execute(update(model).where(model.id == run_id, model.status.in_((QUEUED, RUNNING)))
+                        .values(status=CANCELLED, finished_at=utcnow()))
+
+
+def claim(portal: Portal, model, run_id: str):
+    """(claimed, run): a queued run becomes running in one atomic UPDATE, so it starts only once."""
+    with portal.db.session() as session:
+        claimed = session.execute(update(model).where(model.id == run_id, model.status == QUEUED)
+                                  .values(status=RUNNING, started_at=utcnow())).rowcount
+        return bool(claimed), session.get(model, run_id)
 
 
 def _status(portal: Portal, run_id: str) -> str:
@@ -134,11 +148,7 @@ def _status(portal: Portal, run_id: str) -> str:
 def execute_run(portal: Portal, run_id: str, progress: Callable[[int, int], None] | None = None) -> str:
     """Run a queued prediction to its end (in a background job). Returns the final status. Only a
     queued run starts, and only once: the claim is one atomic UPDATE."""
-    with portal.db.session() as session:
-        claimed = session.execute(update(PredictionRun).where(PredictionRun.id == run_id,
-                                                              PredictionRun.status == QUEUED)
-                                  .values(status=RUNNING, started_at=utcnow())).rowcount
-        run = session.get(PredictionRun, run_id)
+    claimed, run = claim(portal, PredictionRun, run_id)
     if not claimed:
         return run.status if run else FAILED
     try:
@@ -147,7 +157,7 @@ def execute_run(portal: Portal, run_id: str, progress: Callable[[int, int], None
         log.exception("prediction run %s failed", run_id)
         _finish(portal, run_id, FAILED, error=f"The run failed: {type(error).__name__}. Nothing stored was lost.")
         audit.record("prediction.run", outcome=audit.FAILED, target=run_id, user_id=run.user_id,
-                     actor=_owner_email(portal, run.user_id), details={"error": type(error).__name__}, db=portal.db)
+                     actor=owner_email(portal, run.user_id), details={"error": type(error).__name__}, db=portal.db)
         return FAILED
     return status
 
@@ -176,7 +186,7 @@ def _predict_in_chunks(portal: Portal, run: PredictionRun, progress) -> str:
     portal.storage.put_frame(_results_name(run.id), results)
     summary = summarise(results, model.bundle.classes)
     _finish(portal, run.id, DONE, summary=summary, result_path=_results_name(run.id))
-    audit.record("prediction.run", target=run.id, user_id=run.user_id, actor=_owner_email(portal, run.user_id),
+    audit.record("prediction.run", target=run.id, user_id=run.user_id, actor=owner_email(portal, run.user_id),
                  details={"model": model.version.ref, "samples": total}, db=portal.db)
     return DONE
 
@@ -194,10 +204,12 @@ def summarise(results: pd.DataFrame, classes: list[str]) -> dict:
     return summary
 
 
-def _owner_email(portal: Portal, user_id: int) -> str:
-    """Who a background job works for, for its audit entries (no signed-in user there)."""
-    with portal.db.session() as session:
-        user = session.get(User, user_id)
+def owner_email(portal: Portal, user_id: int | None) -> str:
+    """Who a run is for, for its records and audit entries (a background job has no signed-in user): the
+    e-mail; "system" for a command-line run with no user; "user N" for a user no longer stored."""
+    if user_id is None:
+        return "system"
+    user = get_user(portal.db, user_id)
     return user.email if user else f"user {user_id}"
 
 

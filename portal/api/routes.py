@@ -99,11 +99,10 @@ def create_blueprint() -> flask.Blueprint:
 def _authenticate():
     if flask.request.endpoint in OPEN_ENDPOINTS:
         return None
-    header = flask.request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    key = api_keys.bearer_token(flask.request.headers.get("Authorization"))
+    if key is None:
         raise errors.ApiError(401, "Send an API key: 'Authorization: Bearer <key>'. Create one on your Account page.")
-    owner = api_keys.authenticate(context.get().db, key.strip())
+    owner = api_keys.authenticate(context.get().db, key)
     if owner is None:
         raise errors.ApiError(401, "This API key is not valid (unknown, revoked, or its user is deactivated).")
     flask.g.api_owner = owner
@@ -150,7 +149,7 @@ def _cache():
 
 def _meta(model, started: float) -> dict:
     return {"model": model.version.name, "version": model.version.version, "sha256": model.version.sha256,
-            "request_id": flask.g.get("request_id") or uuid.uuid4().hex,
+            "request_id": uuid.uuid4().hex,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 3)}
 
 
