@@ -14,7 +14,7 @@ from flask_login import current_user
 from engine.registry import PRODUCTION, RegistryError
 from portal import audit, context
 from portal.permissions import allowed, require
-from portal.shell import EMPTY_REGISTRY, model_names_and_choice, page_denied
+from portal.shell import EMPTY_REGISTRY, default_version, model_names_and_choice, page_denied, version_options
 
 dash.register_page(__name__, path="/models", name="Models", order=10, permission="view_models")
 
@@ -170,15 +170,11 @@ def register_callbacks(app: dash.Dash) -> None:
             versions = registry.versions(name)
         except RegistryError as error:
             return [], None, dbc.Alert(str(error), color="danger")
-        numbers = [v.version for v in versions]
-        aliases = registry.aliases(name)
-        value = wanted if wanted in numbers else aliases.get(PRODUCTION, numbers[-1])
+        value = default_version(name, [v.version for v in versions], wanted)
         grid = dag.AgGrid(id="models-versions-grid", rowData=version_rows(versions), columnDefs=COLUMNS,
                           defaultColDef={"sortable": True, "resizable": True, "filter": True},
                           dashGridOptions={"domLayout": "autoHeight"}, columnSize="sizeToFit")
-        options = [{"label": f"{v.version} ({', '.join(v.aliases)})" if v.aliases else str(v.version),
-                    "value": v.version} for v in versions]
-        return options, value, grid
+        return version_options(versions), value, grid
 
     @app.callback(Output("models-alias-version", "options"), Input("models-version", "options"))
     def alias_version_choices(options):

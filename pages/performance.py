@@ -11,10 +11,10 @@ from dash import Input, Output, dcc, html
 
 from components import figures
 from components.layout import metric_card
-from engine.registry import PRODUCTION, Registry, RegistryError
+from engine.registry import Registry, RegistryError
 from portal import context
 from portal.permissions import require
-from portal.shell import EMPTY_REGISTRY, model_names_and_choice, page_denied
+from portal.shell import EMPTY_REGISTRY, default_version, model_names_and_choice, page_denied
 
 dash.register_page(__name__, path="/performance", name="Performance", order=20, permission="view_performance")
 
@@ -141,7 +141,7 @@ def register_callbacks(app: dash.Dash) -> None:
             numbers = [v.version for v in registry.versions(name)]
         except RegistryError:
             return [], None, []
-        value = wanted if wanted in numbers else registry.aliases(name).get(PRODUCTION, numbers[-1] if numbers else None)
+        value = default_version(name, numbers, wanted)
         options = [{"label": str(n), "value": n} for n in numbers]
         return options, value, options
 

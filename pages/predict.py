@@ -17,7 +17,7 @@ from engine.registry import PRODUCTION, RegistryError
 from portal import audit, context, runs
 from portal.job_callbacks import register_job
 from portal.permissions import require
-from portal.shell import EMPTY_REGISTRY, model_names_and_choice, page_denied
+from portal.shell import EMPTY_REGISTRY, default_version, model_names_and_choice, page_denied, version_options
 
 dash.register_page(__name__, path="/predict", name="Predict", order=5, permission="upload")
 
@@ -92,9 +92,7 @@ def register_callbacks(app: dash.Dash) -> None:
             versions_ = registry.versions(name)
         except RegistryError:
             return [], None
-        options = [{"label": f"{v.version} ({', '.join(v.aliases)})" if v.aliases else str(v.version),
-                    "value": v.version} for v in versions_]
-        return options, registry.aliases(name).get(PRODUCTION, versions_[-1].version if versions_ else None)
+        return version_options(versions_), default_version(name, [v.version for v in versions_])
 
     @app.callback(Output("predict-version-note", "children"), Input("predict-model", "value"),
                   Input("predict-version", "value"))

@@ -7,6 +7,7 @@ from dash import html
 from flask_login import current_user
 
 from components.layout import navbar, research_banner, not_allowed
+from engine.registry import PRODUCTION
 from portal import audit, context
 from portal.permissions import PERMISSIONS, allowed
 
@@ -43,3 +44,16 @@ def model_names_and_choice(wanted: str | None) -> tuple[list[str], str | None]:
     """The registry's model names and the one a page opens with (the `?model=` asked for, else the first)."""
     names = context.get().registry.models()
     return names, (wanted if wanted in names else (names[0] if names else None))
+
+
+def version_options(versions) -> list[dict]:
+    """Dropdown options for a model's versions, each labelled with its aliases."""
+    return [{"label": f"{v.version} ({', '.join(v.aliases)})" if v.aliases else str(v.version), "value": v.version}
+            for v in versions]
+
+
+def default_version(name: str, numbers: list[int], wanted: int | None = None) -> int | None:
+    """The version a page shows: `wanted` if it exists, else the production alias's, else the newest."""
+    if wanted in numbers:
+        return wanted
+    return context.get().registry.aliases(name).get(PRODUCTION, numbers[-1] if numbers else None)
