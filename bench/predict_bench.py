@@ -29,7 +29,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from engine import datasets  # noqa: E402
 from portal.app import create_app  # noqa: E402
-from portal.settings import Settings  # noqa: E402
+from portal.core.settings import Settings  # noqa: E402
 from timing import median_ms  # noqa: E402
 
 MODEL = "tissue-of-origin"

@@ -1,4 +1,4 @@
-"""sha256 of files: pins datasets and guards model artifacts before unpickling."""
+"""sha256 of files and bytes: pins datasets, guards model artifacts before unpickling, names uploads."""
 from __future__ import annotations
 
 import hashlib
@@ -11,3 +11,8 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    """sha256 of bytes held in memory (uploads)."""
+    return hashlib.sha256(data).hexdigest()

@@ -10,11 +10,12 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 
-from portal import audit, context
-from portal.passwords import WeakPassword, generate_password
-from portal.permissions import PERMISSIONS, ROLES, require
-from portal.shell import page_denied
-from portal.users import UserError, create_user, list_users, set_active, set_role
+from portal.accounts import audit
+from portal.core import context
+from portal.accounts.passwords import WeakPassword, generate_password
+from portal.accounts.permissions import PERMISSIONS, ROLES, require
+from pages.frame import page_denied
+from portal.accounts.users import UserError, create_user, list_users, set_active, set_role
 
 dash.register_page(__name__, path="/admin", name="Admin", order=80, permission="manage_users")
 

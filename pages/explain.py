@@ -19,11 +19,13 @@ from components.layout import RESEARCH_ONLY, not_allowed
 from engine.explain import explain
 from engine.predict import predict
 from engine.projection import training_samples
-from portal import audit, context, runs
-from portal.models import utcnow
-from portal.permissions import require
-from portal.run_access import run_or_abort
-from portal.shell import page_denied
+from portal.accounts import audit
+from portal.core import context
+from portal.predictions import runs
+from portal.core.models import utcnow
+from portal.accounts.permissions import require
+from portal.predictions.access import run_or_abort
+from pages.frame import page_denied
 
 dash.register_page(__name__, path_template="/explain/<run_id>/<sample_id>", name="Explain", permission="explain",
                    in_nav=False)

@@ -12,9 +12,10 @@ from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user
 
 from engine.registry import PRODUCTION, RegistryError
-from portal import audit, context
-from portal.permissions import allowed, require
-from portal.shell import EMPTY_REGISTRY, default_version, model_names_and_choice, page_denied, version_options
+from portal.accounts import audit
+from portal.core import context
+from portal.accounts.permissions import allowed, require
+from pages.frame import EMPTY_REGISTRY, default_version, model_names_and_choice, page_denied, version_options
 
 dash.register_page(__name__, path="/models", name="Models", order=10, permission="view_models")
 

@@ -9,11 +9,13 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 from flask_login import current_user
 
-from portal import context, notebook_runs, runs
-from portal.permissions import allowed, require
-from portal.run_access import notebook_run_or_abort
-from portal.runs import DONE, FAILED, QUEUED, RUNNING
-from portal.shell import page_denied
+from portal.core import context
+from portal.notebooks import runs as notebook_runs
+from portal.predictions import runs
+from portal.accounts.permissions import allowed, require
+from portal.notebooks.access import notebook_run_or_abort
+from portal.predictions.runs import DONE, FAILED, QUEUED, RUNNING
+from pages.frame import page_denied
 
 dash.register_page(__name__, path_template="/notebooks/runs/<run_id>", name="Notebook run",
                    permission="view_notebooks", in_nav=False)

@@ -13,13 +13,15 @@ from flask_login import current_user
 from components.notebook_form import INPUT, MODEL, VERSION, Choices, field_id, notebook_form
 from engine import datasets
 from engine.training import ALGORITHMS
-from portal import context, notebook_catalog, notebook_runs, runs
-from portal.job_callbacks import register_job
-from portal.notebook_catalog import ParameterError
-from portal.permissions import allowed, require
-from portal.run_access import notebook_run_or_abort
-from portal.runs import DONE, RunError
-from portal.shell import page_denied
+from portal.core import context
+from portal.notebooks import catalog as notebook_catalog, runs as notebook_runs
+from portal.predictions import runs
+from portal.jobs.callbacks import register_job
+from portal.notebooks.catalog import ParameterError
+from portal.accounts.permissions import allowed, require
+from portal.notebooks.access import notebook_run_or_abort
+from portal.predictions.runs import DONE, RunError
+from pages.frame import page_denied
 
 dash.register_page(__name__, path="/notebooks", name="Notebooks", order=30, permission="view_notebooks")
 

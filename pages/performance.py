@@ -12,9 +12,9 @@ from dash import Input, Output, dcc, html
 from components import figures
 from components.layout import metric_card
 from engine.registry import Registry, RegistryError
-from portal import context
-from portal.permissions import require
-from portal.shell import EMPTY_REGISTRY, default_version, model_names_and_choice, page_denied
+from portal.core import context
+from portal.accounts.permissions import require
+from pages.frame import EMPTY_REGISTRY, default_version, model_names_and_choice, page_denied
 
 dash.register_page(__name__, path="/performance", name="Performance", order=20, permission="view_performance")
 

@@ -14,10 +14,12 @@ from flask_login import current_user
 from components.validation_view import validation_report_view
 from engine import datasets
 from engine.registry import PRODUCTION, RegistryError
-from portal import audit, context, runs
-from portal.job_callbacks import register_job
-from portal.permissions import require
-from portal.shell import EMPTY_REGISTRY, default_version, model_names_and_choice, page_denied, version_options
+from portal.accounts import audit
+from portal.core import context
+from portal.predictions import runs
+from portal.jobs.callbacks import register_job
+from portal.accounts.permissions import require
+from pages.frame import EMPTY_REGISTRY, default_version, model_names_and_choice, page_denied, version_options
 
 dash.register_page(__name__, path="/predict", name="Predict", order=5, permission="upload")
 

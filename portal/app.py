@@ -15,12 +15,16 @@ from flask_limiter.util import get_remote_address
 
 from engine.registry import Registry
 from engine.settings import PROJECT_ROOT
-from portal import api_keys, auth, context, jobs, metrics, notebook_files, shell
+from portal import metrics
+from portal.accounts import api_keys, signin as auth
+from portal.core import context
+from portal.jobs import managers as jobs
+from portal.notebooks import files as notebook_files
 from portal.api.cache import ResultCache
 from portal.api.routes import create_blueprint
-from portal.db import Database
-from portal.settings import Settings
-from portal.users import ensure_admin
+from portal.core.db import Database
+from portal.core.settings import Settings
+from portal.accounts.users import ensure_admin
 
 log = logging.getLogger(__name__)
 PAGES = PROJECT_ROOT / "pages"
@@ -79,7 +83,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         external_stylesheets=[],  # Bootstrap is served from assets/, never from a CDN
         background_callback_manager=manager,
     )
-    app.layout = shell.layout
+    # the page frame (navigation, banner) comes from the pages folder Dash loads, like the pages
+    # themselves: the server names no page module
+    app.layout = importlib.import_module(f"{PAGES.name}.frame").layout
     for page in dash.page_registry.values():  # each page module registers its callbacks on this app
         module = importlib.import_module(page["module"])
         if hasattr(module, "register_callbacks"):

@@ -1,5 +1,5 @@
 """`python -m portal`: serve (development server), `db upgrade`, user administration, API keys and
-notebooks (portal.notebook_cli).
+notebooks (portal.notebooks.cli).
 
 Exit status 2 when a request cannot be met (unknown user, bad role, weak password, a bad notebook
 parameter); the message says why."""
@@ -10,15 +10,15 @@ import getpass
 import logging
 import sys
 
-from portal import notebook_cli
-from portal.api_keys import create_key, list_keys, revoke_key, shown
-from portal.db import Database
-from portal.notebook_catalog import ParameterError
-from portal.passwords import WeakPassword, generate_password
-from portal.permissions import ROLES
-from portal.runs import RunError
-from portal.settings import Settings, SettingsError
-from portal.users import UserError, create_user, find_user, list_users, set_active, set_role
+from portal.notebooks import cli as notebook_cli
+from portal.accounts.api_keys import create_key, list_keys, revoke_key, shown
+from portal.core.db import Database
+from portal.notebooks.catalog import ParameterError
+from portal.accounts.passwords import WeakPassword, generate_password
+from portal.accounts.permissions import ROLES
+from portal.predictions.runs import RunError
+from portal.core.settings import Settings, SettingsError
+from portal.accounts.users import UserError, create_user, find_user, list_users, set_active, set_role
 
 
 def _db(settings: Settings) -> Database:

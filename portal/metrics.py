@@ -14,9 +14,9 @@ import flask
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 
-from portal.api_keys import bearer_token
-from portal.models import PredictionRun
-from portal.runs import STATUSES
+from portal.accounts.api_keys import bearer_token
+from portal.core.models import PredictionRun
+from portal.predictions.runs import STATUSES
 
 
 class PortalMetrics:

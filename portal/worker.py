@@ -4,7 +4,7 @@ It builds the portal from the same CANCER_ALPHA_* environment as the web process
 callbacks register the same Celery tasks, and the jobs reach the same database and storage. (Celery
 looks for an attribute named `app` or `celery`: only `celery` is defined here.)"""
 from portal.app import create_app
-from portal.jobs import MANAGER
+from portal.jobs.managers import MANAGER
 
 _portal = create_app()
 celery = getattr(_portal.server.extensions[MANAGER], "handle", None)

@@ -10,11 +10,12 @@ import flask
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 
-from portal import api_keys, audit, context
+from portal.accounts import api_keys, audit
+from portal.core import context
 from portal.api import errors, openapi, service
 from portal.api.schemas import ExplainRequest, Health, PredictRequest
 from portal.metrics import METRICS
-from portal.permissions import PERMISSIONS, allowed
+from portal.accounts.permissions import PERMISSIONS, allowed
 
 API_VERSION = "1.0.0"
 OPEN_ENDPOINTS = {"api.health", "api.openapi_document", "api.docs", "api.not_found"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal import api_keys
-from portal.users import find_user
+from portal.accounts import api_keys
+from portal.accounts.users import find_user
 from tests.portal.conftest import app_with_test_users, email_of, make_settings
 
 MODEL = "tcga-mirna-type"

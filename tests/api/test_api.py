@@ -6,8 +6,8 @@ import copy
 import pytest
 from sqlalchemy import select
 
-from portal import api_keys
-from portal.models import AuditEvent
+from portal.accounts import api_keys
+from portal.core.models import AuditEvent
 from tests.api.conftest import MODEL, auth
 
 
@@ -182,7 +182,7 @@ def _limited_app(tmp_path, models_root, **overrides):
 
 
 def _keys(app, n=2):
-    from portal.users import find_user
+    from portal.accounts.users import find_user
     from tests.portal.conftest import ADMIN_EMAIL
 
     db = app.server.extensions["cancer_alpha"].db

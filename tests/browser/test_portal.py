@@ -91,7 +91,7 @@ def test_admin_points_an_alias_after_confirming_and_it_is_audited(dash_duo, tmp_
     from sqlalchemy import select
 
     from portal.app import create_app
-    from portal.models import AuditEvent
+    from portal.core.models import AuditEvent
     from tests.portal.conftest import ADMIN_EMAIL, make_settings
 
     app = create_app(make_settings(tmp_path, f"sqlite:///{tmp_path / 'alias.db'}", own_registry))

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from portal.app import create_app
-from portal.db import Database
-from portal.permissions import ROLES
-from portal.settings import Settings
-from portal.users import create_user
+from portal.core.db import Database
+from portal.accounts.permissions import ROLES
+from portal.core.settings import Settings
+from portal.accounts.users import create_user
 
 ADMIN_EMAIL = "admin@example.org"
 PASSWORD = "correct horse battery staple"  # made-up test password

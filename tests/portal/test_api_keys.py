@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
-from portal import api_keys
-from portal.api_keys import KeyOwner, authenticate, create_key, hash_key, list_keys, revoke_key
-from portal.models import ApiKey, AuditEvent, utcnow
-from portal.users import UserError, create_user, find_user, set_active
+from portal.accounts import api_keys
+from portal.accounts.api_keys import KeyOwner, authenticate, create_key, hash_key, list_keys, revoke_key
+from portal.core.models import ApiKey, AuditEvent, utcnow
+from portal.accounts.users import UserError, create_user, find_user, set_active
 
 from tests.portal.conftest import PASSWORD
 
@@ -294,7 +294,7 @@ def test_account_page_lists_only_own_keys(app, db):
     import dash
     from flask_login import login_user
 
-    from portal.auth import SessionUser
+    from portal.accounts.signin import SessionUser
 
     # the page module as Dash loaded it (importing pages.account again would register the page twice)
     layout = next(page["layout"] for page in dash.page_registry.values() if page["path"] == "/account")

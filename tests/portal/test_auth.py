@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from portal.models import AuditEvent
+from portal.core.models import AuditEvent
 from tests.portal.conftest import ADMIN_EMAIL, PASSWORD, make_settings, sign_in
 
 
@@ -77,7 +77,7 @@ def test_production_cookies_are_secure(tmp_path, models_root):
 
 
 def test_password_change_signs_out_other_sessions(app, client_for, db):
-    from portal.users import change_password, find_user
+    from portal.accounts.users import change_password, find_user
 
     other = client_for("clinician")
     assert other.get("/_dash-layout").status_code == 200

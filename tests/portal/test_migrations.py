@@ -5,8 +5,8 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from portal.db import Database, alembic_config
-from portal.models import Base
+from portal.core.db import Database, alembic_config
+from portal.core.models import Base
 
 TABLES = {"users", "api_keys", "audit_events", "uploads", "prediction_runs", "notebook_runs"}
 

@@ -14,9 +14,10 @@ import flask
 import pytest
 from sqlalchemy import func, select
 
-from portal import notebook_catalog, notebook_runs, runs
-from portal.models import AuditEvent, NotebookRun
-from portal.notebook_catalog import ParameterError
+from portal.notebooks import catalog as notebook_catalog, runs as notebook_runs
+from portal.predictions import runs
+from portal.core.models import AuditEvent, NotebookRun
+from portal.notebooks.catalog import ParameterError
 from tests.portal.conftest import email_of
 from tests.portal.test_runs import MODEL, cohort_csv, user
 

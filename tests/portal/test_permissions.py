@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.permissions import PERMISSIONS, ROLES, allowed, table_markdown
+from portal.accounts.permissions import PERMISSIONS, ROLES, allowed, table_markdown
 
 # Each callback of the portal, by its first output, and the permission it needs.
 CALLBACK_PERMISSIONS = {

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from portal import exports, runs
-from portal.models import AuditEvent
-from portal.storage import StorageError
-from portal.users import find_user
+from portal.predictions import exports, runs
+from portal.core.models import AuditEvent
+from portal.core.storage import StorageError
+from portal.accounts.users import find_user
 
 MODEL = "tcga-mirna-type"
 

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from portal.settings import Settings, SettingsError
+from portal.core.settings import Settings, SettingsError
 
 
 def test_defaults_serve_one_machine(tmp_path):

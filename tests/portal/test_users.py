@@ -5,10 +5,10 @@ from datetime import timedelta
 
 import pytest
 
-from portal.models import utcnow
-from portal.passwords import WeakPassword
-from portal.settings import Settings
-from portal.users import (UserError, authenticate, change_password, create_user, ensure_admin, find_user,
+from portal.core.models import utcnow
+from portal.accounts.passwords import WeakPassword
+from portal.core.settings import Settings
+from portal.accounts.users import (UserError, authenticate, change_password, create_user, ensure_admin, find_user,
                           set_active, set_role)
 
 from tests.portal.conftest import PASSWORD

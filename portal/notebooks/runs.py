@@ -28,15 +28,17 @@ from sqlalchemy import select, update
 
 from engine import reports
 from engine.training import package_versions
-from portal import audit, notebook_html, runs
-from portal.context import Portal
-from portal.models import NotebookRun, User, utcnow
-from portal.notebook_catalog import INPUT_FILE, NotebookSpec, ParameterError, check
-from portal.notebook_catalog import get as get_notebook
-from portal.permissions import ADMIN, allowed
-from portal.runs import DONE, FAILED, QUEUED, RUNNING, RunError
-from portal.settings import PROJECT_ROOT
-from portal.users import get_user
+from portal.accounts import audit
+from portal.notebooks import html_export as notebook_html
+from portal.predictions import runs
+from portal.core.context import Portal
+from portal.core.models import NotebookRun, User, utcnow
+from portal.notebooks.catalog import INPUT_FILE, NotebookSpec, ParameterError, check
+from portal.notebooks.catalog import get as get_notebook
+from portal.accounts.permissions import ADMIN, allowed
+from portal.predictions.runs import DONE, FAILED, QUEUED, RUNNING, RunError
+from portal.core.settings import PROJECT_ROOT
+from portal.accounts.users import get_user
 
 log = logging.getLogger(__name__)
 

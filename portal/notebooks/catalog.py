@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engine import reports
 from engine.registry import Registry
-from portal.settings import PROJECT_ROOT
+from portal.core.settings import PROJECT_ROOT
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 INPUT_FILE = "input_file"  # the parameter naming a file of samples

@@ -8,8 +8,9 @@ from flask_login import current_user
 
 from components.layout import navbar, research_banner, not_allowed
 from engine.registry import PRODUCTION
-from portal import audit, context
-from portal.permissions import PERMISSIONS, allowed
+from portal.accounts import audit
+from portal.core import context
+from portal.accounts.permissions import PERMISSIONS, allowed
 
 
 def visible_pages(role: str | None) -> list[dict]:

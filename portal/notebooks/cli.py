@@ -6,11 +6,11 @@ PATH`) or one of the user's prediction runs (`--input-run RUN_ID`). Exit status:
 failed (the failing cell is printed), 2 the parameters were refused (nothing ran)."""
 from __future__ import annotations
 
-from portal import notebook_catalog, notebook_runs
-from portal.context import standalone
-from portal.runs import DONE
-from portal.settings import Settings
-from portal.users import find_user
+from portal.notebooks import catalog as notebook_catalog, runs as notebook_runs
+from portal.core.context import standalone
+from portal.predictions.runs import DONE
+from portal.core.settings import Settings
+from portal.accounts.users import find_user
 
 
 def cmd_list(settings: Settings, args) -> int:

@@ -8,8 +8,8 @@ import flask
 from flask_login import current_user
 from sqlalchemy import insert, select
 
-from portal import context
-from portal.models import AuditEvent, utcnow
+from portal.core import context
+from portal.core.models import AuditEvent, utcnow
 
 OK, DENIED, FAILED = "ok", "denied", "failed"
 

@@ -13,9 +13,9 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State
 from flask_login import current_user
 
-from portal import context
-from portal.jobs import require_for_background
-from portal.permissions import require
+from portal.core import context
+from portal.jobs.managers import require_for_background
+from portal.accounts.permissions import require
 
 
 def register_job(app: dash.Dash, prefix: str, permission: str, execute: Callable, cancel: Callable,

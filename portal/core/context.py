@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import flask
 
 from engine.registry import Registry
-from portal.db import Database
-from portal.settings import Settings
-from portal.storage import Storage
+from portal.core.db import Database
+from portal.core.settings import Settings
+from portal.core.storage import Storage
 
 EXTENSION = "cancer_alpha"
 

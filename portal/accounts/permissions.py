@@ -44,7 +44,7 @@ def require(permission: str) -> None:
     if not current_user.is_authenticated:
         flask.abort(401)
     if not allowed(current_user.role, permission):
-        from portal import audit
+        from portal.accounts import audit
 
         audit.record("permission.denied", outcome="denied", target=permission)
         flask.abort(403, description=f"Your role ({current_user.role}) may not {PERMISSIONS[permission][1]}.")

@@ -26,9 +26,9 @@ from datetime import timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal.db import Database
-from portal.models import ApiKey, User, utcnow
-from portal.users import UserError
+from portal.core.db import Database
+from portal.core.models import ApiKey, User, utcnow
+from portal.accounts.users import UserError
 
 KEY_PATTERN = re.compile(r"ca_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
 PREFIX_PATTERN = re.compile(r"(?:ca_)?([0-9a-f]{8})(?:_.*)?")

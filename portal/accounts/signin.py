@@ -13,8 +13,9 @@ import flask
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from markupsafe import Markup, escape
 
-from portal import audit, context
-from portal.users import authenticate, get_user
+from portal.accounts import audit
+from portal.core import context
+from portal.accounts.users import authenticate, get_user
 
 # /api/v1 authenticates by API key and /metrics by token or network: both do their own checks.
 PUBLIC_PREFIXES = ("/login", "/logout", "/health", "/assets/", "/_dash-component-suites/", "/_favicon.ico",

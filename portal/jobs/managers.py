@@ -6,8 +6,8 @@ from __future__ import annotations
 import flask
 from dash import CeleryManager, DiskcacheManager
 
-from portal.permissions import require
-from portal.settings import Settings
+from portal.accounts.permissions import require
+from portal.core.settings import Settings
 
 GUARDED = "cancer_alpha_background_permissions"
 MANAGER = "cancer_alpha_background_manager"

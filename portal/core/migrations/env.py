@@ -2,7 +2,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from portal.models import Base
+from portal.core.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -19,12 +19,12 @@ from engine import metrics
 from engine.predict import predict
 from engine.registry import RegistryError
 from engine.validation import validate
-from portal import audit
-from portal.checksums import sha256_bytes
-from portal.context import Portal
-from portal.models import PredictionRun, Upload, utcnow
-from portal.permissions import ADMIN
-from portal.users import get_user
+from portal.accounts import audit
+from engine.checksums import sha256_bytes
+from portal.core.context import Portal
+from portal.core.models import PredictionRun, Upload, utcnow
+from portal.accounts.permissions import ADMIN
+from portal.accounts.users import get_user
 
 log = logging.getLogger(__name__)
 
