@@ -22,12 +22,12 @@ from engine import datasets  # noqa: E402
 from timing import median_ms  # noqa: E402
 from engine.explain import explain  # noqa: E402
 from engine.predict import predict  # noqa: E402
-from engine.registry import PRODUCTION, Registry  # noqa: E402
+from engine.registry import PRODUCTION_ALIAS, Registry  # noqa: E402
 from engine.validation import validate  # noqa: E402
 
 
 def bench_model(registry: Registry, name: str) -> None:
-    model = registry.load(f"{name}@{PRODUCTION}")
+    model = registry.load(f"{name}@{PRODUCTION_ALIAS}")
     meta = model.version.metadata
     dataset = datasets.load(meta["dataset"]["id"])
     ids = meta["split"]["test_ids"]

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from engine import datasets
-from engine.registry import PRODUCTION, Registry, RegistryError
+from engine.registry import PRODUCTION_ALIAS, Registry, RegistryError
 
 DEFAULT_MODELS = {"tissue-of-origin": "gdsc-tissue", "tcga-mirna-type": "tcga-mirna"}
 USAGE_ERROR = 2
@@ -77,8 +77,8 @@ def ensure_default_models(registry: Registry) -> list:
 
     made = []
     for name, dataset_id in DEFAULT_MODELS.items():
-        if PRODUCTION not in registry.aliases(name):
-            made.append(train_and_register(registry, dataset_id, name, "auto", DEFAULT_SEED, (PRODUCTION,)))
+        if PRODUCTION_ALIAS not in registry.aliases(name):
+            made.append(train_and_register(registry, dataset_id, name, "auto", DEFAULT_SEED, (PRODUCTION_ALIAS,)))
     return made
 
 

@@ -27,6 +27,8 @@ import joblib
 from engine import settings
 from engine.checksums import sha256_file
 from engine.card import model_card
+from engine.caching import BoundedCache
+from engine.headline import headline
 from engine.schema import FeatureSchema
 
 if TYPE_CHECKING:  # training and the bundle pull in scikit-learn: not needed to read the registry
@@ -36,7 +38,7 @@ if TYPE_CHECKING:  # training and the bundle pull in scikit-learn: not needed to
 ARTIFACT = "model.joblib"
 METADATA = "metadata.json"
 ALIASES = "aliases.json"
-PRODUCTION = "production"
+PRODUCTION_ALIAS = "production"  # the alias a name alone resolves to
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 ALIAS_PATTERN = NAME_PATTERN
 
@@ -51,33 +53,118 @@ class IntegrityError(RegistryError):
 
 @dataclass(frozen=True)
 class ModelVersion:
-    """One registered version. Read-only; `metadata` is the parsed metadata.json."""
+    """One registered version, read-only, as MLflow's entities are: typed properties over the parsed
+    metadata.json, so that callers never index the raw dict. `metadata` stays for what has no property
+    yet (and for writing it out whole)."""
 
     name: str
     version: int
     aliases: tuple[str, ...]
     path: Path
     metadata: dict = field(repr=False, compare=False)
-
-    @property
-    def sha256(self) -> str:
-        return self.metadata["artifact"]["sha256"]
+    schema: FeatureSchema = field(repr=False, compare=False)
 
     @property
     def ref(self) -> str:
+        """`name:version`, as `Registry.resolve` reads it back."""
         return f"{self.name}:{self.version}"
 
     @property
-    def schema(self) -> FeatureSchema:
-        return _schema(str(self.path), self.sha256, self.metadata)
+    def label(self) -> str:
+        """The version number with its aliases, for a choice list: `2 (production)`."""
+        return f"{self.version} ({', '.join(self.aliases)})" if self.aliases else str(self.version)
+
+    @property
+    def sha256(self) -> str:
+        """The artifact's sha256: checked before the artifact is unpickled."""
+        return self.metadata["artifact"]["sha256"]
+
+    @property
+    def artifact_file(self) -> str:
+        return self.metadata["artifact"]["file"]
 
     @property
     def classes(self) -> list[str]:
         return list(self.metadata["classes"])
 
     @property
+    def algorithm(self) -> str:
+        return self.metadata["algorithm"]
+
+    @property
+    def created(self) -> str:
+        """When it was trained (ISO 8601, UTC, seconds)."""
+        return self.metadata["created"]
+
+    @property
+    def seed(self) -> int:
+        return int(self.metadata["seed"])
+
+    @property
+    def dataset_id(self) -> str:
+        return self.metadata["dataset"]["id"]
+
+    @property
+    def dataset_checksum(self) -> str:
+        return self.metadata["dataset"]["checksum"]
+
+    @property
+    def dataset_title(self) -> str:
+        return self.metadata["dataset"]["provenance"]["title"]
+
+    @property
+    def provenance(self) -> dict:
+        """The dataset's source, license, citation and policies."""
+        return self.metadata["dataset"]["provenance"]
+
+    @property
+    def test_ids(self) -> list[str]:
+        """The held-out split's sample ids (empty for a version stored without its split)."""
+        return list(self.metadata.get("split", {}).get("test_ids", []))
+
+    @property
+    def split(self) -> dict:
+        return self.metadata.get("split", {})
+
+    @property
+    def abstain_threshold(self) -> float:
+        """Below this confidence a prediction is flagged low-confidence."""
+        return float(self.metadata["abstain"]["threshold"])
+
+    @property
+    def ood_threshold(self) -> float:
+        return float(self.metadata["out_of_distribution"]["threshold"])
+
+    @property
+    def temperature(self) -> float:
+        return float(self.metadata["temperature"])
+
+    @property
+    def cross_validation(self) -> dict:
+        """Folds, candidates with their fold scores, the selection rule and the one selected."""
+        return self.metadata["cross_validation"]
+
+    @property
+    def global_importance(self) -> dict:
+        return self.metadata["global_importance"]
+
+    @property
+    def model_card(self) -> dict:
+        return self.metadata["model_card"]
+
+    @property
+    def package_versions(self) -> dict:
+        return self.metadata["package_versions"]
+
+    @property
     def metrics(self) -> dict:
+        """Every held-out figure, as engine.metrics.evaluate computed it."""
         return self.metadata["metrics"]
+
+    @property
+    def headline_metrics(self) -> dict[str, float | None]:
+        """The held-out figures every view leads with (engine.headline.HEADLINE_METRICS), by name."""
+        return headline(self.metrics)
 
 
 @dataclass(frozen=True)
@@ -96,26 +183,6 @@ def _write_json_atomic(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
-_schemas: dict[tuple[str, str], FeatureSchema] = {}
-
-
-def _schema(path: str, sha256: str, metadata: dict) -> FeatureSchema:
-    """A version's FeatureSchema, built once per process (hundreds of features: a millisecond each time)."""
-    schema = _schemas.get((path, sha256))
-    if schema is None:
-        schema = _schemas[(path, sha256)] = FeatureSchema.from_dict(metadata["feature_schema"])
-    return schema
-
-
-def _read_metadata(path: Path) -> dict:
-    stat = path.stat()
-    key = (str(path), stat.st_ino, stat.st_mtime_ns)
-    metadata = _metadata.get(key)
-    if metadata is None:
-        metadata = _metadata[key] = json.loads(path.read_text())
-    return metadata
-
-
 def parse_ref(ref: str) -> tuple[str, str | None, int | None]:
     """'name', 'name@alias' or 'name:version' -> (name, alias, version)."""
     if "@" in ref:
@@ -129,16 +196,20 @@ def parse_ref(ref: str) -> tuple[str, str | None, int | None]:
     return ref, None, None
 
 
-_cache_lock = threading.Lock()
-_loaded: dict[tuple[str, str], ModelBundle] = {}  # (artifact path, sha256) -> bundle, process-wide
-# A version folder never changes once renamed into place, so its parsed metadata.json is kept per
-# process (keyed by path and file identity): the API resolves a version on every request.
-_metadata: dict[tuple[str, int, int], dict] = {}
-
-
 class Registry:
+    """One registry root. It owns two caches: parsed versions (metadata.json and its FeatureSchema,
+    keyed by the file's path and identity: a version folder never changes once renamed into place, and
+    the API resolves a version on every request) and loaded artifacts (keyed by path and sha256, bounded,
+    since a model can be large)."""
+
+    VERSIONS_KEPT = 256
+    MODELS_KEPT = 8
+
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root or settings.models_dir())
+        self._versions: BoundedCache[tuple[dict, FeatureSchema]] = BoundedCache(self.VERSIONS_KEPT)
+        self._bundles: BoundedCache[ModelBundle] = BoundedCache(self.MODELS_KEPT)
+        self._loading = threading.Lock()  # one unpickling at a time: two requests never load one model twice
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -223,9 +294,33 @@ class Registry:
             if not known:
                 raise RegistryError(f"no model named {name!r}; known: {', '.join(self.models()) or 'none'}")
             raise RegistryError(f"{name} has no version {version}; versions: {', '.join(map(str, known))}")
-        metadata = _read_metadata(path / METADATA)
+        metadata, schema = self._parsed(path / METADATA)
         aliases = tuple(sorted(a for a, v in all_aliases.items() if v == version))
-        return ModelVersion(name=name, version=version, aliases=aliases, path=path, metadata=metadata)
+        return ModelVersion(name=name, version=version, aliases=aliases, path=path, metadata=metadata, schema=schema)
+
+    def _parsed(self, path: Path) -> tuple[dict, FeatureSchema]:
+        """metadata.json parsed and its FeatureSchema built once (hundreds of features: a millisecond)."""
+        stat = path.stat()
+
+        def parse():
+            metadata = json.loads(path.read_text())
+            return metadata, FeatureSchema.from_dict(metadata["feature_schema"])
+
+        return self._versions.get_or_create((str(path), stat.st_ino, stat.st_mtime_ns), parse)
+
+    def version_of(self, name: str, version_or_alias: str | int | None = None) -> ModelVersion:
+        """The one way a page, the API, a notebook or a report turns "a version or an alias" into a
+        version: a number (or its digits as text) is that version, other text an alias, None or empty the
+        version a caller gets by default (production's, else the newest)."""
+        text = "" if version_or_alias is None else str(version_or_alias).strip()
+        if not text:
+            return self.resolve(name)
+        return self.get(name, int(text)) if text.isdigit() else self.resolve(f"{name}@{text}")
+
+    def default_version(self, name: str) -> int | None:
+        """The version shown when none is asked for: production's, else the newest; None without versions."""
+        aliases, numbers = self._read_aliases(name), self._version_numbers(name)
+        return aliases.get(PRODUCTION_ALIAS, numbers[-1] if numbers else None)
 
     def resolve(self, ref: str) -> ModelVersion:
         """'name' (its production version, else its latest), 'name@alias' or 'name:version'."""
@@ -237,28 +332,32 @@ class Registry:
             if alias not in aliases:
                 raise RegistryError(f"{name} has no alias {alias!r}; aliases: {', '.join(aliases) or 'none'}")
             return self._get(name, aliases[alias], aliases)
-        if PRODUCTION in aliases:
-            return self._get(name, aliases[PRODUCTION], aliases)
+        if PRODUCTION_ALIAS in aliases:
+            return self._get(name, aliases[PRODUCTION_ALIAS], aliases)
         known = self._version_numbers(name)
         if not known:
             raise RegistryError(f"no model named {name!r}; known: {', '.join(self.models()) or 'none'}")
         return self._get(name, known[-1], aliases)
 
     def load(self, ref: str | ModelVersion) -> LoadedModel:
-        """The version's model, verified against its sha256 before unpickling; cached per process."""
+        """The version's model, verified against its sha256 before unpickling; kept by this registry."""
         version = ref if isinstance(ref, ModelVersion) else self.resolve(ref)
-        artifact = version.path / version.metadata["artifact"]["file"]
+        artifact = version.path / version.artifact_file
         key = (str(artifact), version.sha256)  # the sha256 names the content; the path, where it was checked
-        with _cache_lock:
-            bundle = _loaded.get(key)
-            if bundle is None:
-                if not artifact.exists():
-                    raise IntegrityError(f"{version.ref}: artifact {artifact} is missing")
-                actual = sha256_file(artifact)
-                if actual != version.sha256:
-                    raise IntegrityError(
-                        f"{version.ref}: artifact sha256 {actual} does not match the registry's "
-                        f"{version.sha256}; refusing to load it")
-                bundle = joblib.load(artifact)
-                _loaded[key] = bundle
+        bundle = self._bundles.get(key)
+        if bundle is None:
+            with self._loading:
+                bundle = self._bundles.get(key)
+                if bundle is None:
+                    bundle = self._bundles.put(key, self._verified_bundle(version, artifact))
         return LoadedModel(version=version, bundle=bundle, schema=version.schema)
+
+    @staticmethod
+    def _verified_bundle(version: ModelVersion, artifact: Path) -> "ModelBundle":
+        if not artifact.exists():
+            raise IntegrityError(f"{version.ref}: artifact {artifact} is missing")
+        actual = sha256_file(artifact)
+        if actual != version.sha256:
+            raise IntegrityError(f"{version.ref}: artifact sha256 {actual} does not match the registry's "
+                                 f"{version.sha256}; refusing to load it")
+        return joblib.load(artifact)

@@ -92,9 +92,7 @@ def resolve_version(model: str, version: str | int = "production",
     if not text:
         raise ValueError("parameter version is empty: give a version number or an alias such as production")
     try:
-        if text.isdigit():
-            return registry.get(model, int(text))
-        return registry.resolve(f"{model}@{text}")
+        return registry.version_of(model, text)
     except RegistryError as error:
         raise ValueError(f"unknown version {text!r} of model {model!r}: {error}") from None
 

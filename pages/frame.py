@@ -7,7 +7,7 @@ from dash import html
 from flask_login import current_user
 
 from components.layout import navbar, research_banner, not_allowed
-from engine.registry import PRODUCTION
+from engine.registry import PRODUCTION_ALIAS
 from portal.accounts import audit
 from portal.core import context
 from portal.accounts.permissions import PERMISSIONS, allowed
@@ -57,4 +57,4 @@ def default_version(name: str, numbers: list[int], wanted: int | None = None) ->
     """The version a page shows: `wanted` if it exists, else the production alias's, else the newest."""
     if wanted in numbers:
         return wanted
-    return context.get().registry.aliases(name).get(PRODUCTION, numbers[-1] if numbers else None)
+    return context.get().registry.aliases(name).get(PRODUCTION_ALIAS, numbers[-1] if numbers else None)

@@ -8,7 +8,7 @@ from dash import html
 from flask_login import current_user
 
 from components.layout import RESEARCH_ONLY, metric_card
-from engine.registry import PRODUCTION
+from engine.registry import PRODUCTION_ALIAS
 from portal.accounts import audit
 from portal.core import context
 from pages.frame import page_denied
@@ -61,8 +61,8 @@ def layout(**_query):
     if denied:
         return denied
     registry = context.get().registry
-    production = [registry.resolve(f"{name}@{PRODUCTION}") for name in registry.models()
-                  if PRODUCTION in registry.aliases(name)]
+    production = [registry.resolve(f"{name}@{PRODUCTION_ALIAS}") for name in registry.models()
+                  if PRODUCTION_ALIAS in registry.aliases(name)]
     return html.Div([
         html.H1("Cancer Alpha", className="h3"),
         html.P(["Cancer classifiers trained on public genomic data, with calibrated probabilities, a confidence "

@@ -11,7 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user
 
-from engine.registry import PRODUCTION, RegistryError
+from engine.registry import PRODUCTION_ALIAS, RegistryError
 from portal.accounts import audit
 from portal.core import context
 from portal.accounts.permissions import allowed, require
@@ -127,7 +127,7 @@ def alias_controls() -> dbc.Card:
         html.H3("Promote or roll back", className="h6"),
         dbc.Row([
             dbc.Col(dcc.Dropdown(id="models-alias-version", placeholder="Version", clearable=False), md=4),
-            dbc.Col(dcc.Dropdown(id="models-alias-name", options=list(ALIASES), value=PRODUCTION,
+            dbc.Col(dcc.Dropdown(id="models-alias-name", options=list(ALIASES), value=PRODUCTION_ALIAS,
                                  clearable=False), md=4),
             dbc.Col(dbc.Button("Point alias at version", id="models-alias-apply", color="danger"), md=4),
         ], className="g-2"),

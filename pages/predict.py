@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from components.validation_view import validation_report_view
 from engine import datasets
-from engine.registry import PRODUCTION, RegistryError
+from engine.registry import PRODUCTION_ALIAS, RegistryError
 from portal.accounts import audit
 from portal.core import context
 from portal.predictions import runs
@@ -78,7 +78,7 @@ def _decode(contents: str) -> bytes:
 
 
 def _version_ref(name, number) -> str:
-    return f"{name}:{number}" if number is not None else f"{name}@{PRODUCTION}"
+    return f"{name}:{number}" if number is not None else f"{name}@{PRODUCTION_ALIAS}"
 
 
 def register_callbacks(app: dash.Dash) -> None:

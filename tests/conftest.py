@@ -10,7 +10,7 @@ import dataclasses
 import pytest
 
 from engine import datasets, training
-from engine.registry import PRODUCTION, Registry
+from engine.registry import PRODUCTION_ALIAS, Registry
 
 FAST_FOLDS = 3
 
@@ -39,7 +39,7 @@ def models_root(tmp_path_factory, gdsc, tcga):
     registry = Registry(root)
     for name, dataset in (("tissue-of-origin", gdsc), ("tcga-mirna-type", tcga)):
         result = training.train(dataset, algorithm="logreg", seed=7, cv_folds=FAST_FOLDS)
-        registry.register(name, result, aliases=(PRODUCTION,))
+        registry.register(name, result, aliases=(PRODUCTION_ALIAS,))
     return root
 
 

@@ -1,4 +1,7 @@
-"""The objects one portal app shares between its pages, callbacks and views."""
+"""The objects one portal app shares between its pages, callbacks and views, and the caches they own.
+
+Every cache of the portal belongs to a Portal (or to its Registry), is bounded and thread-safe
+(engine.caching.BoundedCache), and goes with it: a test that builds a new app starts with empty caches."""
 from __future__ import annotations
 
 import threading
@@ -6,12 +9,40 @@ from dataclasses import dataclass, field
 
 import flask
 
+from engine.caching import BoundedCache
 from engine.registry import Registry
 from portal.core.db import Database
 from portal.core.settings import Settings
 from portal.core.storage import Storage
 
 EXTENSION = "cancer_alpha"
+API_KEY_TTL = 30.0  # seconds
+
+
+@dataclass
+class PortalCaches:
+    """What a portal computes once and reads often. Every entry is keyed by what makes it valid (a
+    version's path and artifact sha256, an upload id), so none needs invalidating."""
+
+    uploads: BoundedCache = field(default_factory=lambda: BoundedCache(2))
+    """Decrypted uploads by upload id: the results and explain pages read one repeatedly."""
+    training_samples: BoundedCache = field(default_factory=lambda: BoundedCache(8))
+    """A version's training values and labels (the explain page's context of a feature)."""
+    projections: BoundedCache = field(default_factory=lambda: BoundedCache(4))
+    """A version's PCA projection, fitted once (the results page's map of samples)."""
+    performance_views: BoundedCache = field(default_factory=lambda: BoundedCache(32))
+    """The Performance page's figures of a version, built once."""
+    schema_arrays: BoundedCache = field(default_factory=lambda: BoundedCache(16))
+    """The API's per-version arrays (feature names, value getter, bounds) for reading request bodies."""
+    api_document: BoundedCache = field(default_factory=lambda: BoundedCache(1))
+    """The generated OpenAPI document."""
+    api_keys: BoundedCache = field(default_factory=lambda: BoundedCache(10_000, ttl=API_KEY_TTL))
+    """Verified API keys by prefix (hash, owner, whether usable). Another process may accept a revoked
+    key, or a deactivated user's, until its entry expires (API_KEY_TTL seconds)."""
+    api_key_uses: BoundedCache = field(default_factory=lambda: BoundedCache(10_000))
+    """When this process last wrote a key's last_used_at (written at most once a minute per key)."""
+    notebook_catalog: BoundedCache = field(default_factory=lambda: BoundedCache(1))
+    """The notebooks and their parameters, keyed by the files' names and modification times."""
 
 
 @dataclass
@@ -20,6 +51,7 @@ class Portal:
     db: Database
     registry: Registry
     storage: Storage = field(default=None)
+    caches: PortalCaches = field(default_factory=PortalCaches)
 
     def __post_init__(self):
         if self.storage is None:
@@ -30,16 +62,27 @@ class Portal:
         return cls(settings=settings, db=Database(settings.database_url), registry=Registry(settings.models_dir))
 
 
-_standalone: dict[Settings, Portal] = {}
-_standalone_lock = threading.Lock()
+class StandalonePortals:
+    """Portals for code outside a request (background jobs in their own process), one per settings."""
+
+    def __init__(self):
+        self._portals: dict[Settings, Portal] = {}
+        self._lock = threading.Lock()
+
+    def get(self, settings: Settings) -> Portal:
+        with self._lock:
+            if settings not in self._portals:
+                self._portals[settings] = Portal.from_settings(settings)
+            return self._portals[settings]
+
+
+# A job process has no app to hang its Portal on: this one holder is the process's (a worker builds
+# one Portal per deployment's settings and keeps it, as a web process keeps its app's).
+STANDALONE = StandalonePortals()
 
 
 def standalone(settings: Settings) -> Portal:
-    """A Portal for code outside a request (background jobs in their own process), one per settings."""
-    with _standalone_lock:
-        if settings not in _standalone:
-            _standalone[settings] = Portal.from_settings(settings)
-        return _standalone[settings]
+    return STANDALONE.get(settings)
 
 
 def install(server: flask.Flask, portal: Portal) -> None:

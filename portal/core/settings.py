@@ -12,8 +12,8 @@ from typing import Mapping
 from engine.settings import PROJECT_ROOT
 
 PREFIX = "CANCER_ALPHA_"
-DEVELOPMENT = "development"
-PRODUCTION = "production"
+DEVELOPMENT_ENV = "development"
+PRODUCTION_ENV = "production"
 
 
 class SettingsError(Exception):
@@ -22,7 +22,7 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    env: str = DEVELOPMENT
+    env: str = DEVELOPMENT_ENV
     """`CANCER_ALPHA_ENV`: development or production (production requires a secret key, sets Secure cookies)."""
     var_dir: Path = PROJECT_ROOT / "var"
     """`CANCER_ALPHA_VAR_DIR`: the portal's own files (SQLite database, development secret key, caches)."""
@@ -68,7 +68,7 @@ class Settings:
 
     @property
     def production(self) -> bool:
-        return self.env == PRODUCTION
+        return self.env == PRODUCTION_ENV
 
     @property
     def rate_limit_storage(self) -> str:
@@ -110,9 +110,9 @@ class Settings:
             except (TypeError, ValueError):
                 raise SettingsError(f"{PREFIX}{name.upper()} must be a whole number, not {value!r}") from None
 
-        mode = get("env", DEVELOPMENT)
-        if mode not in (DEVELOPMENT, PRODUCTION):
-            raise SettingsError(f"{PREFIX}ENV must be {DEVELOPMENT} or {PRODUCTION}, not {mode!r}")
+        mode = get("env", DEVELOPMENT_ENV)
+        if mode not in (DEVELOPMENT_ENV, PRODUCTION_ENV):
+            raise SettingsError(f"{PREFIX}ENV must be {DEVELOPMENT_ENV} or {PRODUCTION_ENV}, not {mode!r}")
         var_dir = Path(get("var_dir", PROJECT_ROOT / "var"))
         values = dict(
             env=mode,

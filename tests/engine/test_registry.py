@@ -9,7 +9,6 @@ import shutil
 import joblib
 import pytest
 
-from engine import registry as registry_module
 from engine.registry import IntegrityError, Registry, RegistryError
 
 
@@ -18,7 +17,6 @@ def scratch(tmp_path, models_root):
     """A writable copy of the session registry."""
     root = tmp_path / "models"
     shutil.copytree(models_root, root)
-    registry_module._loaded.clear()
     return Registry(root)
 
 

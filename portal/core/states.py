@@ -1,0 +1,31 @@
+"""Every state the portal stores, in one place: of prediction and notebook runs, of uploads, and of
+audit outcomes. StrEnums, so they compare equal to (and are stored as) their text."""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """A prediction run's or a notebook run's state: queued -> running -> done, failed or cancelled."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def active(cls) -> tuple["RunStatus", ...]:
+        """States of a run that has not ended (it may still be cancelled)."""
+        return cls.QUEUED, cls.RUNNING
+
+
+class UploadStatus(StrEnum):
+    VALID = "valid"  # passed validation: its values are stored and it may be predicted
+    INVALID = "invalid"  # refused: only the report is kept
+
+
+class AuditOutcome(StrEnum):
+    OK = "ok"
+    DENIED = "denied"  # refused for lack of permission or ownership
+    FAILED = "failed"  # tried and failed (a wrong password, a bad file, a crashed run)
