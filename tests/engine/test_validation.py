@@ -1,4 +1,4 @@
-"""Tests for engine.validation: reading uploads and checking them against a feature schema."""
+"""Tests for engine.tables and engine.validation: reading uploads and checking them against a feature schema."""
 from __future__ import annotations
 
 import gzip
@@ -11,15 +11,9 @@ import pandas as pd
 import pytest
 
 from engine.schema import BINARY, CONTINUOUS, Feature, FeatureSchema
-from engine.validation import (
-    DEFAULT_MAX_ROWS,
-    MAX_ISSUES_PER_CODE,
-    InputError,
-    Issue,
-    ValidationReport,
-    read_table,
-    validate,
-)
+from engine.issues import Issue, ValidationReport
+from engine.tables import DEFAULT_MAX_ROWS, InputError, read_table
+from engine.validation import MAX_ISSUES_PER_CODE, validate
 
 # Made-up fixture, not real data: a tiny schema with binary and continuous features and ranges.
 SCHEMA = FeatureSchema(
