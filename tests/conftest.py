@@ -5,22 +5,11 @@ Models are trained on the real data with few cross-validation folds, or on real-
 features) where a test needs an algorithm that is slow to train; nothing here is made-up data."""
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from engine import datasets, training
 from engine.registry import PRODUCTION_ALIAS, Registry
-
-FAST_FOLDS = 3
-
-
-def feature_subset(dataset: datasets.Dataset, n_features: int) -> datasets.Dataset:
-    """The same real samples and labels on the first n features: a smaller, quicker problem."""
-    names = dataset.schema.names[:n_features]
-    schema = dataclasses.replace(dataset.schema, features=dataset.schema.features[:n_features])
-    return dataclasses.replace(dataset, X=dataset.X[names], schema=schema)
-
+from tests.helpers import FAST_FOLDS, TRAINING_SEED, app_with_test_users, feature_subset, make_settings
 
 @pytest.fixture(scope="session")
 def gdsc() -> datasets.Dataset:
@@ -38,7 +27,7 @@ def models_root(tmp_path_factory, gdsc, tcga):
     root = tmp_path_factory.mktemp("models")
     registry = Registry(root)
     for name, dataset in (("tissue-of-origin", gdsc), ("tcga-mirna-type", tcga)):
-        result = training.train(dataset, algorithm="logreg", seed=7, cv_folds=FAST_FOLDS)
+        result = training.train(dataset, algorithm="logreg", seed=TRAINING_SEED, cv_folds=FAST_FOLDS)
         registry.register(name, result, aliases=(PRODUCTION_ALIAS,))
     return root
 
@@ -56,3 +45,26 @@ def tree_models(gdsc, tcga):
     mirna_subset = feature_subset(tcga, 60)
     boosted = training.train(mirna_subset, algorithm="hist-gb", seed=3, cv_folds=FAST_FOLDS)
     return {"random-forest": (forest, gdsc), "hist-gb": (boosted, mirna_subset)}
+
+
+@pytest.fixture
+def make_portal(tmp_path, models_root):
+    """make_portal(database_url=None, **settings): a portal app (on a SQLite file of the test's own by
+    default) over the session's registry, with the made-up test users; its database is disposed after
+    the test."""
+    built = []
+
+    def make(database_url: str | None = None, **overrides):
+        url = database_url or f"sqlite:///{tmp_path / 'portal.db'}"
+        built.append(app_with_test_users(make_settings(tmp_path, url, models_root, **overrides)))
+        return built[-1]
+
+    yield make
+    for app in built:
+        app.server.extensions["cancer_alpha"].db.dispose()
+
+
+@pytest.fixture
+def app(make_portal):
+    """A portal on SQLite (tests/portal overrides it with one per database kind)."""
+    return make_portal()

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal.accounts import api_keys
 from portal.core.models import AuditEvent
-from tests.api.conftest import MODEL, auth
+from tests.helpers import MODEL, auth
 
 
 def test_health_needs_no_key(client):
@@ -76,7 +76,7 @@ def _error(response, status, code):
     return body["error"]
 
 
-def test_error_cases(client, key_for, held_out, api_app):
+def test_error_cases(client, key_for, held_out, app):
     key = key_for("researcher")
     url = f"/api/v1/models/{MODEL}/predict"
     _error(client.post(url, json={"samples": held_out[:1]}), 401, "unauthenticated")
@@ -93,7 +93,7 @@ def test_error_cases(client, key_for, held_out, api_app):
     _error(client.post(url, json={"samples": []}, headers=auth(key)), 422, "invalid")
     _error(client.get(url, headers=auth(key)), 405, "method-not-allowed")
     _error(client.get("/api/v1/nothing", headers=auth(key)), 404, "not-found")
-    api_app.server.config["MAX_CONTENT_LENGTH"] = 1000
+    app.server.config["MAX_CONTENT_LENGTH"] = 1000
     _error(client.post(url, json={"samples": held_out[:5]}, headers=auth(key)), 413, "too-large")
 
 
@@ -126,11 +126,11 @@ def test_binary_features_must_be_0_or_1(client, key_for, gdsc, registry):
     assert details == [{"sample": "x", "feature": "TP53_mut", "problem": "must be 0 or 1"}]
 
 
-def test_revoked_keys_stop_working_at_once(client, key_for, held_out, api_app):
+def test_revoked_keys_stop_working_at_once(client, key_for, held_out, app):
     key = key_for("researcher")
     url = f"/api/v1/models/{MODEL}/predict"
     assert client.post(url, json={"samples": held_out[:1]}, headers=auth(key)).status_code == 200
-    api_keys.revoke_key(api_app.server.extensions["cancer_alpha"].db, key.split("_")[1])
+    api_keys.revoke_key(app.server.extensions["cancer_alpha"].db, key.split("_")[1])
     _error(client.post(url, json={"samples": held_out[:1]}, headers=auth(key)), 401, "unauthenticated")
 
 
@@ -148,10 +148,10 @@ def test_same_sample_is_answered_from_the_cache(client, key_for, held_out):
     assert hits and float(hits[0].split()[-1]) >= 3
 
 
-def test_every_prediction_is_audited_without_values(client, key_for, held_out, api_app):
+def test_every_prediction_is_audited_without_values(client, key_for, held_out, app):
     key = key_for("researcher")
     client.post(f"/api/v1/models/{MODEL}/predict", json={"samples": held_out[:4]}, headers=auth(key))
-    with api_app.server.extensions["cancer_alpha"].db.session() as session:
+    with app.server.extensions["cancer_alpha"].db.session() as session:
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "api.predict")).one()
     assert event.actor == "researcher@example.org" and event.details["samples"] == 4
     assert event.details["key"] == key.split("_")[1] and key not in str(event.details)
@@ -160,7 +160,7 @@ def test_every_prediction_is_audited_without_values(client, key_for, held_out, a
 
 def test_metrics_need_the_token_or_an_allowed_network(tmp_path, models_root):
     from portal.app import create_app
-    from tests.portal.conftest import make_settings
+    from tests.helpers import make_settings
 
     app = create_app(make_settings(tmp_path, f"sqlite:///{tmp_path / 'm.db'}", models_root,
                                    metrics_allow="10.0.0.0/8", metrics_token="s3cret-token"))
@@ -175,7 +175,7 @@ def test_metrics_need_the_token_or_an_allowed_network(tmp_path, models_root):
 
 def _limited_app(tmp_path, models_root, **overrides):
     from portal.app import create_app
-    from tests.portal.conftest import make_settings
+    from tests.helpers import make_settings
 
     return create_app(make_settings(tmp_path, f"sqlite:///{tmp_path / 'limits.db'}", models_root,
                                     api_rate_limit="3 per minute", **overrides))
@@ -183,7 +183,7 @@ def _limited_app(tmp_path, models_root, **overrides):
 
 def _keys(app, n=2):
     from portal.accounts.users import find_user
-    from tests.portal.conftest import ADMIN_EMAIL
+    from tests.helpers import ADMIN_EMAIL
 
     db = app.server.extensions["cancer_alpha"].db
     return [api_keys.create_key(db, find_user(db, ADMIN_EMAIL).id, f"k{i}")[1] for i in range(n)]

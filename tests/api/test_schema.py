@@ -6,11 +6,11 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.api.conftest import auth
+from tests.helpers import auth
 
 
-def test_api_conforms_to_its_schema(api_app, key_for):
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", api_app.server)
+def test_api_conforms_to_its_schema(app, key_for):
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app.server)
     headers = auth(key_for("researcher"))
     checked = []
     for result in schema.get_all_operations():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import (MODEL, TRAINING_SEED, choose, notebook_field, notebook_field_selector,
+from tests.helpers import (MODEL, TRAINING_SEED, choose, notebook_field, notebook_field_selector,
                                      set_parameter, upload)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import choose, submit_sign_in
-from tests.portal.conftest import PASSWORD, email_of
+from tests.helpers import choose, submit_sign_in
+from tests.helpers import PASSWORD, email_of
 
 PAGES = {  # path -> (an element that shows the page's real content, text it must contain)
     "/": ("#home-models", "tissue-of-origin"),
@@ -52,21 +52,21 @@ def test_performance_shows_figures_and_compares_versions(signed_in):
     assert dash_duo.get_logs() == []
 
 
-def test_signed_out_browser_lands_on_sign_in(dash_duo, portal_app):
-    dash_duo.start_server(portal_app, navigate=False)
+def test_signed_out_browser_lands_on_sign_in(dash_duo, app):
+    dash_duo.start_server(app, navigate=False)
     dash_duo.driver.get(dash_duo.server.url + "/performance")
     dash_duo.wait_for_element("#login-email")
     assert "/login?next=/performance" in dash_duo.driver.current_url
 
 
-def test_wrong_password_shows_the_error(dash_duo, portal_app):
-    dash_duo.start_server(portal_app, navigate=False)
+def test_wrong_password_shows_the_error(dash_duo, app):
+    dash_duo.start_server(app, navigate=False)
     submit_sign_in(dash_duo, email_of("clinician"), "not the password")
     dash_duo.wait_for_contains_text("#login-error", "The e-mail or password is wrong")
 
 
-def test_lock_out_holds_in_the_browser(dash_duo, portal_app):
-    dash_duo.start_server(portal_app, navigate=False)
+def test_lock_out_holds_in_the_browser(dash_duo, app):
+    dash_duo.start_server(app, navigate=False)
     for _ in range(5):
         submit_sign_in(dash_duo, email_of("analyst"), "not the password")
         dash_duo.wait_for_element("#login-error")
@@ -92,7 +92,7 @@ def test_admin_points_an_alias_after_confirming_and_it_is_audited(dash_duo, tmp_
 
     from portal.app import create_app
     from portal.core.models import AuditEvent
-    from tests.portal.conftest import ADMIN_EMAIL, make_settings
+    from tests.helpers import ADMIN_EMAIL, make_settings
 
     app = create_app(make_settings(tmp_path, f"sqlite:///{tmp_path / 'alias.db'}", own_registry))
     dash_duo.start_server(app, navigate=False)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tests.browser.conftest import submit_sign_in, upload
-from tests.portal.conftest import PASSWORD, email_of
+from tests.helpers import submit_sign_in, upload
+from tests.helpers import PASSWORD, email_of
 
 
 def run_to_results(dash_duo) -> str:
@@ -54,7 +54,7 @@ def test_a_broken_file_shows_its_errors(signed_in, example_file, tmp_path):
     assert dash_duo.get_logs() == []
 
 
-def test_another_user_cannot_open_the_run(signed_in, example_file, portal_app, tmp_path):
+def test_another_user_cannot_open_the_run(signed_in, example_file, app, tmp_path):
     dash_duo = signed_in("researcher")
     upload(dash_duo, example_file)
     dash_duo.wait_for_contains_text("#report-ok", "passed validation", timeout=30)
@@ -64,8 +64,8 @@ def test_another_user_cannot_open_the_run(signed_in, example_file, portal_app, t
     dash_duo.wait_for_element("#home-models", timeout=20)
     dash_duo.wait_for_page(url=dash_duo.server.url + f"/runs/{run_id}")
     dash_duo.wait_for_contains_text("#page-not-allowed", "belongs to another user", timeout=20)
-    client = portal_app.server.test_client()  # and the download callback answers 403
-    from tests.portal.conftest import sign_in
+    client = app.server.test_client()  # and the download callback answers 403
+    from tests.helpers import sign_in
     sign_in(client, email_of("clinician"))
     payload = {"output": "run-download.data", "outputs": {"id": "run-download", "property": "data"},
                "inputs": [{"id": "run-download-csv", "property": "n_clicks", "value": 1},
@@ -73,6 +73,6 @@ def test_another_user_cannot_open_the_run(signed_in, example_file, portal_app, t
                "state": [{"id": "run-id", "property": "data", "value": run_id}],
                "changedPropIds": ["run-download-csv.n_clicks"]}
     assert client.post("/_dash-update-component", json=payload).status_code == 403
-    sign_in(client := portal_app.server.test_client(), email_of("researcher"))
+    sign_in(client := app.server.test_client(), email_of("researcher"))
     response = client.post("/_dash-update-component", json=payload)
     assert response.status_code == 200 and "sample_id" in response.get_data(as_text=True)

@@ -6,7 +6,7 @@ import pytest
 
 from engine import metrics, training
 from engine.training import Candidate, CandidateScore
-from tests.conftest import FAST_FOLDS, feature_subset
+from tests.helpers import FAST_FOLDS, feature_subset
 
 
 def test_stored_metrics_are_complete_and_honest(registry):

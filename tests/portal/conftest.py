@@ -1,24 +1,16 @@
 """Portal fixtures: settings on a temporary SQLite file or a fresh PostgreSQL database, apps built with
-the application factory, and signed-in Flask test clients. Users here are made-up test accounts."""
+the application factory (tests.helpers), and signed-in Flask test clients. Users are made-up test
+accounts."""
 from __future__ import annotations
 
-import os
-import re
 import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from portal.app import create_app
 from portal.core.db import Database
-from portal.accounts.permissions import ROLES
 from portal.core.settings import Settings
-from portal.accounts.users import create_user
-
-ADMIN_EMAIL = "admin@example.org"
-PASSWORD = "correct horse battery staple"  # made-up test password
-POSTGRES_URL = os.environ.get("CANCER_ALPHA_TEST_DATABASE_URL",
-                              "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+from tests.helpers import POSTGRES_URL, email_of, make_settings, sign_in
 
 
 @pytest.fixture(scope="session")
@@ -56,45 +48,15 @@ def migrated_db(database_url):
     database.dispose()
 
 
-def make_settings(tmp_path, database_url, models_root, **overrides) -> Settings:
-    values = dict(var_dir=tmp_path, database_url=database_url, models_dir=models_root,
-                  secret_key="test-secret-key-not-for-production", admin_email=ADMIN_EMAIL,
-                  admin_password=PASSWORD)
-    values.update(overrides)
-    return Settings.from_env(environ={}, **values)
-
-
 @pytest.fixture
 def settings(tmp_path, database_url, models_root) -> Settings:
     return make_settings(tmp_path, database_url, models_root)
 
 
-def app_with_test_users(settings: Settings):
-    """A portal whose database holds the first admin and one made-up test user per other role."""
-    dash_app = create_app(settings)
-    db = dash_app.server.extensions["cancer_alpha"].db
-    for role in ROLES:
-        if role != "admin":
-            create_user(db, email_of(role), role.title(), role, PASSWORD)
-    return dash_app
-
-
 @pytest.fixture
-def app(settings):
-    dash_app = app_with_test_users(settings)
-    yield dash_app
-    dash_app.server.extensions["cancer_alpha"].db.dispose()
-
-
-def sign_in(client, email: str, password: str = PASSWORD, next_: str | None = None):
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-    url = "/login" + (f"?next={next_}" if next_ else "")
-    return client.post(url, data={"email": email, "password": password, "csrf": csrf})
-
-
-def email_of(role: str) -> str:
-    return ADMIN_EMAIL if role == "admin" else f"{role}@example.org"
+def app(make_portal, database_url):
+    """A portal with its test users, on SQLite and on PostgreSQL."""
+    return make_portal(database_url)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from portal.accounts.api_keys import KeyOwner, authenticate, create_key, hash_ke
 from portal.core.models import ApiKey, AuditEvent, utcnow
 from portal.accounts.users import UserError, create_user, find_user, set_active
 
-from tests.portal.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 KEY = re.compile(r"ca_[0-9a-f]{8}_[A-Za-z0-9_-]{43}")
 

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.core.models import AuditEvent
-from tests.portal.conftest import ADMIN_EMAIL, PASSWORD, make_settings, sign_in
+from tests.helpers import ADMIN_EMAIL, PASSWORD, make_settings, sign_in
 
 
 def test_signed_out_callers_are_kept_out(app):

@@ -18,8 +18,8 @@ from portal.notebooks import catalog as notebook_catalog, runs as notebook_runs
 from portal.predictions import runs
 from portal.core.models import AuditEvent, NotebookRun
 from portal.notebooks.catalog import ParameterError
-from tests.portal.conftest import email_of
-from tests.portal.test_runs import MODEL, cohort_csv, user
+from tests.helpers import email_of
+from tests.helpers import MODEL, cohort_csv, user_of as user
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING_SEED = 7  # tests/conftest.py trains the session's models with this seed

@@ -93,7 +93,7 @@ def test_callbacks_refuse_roles_without_the_permission(app, client_for):
                 continue
             response = clients[role].post("/_dash-update-component", json=_payload(app, key))
             assert response.status_code == 403, (output, role, response.status_code)
-            assert response.json["error"]["code"] == 403
+            assert response.json["error"]["code"] == "forbidden"
             checked += 1
     assert checked >= 10  # admin-only callbacks refused to three roles each
 

@@ -11,29 +11,12 @@ from sqlalchemy import select
 from portal.predictions import exports, runs
 from portal.core.models import AuditEvent
 from portal.core.storage import StorageError
-from portal.accounts.users import find_user
-
-MODEL = "tcga-mirna-type"
-
+from tests.helpers import MODEL, cohort_csv, user_of as user
 
 @pytest.fixture
 def portal(app):
     with app.server.app_context():
         yield app.server.extensions["cancer_alpha"]
-
-
-def cohort_csv(tcga, registry, n=25, labels=True) -> bytes:
-    ids = registry.resolve(MODEL).metadata["split"]["test_ids"][:n]
-    frame = tcga.X.loc[ids].reset_index()
-    if labels:
-        frame.insert(1, runs.LABEL_COLUMN, tcga.y.loc[ids].to_numpy())
-    return frame.to_csv(index=False).encode()
-
-
-def user(portal, role):
-    from tests.portal.conftest import email_of
-
-    return find_user(portal.db, email_of(role))
 
 
 def test_a_valid_upload_is_stored_encrypted_and_audited(portal, tcga, registry):
@@ -46,7 +29,7 @@ def test_a_valid_upload_is_stored_encrypted_and_audited(portal, tcga, registry):
     assert b"PAR1" not in stored and first_id.encode() not in stored  # ciphertext, not parquet
     with portal.db.session() as session:
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "upload")).one()
-    assert event.details["samples"] == 25 and event.user_id is None or event.target == outcome.upload.id
+    assert event.details["samples"] == 25 and event.target == outcome.upload.id
 
 
 def test_an_invalid_upload_is_recorded_but_not_stored(portal, tcga, registry):

@@ -11,7 +11,7 @@ from portal.core.settings import Settings
 from portal.accounts.users import (UserError, authenticate, change_password, create_user, ensure_admin, find_user,
                           set_active, set_role)
 
-from tests.portal.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 @pytest.fixture

@@ -1,0 +1,135 @@
+"""What tests in several folders share: made-up test accounts, settings and portals built with the
+application factory, sign-in, request headers, real held-out samples as files, and the steps a browser
+test takes. Fixtures live in conftest.py files and use these; tests import from here, never from another
+folder's conftest.
+
+Every account and password here is made up for tests. Samples come from the real datasets."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from engine import datasets
+from portal.accounts.permissions import ROLES
+from portal.accounts.users import create_user, find_user
+from portal.app import create_app
+from portal.core.settings import Settings
+
+MODEL = "tcga-mirna-type"  # the quick model most portal tests use
+FAST_FOLDS = 3
+TRAINING_SEED = 7  # tests/conftest.py trains the session's models with this seed
+LABEL_COLUMN = "true_label"
+
+ADMIN_EMAIL = "admin@example.org"
+PASSWORD = "correct horse battery staple"  # made-up test password
+POSTGRES_URL = os.environ.get("CANCER_ALPHA_TEST_DATABASE_URL",
+                              "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+
+
+# -- data -------------------------------------------------------------------------------------------
+
+def feature_subset(dataset: datasets.Dataset, n_features: int) -> datasets.Dataset:
+    """The same real samples and labels on the first n features: a smaller, quicker problem."""
+    names = dataset.schema.names[:n_features]
+    schema = dataclasses.replace(dataset.schema, features=dataset.schema.features[:n_features])
+    return dataclasses.replace(dataset, X=dataset.X[names], schema=schema)
+
+
+def held_out_frame(dataset, registry, n: int | None = None, labels: bool = True):
+    """Real held-out samples of MODEL as an upload would hold them: the id column first, then (with
+    `labels`) their true classes, then the features."""
+    ids = registry.resolve(MODEL).test_ids[:n]
+    frame = dataset.X.loc[ids].reset_index()
+    if labels:
+        frame.insert(1, LABEL_COLUMN, dataset.y.loc[ids].to_numpy())
+    return frame
+
+
+def cohort_csv(tcga, registry, n=25, labels=True) -> bytes:
+    return held_out_frame(tcga, registry, n, labels).to_csv(index=False).encode()
+
+
+# -- accounts and portals ---------------------------------------------------------------------------
+
+def email_of(role: str) -> str:
+    return ADMIN_EMAIL if role == "admin" else f"{role}@example.org"
+
+
+def user_of(portal, role: str):
+    """The made-up test user of a role in a portal built by `app_with_test_users`."""
+    return find_user(portal.db, email_of(role))
+
+
+def make_settings(tmp_path, database_url, models_root, **overrides) -> Settings:
+    values = dict(var_dir=tmp_path, database_url=database_url, models_dir=models_root,
+                  secret_key="test-secret-key-not-for-production", admin_email=ADMIN_EMAIL,
+                  admin_password=PASSWORD)
+    values.update(overrides)
+    return Settings.from_env(environ={}, **values)
+
+
+def app_with_test_users(settings: Settings):
+    """A portal whose database holds the first admin and one made-up test user per other role."""
+    dash_app = create_app(settings)
+    db = dash_app.server.extensions["cancer_alpha"].db
+    for role in ROLES:
+        if role != "admin":
+            create_user(db, email_of(role), role.title(), role, PASSWORD)
+    return dash_app
+
+
+def sign_in(client, email: str, password: str = PASSWORD, next_: str | None = None):
+    """Sign a Flask test client in through the real form (with its CSRF token)."""
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    url = "/login" + (f"?next={next_}" if next_ else "")
+    return client.post(url, data={"email": email, "password": password, "csrf": csrf})
+
+
+def auth(key: str) -> dict:
+    """Request headers that present an API key."""
+    return {"Authorization": f"Bearer {key}"}
+
+
+# -- browser steps (dash_duo, headless Chromium) ---------------------------------------------------
+
+def submit_sign_in(dash_duo, email: str, password: str) -> None:
+    driver = dash_duo.driver
+    driver.get(dash_duo.server.url + "/login")
+    dash_duo.wait_for_element("#login-email").send_keys(email)
+    driver.find_element("css selector", "#login-password").send_keys(password)
+    driver.find_element("css selector", "#login-submit").click()
+
+
+def upload(dash_duo, path) -> None:
+    dash_duo.wait_for_page(url=dash_duo.server.url + f"/predict?model={MODEL}")
+    dash_duo.wait_for_contains_text("#predict-version-note", f"{MODEL}:1", timeout=20)
+    dash_duo.find_element("#predict-upload input[type=file]").send_keys(str(path))
+
+
+def notebook_field_selector(name: str, role: str = "plain") -> str:
+    """The CSS selector of a notebook form's field (Dash writes a dict id as compact, key-sorted JSON)."""
+    return "[id='" + json.dumps({"name": name, "role": role, "type": "nb-param"}, separators=(",", ":")) + "']"
+
+
+def notebook_field(dash_duo, name: str, role: str = "plain"):
+    return dash_duo.driver.find_element(By.CSS_SELECTOR, "input" + notebook_field_selector(name, role))
+
+
+def set_parameter(dash_duo, name: str, value: str) -> None:
+    field = notebook_field(dash_duo, name)
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(value, Keys.TAB)  # debounced inputs report their value on blur
+
+
+def choose(dash_duo, selector: str, value=None, index=None) -> None:
+    """Pick a dcc.Dropdown option, then close its menu (Dash 4 keeps it open over the next control)."""
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});",
+                                   dash_duo.find_element(selector))
+    dash_duo.select_dcc_dropdown(selector, value=value, index=index)
+    dash_duo.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
