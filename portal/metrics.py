@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from portal.accounts.api_keys import bearer_token
 from portal.core.models import PredictionRun
-from portal.predictions.runs import STATUSES
+from portal.core.errors import json_error
+from portal.core.states import RunStatus
 
 
 class PortalMetrics:
@@ -73,10 +74,9 @@ def install(server: flask.Flask, db, token: str | None, allowed_networks: str) -
         except ValueError:
             address = None
         if not by_token and not (address is not None and any(address in n for n in networks)):
-            return flask.jsonify(error={"code": "forbidden", "message": "metrics need the token or an allowed network",
-                                        "details": []}), 403
+            return json_error(403, "metrics need the token or an allowed network")
         with db.session() as session:
             counts = dict(session.execute(select(PredictionRun.status, func.count()).group_by(PredictionRun.status)).all())
-        for state in STATUSES:
+        for state in RunStatus:
             METRICS.jobs.labels(state).set(counts.get(state, 0))
         return flask.Response(generate_latest(METRICS.registry), mimetype=CONTENT_TYPE_LATEST)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import flask
 from flask_login import current_user
 
+from portal.core.states import AuditOutcome
+
 ADMIN, CLINICIAN, RESEARCHER, ANALYST = "admin", "clinician", "researcher", "analyst"
 ROLES = (ADMIN, CLINICIAN, RESEARCHER, ANALYST)
 EVERYONE = frozenset(ROLES)
@@ -44,9 +46,9 @@ def require(permission: str) -> None:
     if not current_user.is_authenticated:
         flask.abort(401)
     if not allowed(current_user.role, permission):
-        from portal.accounts import audit
+        from portal.accounts import audit  # audit needs the database context: imported when used
 
-        audit.record("permission.denied", outcome="denied", target=permission)
+        audit.record("permission.denied", outcome=AuditOutcome.DENIED, target=permission)
         flask.abort(403, description=f"Your role ({current_user.role}) may not {PERMISSIONS[permission][1]}.")
 
 

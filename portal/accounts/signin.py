@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 
 from portal.accounts import audit
 from portal.core import context
+from portal.core.errors import json_error
 from portal.accounts.users import authenticate, get_user
 
 # /api/v1 authenticates by API key and /metrics by token or network: both do their own checks.
@@ -75,8 +76,8 @@ def guard():
     path = flask.request.path
     if current_user.is_authenticated or path.startswith(PUBLIC_PREFIXES):
         return None
-    if path.startswith("/_dash-") or path.startswith("/api/"):
-        return flask.jsonify(error={"code": "unauthenticated", "message": "Sign in first."}), 401
+    if _wants_json():
+        return json_error(401, "Sign in first.")
     target = flask.request.full_path.rstrip("?")
     return flask.redirect(flask.url_for("auth.login", next=target))
 
@@ -86,14 +87,11 @@ def _wants_json() -> bool:
 
 
 def error_response(error):
+    """Dash's internal routes and the API answer in the shared JSON error shape, pages with an HTML page."""
     code = getattr(error, "code", 500)
     message = getattr(error, "description", "")
-    if flask.request.path.startswith("/api/"):
-        from portal.api.errors import error_response as api_error
-
-        return api_error(code, message)
     if _wants_json():
-        return flask.jsonify(error={"code": code, "message": message}), code
+        return json_error(code, message)
     return flask.render_template_string(PAGE, title=f"{code}", body=Markup(
         f"<h1 class='h4'>{code}</h1><p>{escape(message)}</p><p><a href='/'>Home</a></p>")), code
 
