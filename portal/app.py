@@ -38,7 +38,9 @@ def install_api(server: flask.Flask, limiter: Limiter, settings: Settings) -> No
     blueprint = create_blueprint()
     limiter.limit(settings.api_rate_limit, key_func=_api_limit_key)(blueprint)
     server.register_blueprint(blueprint)
-    for endpoint in ("api.health", "api.openapi_document", "api.docs"):
+    # one health check, also at /health where load balancers and container probes look for it
+    server.add_url_rule("/health", "health", server.view_functions["api.health"])
+    for endpoint in ("api.health", "health", "api.openapi_document", "api.docs"):
         limiter.exempt(server.view_functions[endpoint])
 
 

@@ -147,11 +147,6 @@ def logout():
     return flask.redirect(flask.url_for("auth.login"))
 
 
-@blueprint.route("/health")
-def health():
-    return {"status": "ok"}
-
-
 def _login_page(error: str | None = None, email: str = ""):
     return flask.render_template_string(
         PAGE, title="Sign in", body=Markup(flask.render_template_string(

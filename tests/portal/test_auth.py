@@ -10,12 +10,15 @@ from tests.helpers import ADMIN_EMAIL, PASSWORD, make_settings, sign_in
 
 def test_signed_out_callers_are_kept_out(app):
     client = app.server.test_client()
-    assert client.get("/health").status_code == 200
+    health = client.get("/health")
+    assert health.status_code == 200 and health.json["database"] is True
+    assert health.json == client.get("/api/v1/health").json  # one health check at both addresses
     page = client.get("/performance?model=x")
     assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=/performance")
     for route in ("/_dash-layout", "/_dash-dependencies"):
         response = client.get(route)
-        assert response.status_code == 401 and response.json["error"]["code"] == "unauthenticated"
+        assert response.status_code == 401
+        assert response.json == {"error": {"code": "unauthenticated", "message": "Sign in first.", "details": []}}
     assert client.post("/_dash-update-component", json={}).status_code == 401
     assert client.get("/assets/bootstrap.min.css").status_code == 200
 
