@@ -9,8 +9,6 @@ same model version always gives the same picture.
 """
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 from sklearn.decomposition import PCA
 
@@ -78,23 +76,10 @@ class Projection:
         return self._pca.transform(self._bundle.preprocess(X)) * self._signs
 
 
-_lock = threading.Lock()
-_key_locks: dict[tuple[str, str], threading.Lock] = {}
-_projections: dict[tuple[str, str], Projection] = {}
-
-
-def projection_for(model: LoadedModel) -> Projection:
-    """The model version's projection, fitted once per process (keyed by version folder and sha256).
-    Concurrent first calls for one version fit it once; other versions are not held up meanwhile."""
+def projection_for(model: LoadedModel, cache=None) -> Projection:
+    """The version's projection: fitted now, or once per version in `cache` (an engine.caching.BoundedCache
+    its owner keeps, keyed by the version's folder and sha256). The engine keeps no cache of its own."""
+    if cache is None:
+        return Projection().fit(model)
     key = (str(model.version.path), model.version.sha256)
-    with _lock:
-        if key in _projections:
-            return _projections[key]
-        key_lock = _key_locks.setdefault(key, threading.Lock())
-    with key_lock:
-        projection = _projections.get(key)
-        if projection is None:
-            projection = Projection().fit(model)
-            with _lock:
-                _projections[key] = projection
-    return projection
+    return cache.get_or_create(key, lambda: Projection().fit(model))

@@ -28,6 +28,14 @@ dash.register_page(__name__, path="/notebooks", name="Notebooks", order=30, perm
 HISTORY_COLUMNS = ["created", "notebook", "status", "user", "model", "duration_s", "parameters"]
 
 
+def _catalog() -> dict:
+    return notebook_catalog.catalog(context.get().caches.notebook_catalog)
+
+
+def _notebook(name: str):
+    return notebook_catalog.get(context.get().caches.notebook_catalog, name)
+
+
 def version_options(registry, name: str) -> list[dict]:
     aliases = registry.aliases(name)
     options = [{"label": f"{alias} (version {number})", "value": alias} for alias, number in sorted(aliases.items())]
@@ -122,7 +130,7 @@ def layout(notebook: str | None = None, rerun: str | None = None, **_query):
     denied = page_denied("view_notebooks")
     if denied:
         return denied
-    catalog = notebook_catalog.catalog()
+    catalog = _catalog()
     rerun_values = None
     if rerun:
         try:
@@ -165,7 +173,7 @@ def register_callbacks(app: dash.Dash) -> None:
                   prevent_initial_call=True)
     def form(name):
         require("run_notebooks")
-        return notebook_form(notebook_catalog.get(name), choices())
+        return notebook_form(_notebook(name), choices())
 
     @app.callback(Output(field_id(ALL, VERSION), "options"), Output(field_id(ALL, VERSION), "value"),
                   Input(field_id(ALL, MODEL), "value"), State(field_id(ALL, VERSION), "value"),
@@ -198,8 +206,8 @@ def register_callbacks(app: dash.Dash) -> None:
         require("run_notebooks")
         given, input_run = _given(ctx.states_list[1])
         try:
-            run = notebook_runs.queue(context.get(), notebook_catalog.get(name), given, current_user.id,
-                                      current_user.role, input_run=input_run)
+            run = notebook_runs.queue(context.get(), _notebook(name), given, current_user.id, current_user.role,
+                                      input_run=input_run)
         except ParameterError as error:
             return no_update, dbc.Alert([html.Div("Not run: fix these parameters."),
                                          html.Ul([html.Li(p) for p in error.problems])],

@@ -2,8 +2,6 @@
 drawn from the metrics stored with the version at training time (engine.metrics.evaluate)."""
 from __future__ import annotations
 
-from functools import lru_cache
-
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
@@ -11,7 +9,7 @@ from dash import Input, Output, dcc, html
 
 from components import figures
 from components.layout import metric_card
-from engine.registry import Registry, RegistryError
+from engine.registry import RegistryError
 from portal.core import context
 from portal.accounts.permissions import require
 from pages.frame import EMPTY_REGISTRY, default_version, model_names_and_choice, page_denied
@@ -47,11 +45,13 @@ def headline(version) -> dbc.Row:
     return dbc.Row([dbc.Col(metric_card(t, v, n)) for t, v, n in cards], className="g-2 mb-3")
 
 
-@lru_cache(maxsize=32)
-def _cached_version_view(root: str, name: str, number: int, sha256: str, normalise: bool) -> html.Div:
-    """A version never changes once registered (its sha256 says so), so its figures are built once."""
-    version = Registry(root).get(name, number)
-    return version_view(version, "performance", normalise)
+def _cached_version_view(version, normalise: bool) -> html.Div:
+    """A version never changes once registered (its sha256 says so), so its figures are built once and
+    kept by the portal."""
+    registry = context.get().registry
+    key = (str(registry.root), version.name, version.version, version.sha256, normalise)
+    return context.get().caches.performance_views.get_or_create(
+        key, lambda: version_view(version, "performance", normalise))
 
 
 def version_view(version, prefix: str, normalise: bool) -> html.Div:
@@ -161,4 +161,4 @@ def register_callbacks(app: dash.Dash) -> None:
         rows_normalised = normalise == "rows"
         if compared is not None:
             return comparison_view(version, compared, rows_normalised)
-        return _cached_version_view(str(registry.root), name, version.version, version.sha256, rows_normalised)
+        return _cached_version_view(version, rows_normalised)

@@ -12,11 +12,9 @@ from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user
 
 from components.validation_view import validation_report_view
-from engine import datasets
 from engine.registry import PRODUCTION_ALIAS, RegistryError
-from portal.accounts import audit
 from portal.core import context
-from portal.predictions import runs
+from portal.predictions import examples, runs
 from portal.jobs.callbacks import register_job
 from portal.accounts.permissions import require
 from pages.frame import EMPTY_REGISTRY, default_version, model_names_and_choice, page_denied, version_options
@@ -119,14 +117,7 @@ def register_callbacks(app: dash.Dash) -> None:
                   State("predict-model", "value"), State("predict-version", "value"), prevent_initial_call=True)
     def example(_clicks, name, number):
         require("upload")
-        version = context.get().registry.get(name, number)
-        dataset = datasets.load(version.metadata["dataset"]["id"], context.get().settings.data_dir)
-        ids = version.metadata["split"]["test_ids"]
-        frame = dataset.X.loc[ids, version.schema.names].copy()
-        frame.index.name = version.schema.id_column
-        frame.insert(0, runs.LABEL_COLUMN, dataset.y.loc[ids].to_numpy())
-        frame = frame.reset_index()
-        audit.record("download.example", target=version.ref, details={"samples": len(frame)})
+        frame = examples.held_out_samples(context.get(), name, number)
         return dcc.send_data_frame(frame.to_csv, f"{name}-v{number}-real-held-out-samples.csv", index=False)
 
     @app.callback(Output("predict-report", "children"), Output("predict-upload-id", "data"),

@@ -11,10 +11,9 @@ from flask_login import current_user
 
 from components import prediction_figures as pf
 from components.layout import metric_card, not_allowed
-from engine.projection import projection_for
 from portal.accounts import audit
 from portal.core import context
-from portal.predictions import exports, runs
+from portal.predictions import exports, projection, runs
 from portal.accounts.permissions import require
 from portal.predictions.access import run_or_abort
 from pages.frame import page_denied
@@ -67,11 +66,9 @@ def _label_section(summary: dict):
 def results_view(run) -> html.Div:
     portal = context.get()
     frame = runs.results(portal, run)
-    model = portal.registry.load(f"{run.model_name}:{run.model_version}")
+    model = runs.run_model(portal, run)
     version = model.version
-    projection = projection_for(model)
-    upload_X, _ = runs.upload_matrix(portal, run, model.schema.names)
-    upload_xy = projection.transform(upload_X)
+    mapped = projection.run_projection(portal, run, model)
     ids, predicted = frame["sample_id"].astype(str).tolist(), frame["predicted_class"].tolist()
     return html.Div([
         _summary_cards(run, frame, version),
@@ -98,8 +95,9 @@ def results_view(run) -> html.Div:
                                                     frame["ood_score"].tolist(), model.bundle.ood.threshold_,
                                                     version.metadata["abstain"]["threshold"]),
                            "run-confidence-ood"), lg=6),
-            dbc.Col(_graph(pf.projection_figure(projection.training_coordinates, projection.training_labels,
-                                                upload_xy, ids, predicted, projection.explained_variance_ratio),
+            dbc.Col(_graph(pf.projection_figure(mapped.training_coordinates, mapped.training_labels,
+                                                mapped.upload_coordinates, ids, predicted,
+                                                mapped.explained_variance_ratio),
                            "run-projection"), lg=6),
         ], className="mt-3"),
         _label_section(run.summary or {}),

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import ast
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine import reports
+from engine.caching import BoundedCache
 from engine.registry import Registry
 from portal.core.settings import PROJECT_ROOT
 
@@ -54,23 +54,16 @@ class NotebookSpec:
         return self.parameter(INPUT_FILE) is not None
 
 
-_cache: dict[tuple, dict[str, NotebookSpec]] = {}
-_lock = threading.Lock()
-
-
-def catalog(folder: Path = NOTEBOOKS_DIR) -> dict[str, NotebookSpec]:
-    """Every notebook of the folder by name; read again only when a file changes."""
+def catalog(cache: BoundedCache, folder: Path = NOTEBOOKS_DIR) -> dict[str, NotebookSpec]:
+    """Every notebook of the folder by name, kept in `cache` (the portal's `caches.notebook_catalog`) and
+    read again only when a file changes: the key holds every file's name and modification time."""
     paths = sorted(Path(folder).glob("*.ipynb"))
-    key = tuple((str(p), p.stat().st_mtime_ns) for p in paths)
-    with _lock:
-        if key not in _cache:
-            _cache.clear()
-            _cache[key] = {p.stem: _read(p) for p in paths}
-        return _cache[key]
+    key = (str(folder), tuple((str(p), p.stat().st_mtime_ns) for p in paths))
+    return cache.get_or_create(key, lambda: {p.stem: _read(p) for p in paths})
 
 
-def get(name: str, folder: Path = NOTEBOOKS_DIR) -> NotebookSpec:
-    notebooks = catalog(folder)
+def get(cache: BoundedCache, name: str, folder: Path = NOTEBOOKS_DIR) -> NotebookSpec:
+    notebooks = catalog(cache, folder)
     if name not in notebooks:
         raise ParameterError([f"no notebook named {name!r}; there are {', '.join(notebooks) or 'none'}"])
     return notebooks[name]

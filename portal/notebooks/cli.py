@@ -6,6 +6,7 @@ PATH`) or one of the user's prediction runs (`--input-run RUN_ID`). Exit status:
 failed (the failing cell is printed), 2 the parameters were refused (nothing ran)."""
 from __future__ import annotations
 
+from engine.caching import BoundedCache
 from portal.notebooks import catalog as notebook_catalog, runs as notebook_runs
 from portal.core.context import standalone
 from portal.predictions.runs import DONE
@@ -14,7 +15,7 @@ from portal.accounts.users import find_user
 
 
 def cmd_list(settings: Settings, args) -> int:
-    for spec in notebook_catalog.catalog().values():
+    for spec in notebook_catalog.catalog(BoundedCache(1)).values():  # read once, by this command only
         print(f"{spec.name}: {spec.title}. {spec.description}")
         for parameter in spec.parameters:
             print(f"    -p {parameter.name} <{parameter.type}>  default {parameter.default!r}  {parameter.help}")
@@ -25,7 +26,7 @@ def cmd_run(settings: Settings, args) -> int:
     portal = standalone(settings)
     portal.db.upgrade()
     user = find_user(portal.db, args.user) if args.user else None
-    spec = notebook_catalog.get(args.name)
+    spec = notebook_catalog.get(portal.caches.notebook_catalog, args.name)
     run = notebook_runs.queue(portal, spec, dict(args.parameters or []), user.id if user else None,
                               user.role if user else notebook_runs.ADMIN, input_run=args.input_run,
                               files_allowed=True)

@@ -145,7 +145,7 @@ def execute(portal: Portal, run_id: str, progress: Callable[[int, int], None] | 
         _point_engine_at(portal)
         with _terminate_raises():
             executed = papermill.execute_notebook(
-                str(get_notebook(run.notebook).path), str(output), parameters=parameters, engine_name=ENGINE,
+                str(get_notebook(portal.caches.notebook_catalog, run.notebook).path), str(output), parameters=parameters, engine_name=ENGINE,
                 kernel_name=KERNEL, progress_bar=False, cwd=str(folder), on_cell=progress)
         summary = reports.read_summary(executed)
         status = DONE

@@ -6,8 +6,6 @@ and `runs/<id>/results.parquet`. The database holds the records, the validation 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,7 +15,7 @@ from sqlalchemy import select, update
 
 from engine import metrics
 from engine.predict import predict
-from engine.registry import RegistryError
+from engine.registry import LoadedModel, RegistryError
 from engine.validation import validate
 from portal.accounts import audit
 from engine.checksums import sha256_bytes
@@ -163,7 +161,7 @@ def execute_run(portal: Portal, run_id: str, progress: Callable[[int, int], None
 
 
 def _predict_in_chunks(portal: Portal, run: PredictionRun, progress) -> str:
-    model = portal.registry.load(f"{run.model_name}:{run.model_version}")
+    model = run_model(portal, run)
     if model.version.sha256 != run.artifact_sha256:
         raise RunError("the model version's artifact changed since the run was queued")
     frame = portal.storage.get_frame(_input_name(run.upload_id))
@@ -189,6 +187,11 @@ def _predict_in_chunks(portal: Portal, run: PredictionRun, progress) -> str:
     audit.record("prediction.run", target=run.id, user_id=run.user_id, actor=owner_email(portal, run.user_id),
                  details={"model": model.version.ref, "samples": total}, db=portal.db)
     return DONE
+
+
+def run_model(portal: Portal, run: PredictionRun) -> LoadedModel:
+    """The model version a run predicts with (loaded once by the registry)."""
+    return portal.registry.load(portal.registry.get(run.model_name, run.model_version))
 
 
 def summarise(results: pd.DataFrame, classes: list[str]) -> dict:
@@ -225,24 +228,10 @@ def results(portal: Portal, run: PredictionRun) -> pd.DataFrame:
     return portal.storage.get_frame(_results_name(run.id))
 
 
-_inputs: OrderedDict[tuple[str, str], pd.DataFrame] = OrderedDict()
-_inputs_lock = threading.Lock()
-INPUTS_KEPT = 2  # decrypted uploads kept per process: the results and explain pages read them repeatedly
-
-
 def _input_frame(portal: Portal, upload_id: str) -> pd.DataFrame:
-    """A stored upload, decrypted once per process (uploads never change once stored)."""
-    key = (str(portal.storage.root), upload_id)
-    with _inputs_lock:
-        if key in _inputs:
-            _inputs.move_to_end(key)
-            return _inputs[key]
-    frame = portal.storage.get_frame(_input_name(upload_id))
-    with _inputs_lock:
-        _inputs[key] = frame
-        while len(_inputs) > INPUTS_KEPT:
-            _inputs.popitem(last=False)
-    return frame
+    """A stored upload, decrypted once and kept by the portal (uploads never change once stored): the
+    results and explain pages read one repeatedly."""
+    return portal.caches.uploads.get_or_create(upload_id, lambda: portal.storage.get_frame(_input_name(upload_id)))
 
 
 def upload_matrix(portal: Portal, run: PredictionRun, schema_names: list[str]) -> tuple[np.ndarray, list[str]]:

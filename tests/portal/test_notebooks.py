@@ -14,6 +14,7 @@ import flask
 import pytest
 from sqlalchemy import func, select
 
+from engine.caching import BoundedCache
 from portal.notebooks import catalog as notebook_catalog, runs as notebook_runs
 from portal.predictions import runs
 from portal.core.models import AuditEvent, NotebookRun
@@ -35,6 +36,10 @@ def portal(app, monkeypatch):
         yield app.server.extensions["cancer_alpha"]
 
 
+def _spec(portal, name: str):
+    return notebook_catalog.get(portal.caches.notebook_catalog, name)
+
+
 def _count_runs(portal) -> int:
     with portal.db.session() as session:
         return session.scalar(select(func.count()).select_from(NotebookRun))
@@ -46,7 +51,7 @@ def _actions(portal) -> list[str]:
 
 
 def test_the_catalog_lists_every_notebook_with_typed_parameters():
-    catalog = notebook_catalog.catalog()
+    catalog = notebook_catalog.catalog(BoundedCache(1))
     assert set(catalog) == {"model_evaluation", "cohort_report", "drift_report", "train_model"}
     evaluation = catalog["model_evaluation"]
     assert evaluation.title == "Model evaluation" and evaluation.description
@@ -70,7 +75,7 @@ def test_the_catalog_lists_every_notebook_with_typed_parameters():
     ("drift_report", {"model": MODEL, "top_n": 0}, "top_n must be at least 1"),
 ])
 def test_bad_parameters_are_refused_before_any_run(portal, notebook, given, message):
-    spec = notebook_catalog.get(notebook)
+    spec = _spec(portal, notebook)
     analyst = user(portal, "analyst")
     with pytest.raises(ParameterError, match=re.escape(message)):
         notebook_runs.queue(portal, spec, given, analyst.id, "analyst")
@@ -80,7 +85,7 @@ def test_bad_parameters_are_refused_before_any_run(portal, notebook, given, mess
 @SQLITE_ONLY
 def test_a_run_keeps_its_notebook_report_and_record(portal, registry, client_for):
     analyst = user(portal, "analyst")
-    spec = notebook_catalog.get("model_evaluation")
+    spec = _spec(portal, "model_evaluation")
     run = notebook_runs.queue(portal, spec, {"model": MODEL, "seed": str(TRAINING_SEED)}, analyst.id, "analyst")
     cells = []
     assert notebook_runs.execute(portal, run.id, lambda done, total: cells.append((done, total))) == runs.DONE
@@ -125,7 +130,7 @@ def _get(client, url: str):
 @SQLITE_ONLY
 def test_a_failing_notebook_ends_as_failed_and_keeps_what_it_wrote(portal):
     analyst = user(portal, "analyst")
-    spec = notebook_catalog.get("model_evaluation")
+    spec = _spec(portal, "model_evaluation")
     # the checks pass (a seed is a whole number), the notebook refuses it: not the training seed
     run = notebook_runs.queue(portal, spec, {"model": MODEL, "seed": TRAINING_SEED + 1}, analyst.id, "analyst")
     assert notebook_runs.execute(portal, run.id) == runs.FAILED
@@ -140,7 +145,7 @@ def test_a_report_on_a_prediction_run_is_private_to_its_owner(portal, tcga, regi
     researcher, analyst, admin = (user(portal, r) for r in ("researcher", "analyst", "admin"))
     upload = runs.save_upload(portal, researcher.id, "cohort.csv", cohort_csv(tcga, registry, n=30), MODEL).upload
     prediction = runs.queue_run(portal, upload.id, researcher.id, "researcher")
-    spec = notebook_catalog.get("cohort_report")
+    spec = _spec(portal, "cohort_report")
     with pytest.raises(runs.RunError) as unfinished:
         notebook_runs.queue(portal, spec, {"model": MODEL}, researcher.id, "researcher", input_run=prediction.id)
     assert unfinished.value.status == 409
@@ -169,7 +174,7 @@ def test_a_report_on_a_prediction_run_is_private_to_its_owner(portal, tcga, regi
 
 def test_a_cancelled_run_does_not_start(portal):
     analyst = user(portal, "analyst")
-    run = notebook_runs.queue(portal, notebook_catalog.get("model_evaluation"), {"model": MODEL}, analyst.id,
+    run = notebook_runs.queue(portal, _spec(portal, "model_evaluation"), {"model": MODEL}, analyst.id,
                               "analyst")
     with pytest.raises(runs.RunError) as other:
         notebook_runs.cancel(portal, run.id, user(portal, "researcher").id, "researcher")
@@ -210,7 +215,7 @@ def test_the_command_line_runs_and_records_notebooks(portal):
 
 def test_a_run_page_follows_its_run_until_it_ends(portal, client_for):
     analyst = user(portal, "analyst")
-    run = notebook_runs.queue(portal, notebook_catalog.get("model_evaluation"), {"model": MODEL}, analyst.id,
+    run = notebook_runs.queue(portal, _spec(portal, "model_evaluation"), {"model": MODEL}, analyst.id,
                               "analyst")
     client = client_for("clinician")
     output = "..notebook-run-content.children...notebook-run-poll.disabled.."

@@ -1,0 +1,79 @@
+"""What the results and explain pages show, from the portal's functions (portal.predictions): a sample's
+prediction and explanation, the run's projection, the example file, and the portal's caches that keep
+them. On the session's real models and real held-out TCGA samples; SQLite only (the database part is
+runs.get_run's, tested on both in test_runs.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from portal.core.states import RunStatus
+from portal.predictions import examples, explanations, projection, runs
+from tests.portal.test_runs import MODEL, cohort_csv, user
+
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def portal(app):
+    with app.server.test_request_context():
+        yield app.server.extensions["cancer_alpha"]
+
+
+@pytest.fixture
+def finished(portal, tcga, registry):
+    researcher = user(portal, "researcher")
+    upload = runs.save_upload(portal, researcher.id, "c.csv", cohort_csv(tcga, registry, n=12), MODEL).upload
+    run = runs.queue_run(portal, upload.id, researcher.id, "researcher")
+    assert runs.execute_run(portal, run.id) == RunStatus.DONE
+    return runs.get_run(portal, run.id, researcher.id, "researcher"), researcher
+
+
+@SQLITE_ONLY
+def test_a_sample_is_predicted_and_explained_as_the_run_did(portal, finished):
+    run, researcher = finished
+    stored = runs.results(portal, run).iloc[3]
+    shown = explanations.predict_sample(portal, run.id, stored["sample_id"], researcher.id, "researcher")
+    assert shown.predicted == stored["predicted_class"] and shown.confidence == pytest.approx(stored["confidence"])
+    assert shown.version.ref == f"{MODEL}:{run.model_version}" and len(shown.probabilities) == len(shown.classes)
+    assert max(shown.probabilities) == pytest.approx(shown.confidence)
+
+    explained = explanations.explain_sample(portal, run, shown.sample_id, shown.predicted)
+    assert explained.class_name == shown.predicted and explained.contributions["group_sums"]
+    assert len(explained.feature_context) == explanations.CONTEXT_FEATURES
+    assert all(item["training_values"] for item in explained.feature_context)
+    assert len(portal.caches.training_samples) == 1  # read once for the version
+    explanations.explain_sample(portal, run, shown.sample_id, shown.classes[0])
+    assert len(portal.caches.training_samples) == 1
+
+
+@SQLITE_ONLY
+def test_only_a_finished_run_of_ones_own_is_explained(portal, finished):
+    run, _ = finished
+    with pytest.raises(runs.RunError) as other:
+        explanations.predict_sample(portal, run.id, "any", user(portal, "clinician").id, "clinician")
+    assert other.value.status == 403
+    with pytest.raises(runs.RunError) as missing:
+        explanations.predict_sample(portal, run.id, "no-such-sample", run.user_id, "researcher")
+    assert missing.value.status == 404
+
+
+@SQLITE_ONLY
+def test_the_projection_is_fitted_once_and_places_every_sample(portal, finished):
+    run, _ = finished
+    model = runs.run_model(portal, run)
+    first = projection.run_projection(portal, run, model)
+    again = projection.run_projection(portal, run, model)
+    assert first.upload_coordinates.shape == (12, 2)
+    assert np.array_equal(first.upload_coordinates, again.upload_coordinates)
+    assert first.training_coordinates is again.training_coordinates  # the same fitted projection
+    assert len(portal.caches.projections) == 1 and len(portal.caches.uploads) == 1
+
+
+@SQLITE_ONLY
+def test_the_example_file_holds_the_held_out_samples_with_their_classes(portal, registry, tcga):
+    version = registry.version_of(MODEL, 1)
+    frame = examples.held_out_samples(portal, MODEL, 1)
+    assert frame[version.schema.id_column].tolist() == version.test_ids
+    assert frame[runs.LABEL_COLUMN].tolist() == tcga.y.loc[version.test_ids].tolist()
+    assert list(frame.columns[2:]) == version.schema.names
