@@ -27,14 +27,14 @@ dash.register_page(__name__, path_template="/explain/<run_id>/<sample_id>", name
 
 
 def _model_facts(version) -> dbc.Card:
-    m = version.metrics
+    h = version.headline_metrics
     return dbc.Card(dbc.CardBody([
         html.H2("The model", className="h6"),
-        html.P(f"{version.ref} ({version.metadata['algorithm']}), artifact sha256 {version.sha256[:16]}…, trained on "
-               f"{version.metadata['dataset']['provenance']['title']}.", className="small mb-1"),
-        html.P(f"Held-out: accuracy {m['accuracy']:.3f}, balanced accuracy {m['balanced_accuracy']:.3f}, "
-               f"macro-F1 {m['macro_f1']:.3f}, calibration error {m['calibration']['expected_calibration_error']:.3f} "
-               f"over {m['n_samples']} samples.", className="small mb-1", id="explain-model-metrics"),
+        html.P(f"{version.ref} ({version.algorithm}), artifact sha256 {version.sha256[:16]}…, trained on "
+               f"{version.dataset_title}.", className="small mb-1"),
+        html.P(f"Held-out: accuracy {h['accuracy']:.3f}, balanced accuracy {h['balanced_accuracy']:.3f}, "
+               f"macro-F1 {h['macro_f1']:.3f}, calibration error {h['expected_calibration_error']:.3f} "
+               f"over {version.metrics['n_samples']} samples.", className="small mb-1", id="explain-model-metrics"),
         dbc.Alert(RESEARCH_ONLY, color="warning", className="py-1 mb-0 small", id="explain-notice"),
     ]), className="mb-3")
 

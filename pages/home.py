@@ -21,22 +21,22 @@ def _percent(value) -> str:
 
 
 def _model_card(version) -> dbc.Card:
-    m = version.metrics
-    provenance = version.metadata["dataset"]["provenance"]
-    selective = m["selective"]
+    h = version.headline_metrics
+    provenance = version.provenance
     return dbc.Card([
-        dbc.CardHeader([html.Strong(version.name), html.Span(f"  version {version.version} · {version.metadata['algorithm']}",
+        dbc.CardHeader([html.Strong(version.name), html.Span(f"  version {version.version} · {version.algorithm}",
                                                              className="text-muted")]),
         dbc.CardBody([
             html.P(f"{provenance['title']}: predicts {len(version.classes)} classes "
                    f"({provenance['label']}) from {provenance['n_features']} features.", className="small"),
             dbc.Row([
-                dbc.Col(metric_card("Balanced accuracy", f"{m['balanced_accuracy']:.3f}", "held-out")),
-                dbc.Col(metric_card("Accuracy", f"{m['accuracy']:.3f}", f"{m['n_samples']} held-out samples")),
-                dbc.Col(metric_card("Macro-F1", f"{m['macro_f1']:.3f}")),
-                dbc.Col(metric_card("Calibration error", f"{m['calibration']['expected_calibration_error']:.3f}", "ECE")),
-                dbc.Col(metric_card("Above abstain threshold", _percent(selective["coverage"]),
-                                    f"accuracy there {_percent(selective['accuracy_on_covered'])}")),
+                dbc.Col(metric_card("Balanced accuracy", f"{h['balanced_accuracy']:.3f}", "held-out")),
+                dbc.Col(metric_card("Accuracy", f"{h['accuracy']:.3f}",
+                                    f"{version.metrics['n_samples']} held-out samples")),
+                dbc.Col(metric_card("Macro-F1", f"{h['macro_f1']:.3f}")),
+                dbc.Col(metric_card("Calibration error", f"{h['expected_calibration_error']:.3f}", "ECE")),
+                dbc.Col(metric_card("Above abstain threshold", _percent(h["coverage"]),
+                                    f"accuracy there {_percent(h['accuracy_on_covered'])}")),
             ], className="g-2"),
             dbc.Button("Performance", href=f"/performance?model={version.name}&version={version.version}",
                        size="sm", color="primary", outline=True, className="mt-3 me-2"),

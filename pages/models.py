@@ -29,13 +29,13 @@ def _short(sha: str) -> str:
 def version_rows(versions) -> list[dict]:
     rows = []
     for v in versions:
-        m = v.metrics
+        h = v.headline_metrics
         rows.append({
-            "version": v.version, "aliases": ", ".join(v.aliases), "algorithm": v.metadata["algorithm"],
-            "created": v.metadata["created"].replace("T", " "), "balanced_accuracy": round(m["balanced_accuracy"], 3),
-            "accuracy": round(m["accuracy"], 3), "macro_f1": round(m["macro_f1"], 3),
-            "ece": round(m["calibration"]["expected_calibration_error"], 3), "seed": v.metadata["seed"],
-            "sha256": _short(v.sha256), "dataset_checksum": _short(v.metadata["dataset"]["checksum"]),
+            "version": v.version, "aliases": ", ".join(v.aliases), "algorithm": v.algorithm,
+            "created": v.created.replace("T", " "), "balanced_accuracy": round(h["balanced_accuracy"], 3),
+            "accuracy": round(h["accuracy"], 3), "macro_f1": round(h["macro_f1"], 3),
+            "ece": round(h["expected_calibration_error"], 3), "seed": v.seed,
+            "sha256": _short(v.sha256), "dataset_checksum": _short(v.dataset_checksum),
         })
     return rows
 
@@ -57,7 +57,7 @@ def _definition_list(items: list[tuple[str, object]]) -> html.Dl:
 
 
 def model_card_view(version) -> dbc.Card:
-    card = version.metadata["model_card"]
+    card = version.model_card
     metrics = card["metrics"]
     return dbc.Card([
         dbc.CardHeader(html.Strong(f"Model card: {version.ref}")),
@@ -99,25 +99,24 @@ def provenance_view(provenance: dict) -> dbc.Card:
 
 
 def metadata_view(version) -> dbc.Card:
-    meta = version.metadata
-    cv = meta["cross_validation"]
+    cv, split = version.cross_validation, version.split
+    abstain = version.metadata["abstain"]  # its threshold and the accuracy it was chosen for
     return dbc.Card([
         dbc.CardHeader(html.Strong("Lineage and training")),
         dbc.CardBody(_definition_list([
             ("Artifact sha256", html.Code(version.sha256)),
-            ("Dataset", f"{meta['dataset']['id']} ({meta['dataset']['checksum']})"),
-            ("Seed", str(meta["seed"])),
-            ("Algorithm", f"{meta['algorithm']}: {json.dumps(meta['hyperparameters'])}"),
-            ("Split", f"{meta['split']['method']}; {meta['split']['n_train']} training, "
-                      f"{meta['split']['n_test']} held-out samples"),
+            ("Dataset", f"{version.dataset_id} ({version.dataset_checksum})"),
+            ("Seed", str(version.seed)),
+            ("Algorithm", f"{version.algorithm}: {json.dumps(version.metadata['hyperparameters'])}"),
+            ("Split", f"{split['method']}; {split['n_train']} training, {split['n_test']} held-out samples"),
             ("Candidates", html.Ul([html.Li(f"{c['candidate']}: {c['mean']:.3f} ± {c['std']:.3f}")
                                     for c in cv["candidates"]], className="mb-0")),
             ("Selection", f"{cv['selection']} on {cv['folds']}-fold {cv['metric']}: {cv['selected']}"),
-            ("Abstain threshold", f"confidence {meta['abstain']['threshold']:.3f} for "
-                                  f"{meta['abstain']['target_accuracy']:.0%} validation accuracy"),
-            ("Temperature", str(meta["temperature"])),
-            ("Packages", ", ".join(f"{k} {v}" for k, v in meta["package_versions"].items())),
-            ("Created", meta["created"]),
+            ("Abstain threshold", f"confidence {version.abstain_threshold:.3f} for "
+                                  f"{abstain['target_accuracy']:.0%} validation accuracy"),
+            ("Temperature", str(version.temperature)),
+            ("Packages", ", ".join(f"{k} {v}" for k, v in version.package_versions.items())),
+            ("Created", version.created),
         ])),
     ], className="mb-3", id="models-metadata")
 
@@ -194,7 +193,7 @@ def register_callbacks(app: dash.Dash) -> None:
             return dbc.Alert(str(error), color="danger")
         return dbc.Row([
             dbc.Col([model_card_view(version), metadata_view(version)], lg=6),
-            dbc.Col(provenance_view(version.metadata["dataset"]["provenance"]), lg=6),
+            dbc.Col(provenance_view(version.provenance), lg=6),
         ])
 
     @app.callback(Output("models-alias-confirm", "displayed"), Output("models-alias-confirm", "message"),

@@ -28,19 +28,16 @@ def _fmt(value) -> str:
 
 
 def headline(version) -> dbc.Row:
-    m = version.metrics
-    sel = m["selective"]
-    cv = version.metadata["cross_validation"]
+    h = version.headline_metrics
+    cv = version.cross_validation
     cards = [
-        ("Balanced accuracy", _fmt(m["balanced_accuracy"]), f"CV {cv['mean']:.3f} ± {cv['std']:.3f}"),
-        ("Accuracy", _fmt(m["accuracy"]), f"{m['n_samples']} held-out samples"),
-        ("Macro-F1", _fmt(m["macro_f1"]), None),
-        ("Top-3 accuracy", _fmt(m["top_3_accuracy"]), None if m["top_3_accuracy"] is not None else "3 classes or fewer"),
-        ("ROC AUC (macro)", _fmt(m["roc_auc_macro"]), None),
-        ("Calibration error", _fmt(m["calibration"]["expected_calibration_error"]),
-         f"Brier {m['calibration']['brier_score']:.3f}"),
-        ("Kept above threshold", f"{sel['coverage']:.1%}",
-         f"accuracy there {_fmt(sel['accuracy_on_covered'])}"),
+        ("Balanced accuracy", _fmt(h["balanced_accuracy"]), f"CV {cv['mean']:.3f} ± {cv['std']:.3f}"),
+        ("Accuracy", _fmt(h["accuracy"]), f"{version.metrics['n_samples']} held-out samples"),
+        ("Macro-F1", _fmt(h["macro_f1"]), None),
+        ("Top-3 accuracy", _fmt(h["top_3_accuracy"]), None if h["top_3_accuracy"] is not None else "3 classes or fewer"),
+        ("ROC AUC (macro)", _fmt(h["roc_auc_macro"]), None),
+        ("Calibration error", _fmt(h["expected_calibration_error"]), f"Brier {h['brier_score']:.3f}"),
+        ("Kept above threshold", f"{h['coverage']:.1%}", f"accuracy there {_fmt(h['accuracy_on_covered'])}"),
     ]
     return dbc.Row([dbc.Col(metric_card(t, v, n)) for t, v, n in cards], className="g-2 mb-3")
 
@@ -57,7 +54,7 @@ def _cached_version_view(version, normalise: bool) -> html.Div:
 def version_view(version, prefix: str, normalise: bool) -> html.Div:
     """Everything about one version; `prefix` keeps ids unique when two versions share the page."""
     m = version.metrics
-    importance = version.metadata["global_importance"]
+    importance = version.global_importance
     return html.Div([
         headline(version),
         dbc.Row([
@@ -90,7 +87,7 @@ def comparison_view(a, b, normalise: bool) -> html.Div:
         ("confusion", lambda v: figures.confusion_matrix_figure(v.metrics["confusion_matrix"], normalise=normalise)),
         ("coverage", lambda v: figures.accuracy_coverage_figure(v.metrics["accuracy_coverage"], v.metrics["selective"])),
         ("calibration", lambda v: figures.calibration_figure(v.metrics["calibration"])),
-        ("groups", lambda v: figures.group_importance_figure(v.metadata["global_importance"])),
+        ("groups", lambda v: figures.group_importance_figure(v.global_importance)),
     ]
     return html.Div([
         html.H2(f"{a.ref} and {b.ref} side by side", className="h5"),

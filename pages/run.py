@@ -41,9 +41,9 @@ def _summary_cards(run, frame, version) -> dbc.Row:
     return dbc.Row([
         dbc.Col(metric_card("Samples", f"{n:,}", f"model {run.model_name}:{run.model_version}")),
         dbc.Col(metric_card("Below abstain threshold", f"{abstained:,}",
-                            f"{abstained / n:.1%}; confidence < {version.metadata['abstain']['threshold']:.2f}")),
+                            f"{abstained / n:.1%}; confidence < {version.abstain_threshold:.2f}")),
         dbc.Col(metric_card("Out of distribution", f"{odd:,}", f"{odd / n:.1%} unlike the training samples")),
-        dbc.Col(metric_card("Held-out balanced accuracy", f"{version.metrics['balanced_accuracy']:.3f}",
+        dbc.Col(metric_card("Held-out balanced accuracy", f"{version.headline_metrics['balanced_accuracy']:.3f}",
                             "of this model version")),
     ], className="g-2 mb-3")
 
@@ -86,14 +86,13 @@ def results_view(run) -> html.Div:
         dbc.Row([
             dbc.Col(_graph(pf.predicted_class_counts_figure(predicted, frame["abstain"].tolist(), model.bundle.classes),
                            "run-class-counts"), lg=6),
-            dbc.Col(_graph(pf.confidence_histogram_figure(frame["confidence"].tolist(),
-                                                          version.metadata["abstain"]["threshold"]),
+            dbc.Col(_graph(pf.confidence_histogram_figure(frame["confidence"].tolist(), version.abstain_threshold),
                            "run-confidence"), lg=6),
         ], className="mt-3"),
         dbc.Row([
             dbc.Col(_graph(pf.confidence_ood_figure(ids, predicted, frame["confidence"].tolist(),
                                                     frame["ood_score"].tolist(), model.bundle.ood.threshold_,
-                                                    version.metadata["abstain"]["threshold"]),
+                                                    version.abstain_threshold),
                            "run-confidence-ood"), lg=6),
             dbc.Col(_graph(pf.projection_figure(mapped.training_coordinates, mapped.training_labels,
                                                 mapped.upload_coordinates, ids, predicted,
