@@ -61,7 +61,7 @@ def layout(**_query):
     if denied:
         return denied
     registry = context.get().registry
-    production = [registry.resolve(f"{name}@{PRODUCTION_ALIAS}") for name in registry.models()
+    production = [registry.version_of(name, PRODUCTION_ALIAS) for name in registry.models()
                   if PRODUCTION_ALIAS in registry.aliases(name)]
     return html.Div([
         html.H1("Cancer Alpha", className="h3"),

@@ -11,11 +11,12 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user
 
+from components.version_choices import EMPTY_REGISTRY, model_choice, version_choice, version_options
 from engine.registry import PRODUCTION_ALIAS, RegistryError
 from portal.accounts import audit
 from portal.core import context
 from portal.accounts.permissions import allowed, require
-from pages.frame import EMPTY_REGISTRY, default_version, model_names_and_choice, page_denied, version_options
+from pages.frame import page_denied
 
 dash.register_page(__name__, path="/models", name="Models", order=10, permission="view_models")
 
@@ -139,9 +140,10 @@ def layout(model: str | None = None, version: str | None = None, **_query):
     denied = page_denied("view_models")
     if denied:
         return denied
-    names, chosen = model_names_and_choice(model)
+    names = context.get().registry.models()
     if not names:
         return html.P(EMPTY_REGISTRY)
+    chosen = model_choice(names, model)
     return html.Div([
         html.H1("Model registry", className="h4"),
         dbc.Row([
@@ -170,7 +172,7 @@ def register_callbacks(app: dash.Dash) -> None:
             versions = registry.versions(name)
         except RegistryError as error:
             return [], None, dbc.Alert(str(error), color="danger")
-        value = default_version(name, [v.version for v in versions], wanted)
+        value = version_choice(versions, wanted, registry.default_version(name))
         grid = dag.AgGrid(id="models-versions-grid", rowData=version_rows(versions), columnDefs=COLUMNS,
                           defaultColDef={"sortable": True, "resizable": True, "filter": True},
                           dashGridOptions={"domLayout": "autoHeight"}, columnSize="sizeToFit")
@@ -188,7 +190,7 @@ def register_callbacks(app: dash.Dash) -> None:
         if number is None:
             return no_update
         try:
-            version = context.get().registry.get(name, int(number))
+            version = context.get().registry.version_of(name, number)
         except RegistryError as error:
             return dbc.Alert(str(error), color="danger")
         return dbc.Row([

@@ -11,7 +11,9 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from flask_login import current_user
 
 from components.notebook_form import INPUT, MODEL, VERSION, Choices, field_id, notebook_form
+from components.version_choices import alias_and_version_options
 from engine import datasets
+from engine.registry import PRODUCTION_ALIAS
 from engine.training import ALGORITHMS
 from portal.core import context
 from portal.notebooks import catalog as notebook_catalog, runs as notebook_runs
@@ -37,10 +39,7 @@ def _notebook(name: str):
 
 
 def version_options(registry, name: str) -> list[dict]:
-    aliases = registry.aliases(name)
-    options = [{"label": f"{alias} (version {number})", "value": alias} for alias, number in sorted(aliases.items())]
-    options += [{"label": f"version {v.version}", "value": str(v.version)} for v in reversed(registry.versions(name))]
-    return options
+    return alias_and_version_options(registry.aliases(name), registry.versions(name))
 
 
 def choices() -> Choices:
@@ -183,7 +182,7 @@ def register_callbacks(app: dash.Dash) -> None:
         if not models or not current or not models[0]:  # no version field on this notebook's form
             return [no_update] * len(current), [no_update] * len(current)
         options = version_options(context.get().registry, models[0])
-        keep = [c if any(o["value"] == c for o in options) else "production" for c in current]
+        keep = [c if any(o["value"] == c for o in options) else PRODUCTION_ALIAS for c in current]
         return [options] * len(current), keep
 
     @app.callback(Output(field_id(ALL, MODEL), "value"), Input(field_id(ALL, INPUT), "value"),

@@ -9,10 +9,11 @@ from dash import Input, Output, dcc, html
 
 from components import figures
 from components.layout import metric_card
+from components.version_choices import EMPTY_REGISTRY, model_choice, version_choice, version_options
 from engine.registry import RegistryError
 from portal.core import context
 from portal.accounts.permissions import require
-from pages.frame import EMPTY_REGISTRY, default_version, model_names_and_choice, page_denied
+from pages.frame import page_denied
 
 dash.register_page(__name__, path="/performance", name="Performance", order=20, permission="view_performance")
 
@@ -103,9 +104,10 @@ def layout(model: str | None = None, version: str | None = None, **_query):
     denied = page_denied("view_performance")
     if denied:
         return denied
-    names, chosen = model_names_and_choice(model)
+    names = context.get().registry.models()
     if not names:
         return html.P(EMPTY_REGISTRY)
+    chosen = model_choice(names, model)
     return html.Div([
         html.H1("Model performance", className="h4"),
         html.P("All figures are computed on the version's held-out split, which played no part in training, "
@@ -135,12 +137,11 @@ def register_callbacks(app: dash.Dash) -> None:
         require("view_performance")
         registry = context.get().registry
         try:
-            numbers = [v.version for v in registry.versions(name)]
+            versions_ = registry.versions(name)
         except RegistryError:
             return [], None, []
-        value = default_version(name, numbers, wanted)
-        options = [{"label": str(n), "value": n} for n in numbers]
-        return options, value, options
+        options = version_options(versions_)
+        return options, version_choice(versions_, wanted, registry.default_version(name)), options
 
     @app.callback(Output("performance-content", "children"), Input("performance-model", "value"),
                   Input("performance-version", "value"), Input("performance-compare", "value"),
@@ -151,9 +152,9 @@ def register_callbacks(app: dash.Dash) -> None:
             return html.Div()
         registry = context.get().registry
         try:
-            version = registry.get(name, int(number))
-            compared = registry.get(name, int(other)) if other not in (None, number) else None
-        except (RegistryError, ValueError) as error:
+            version = registry.version_of(name, number)
+            compared = registry.version_of(name, other) if other not in (None, number) else None
+        except RegistryError as error:
             return dbc.Alert(str(error), color="danger")
         rows_normalised = normalise == "rows"
         if compared is not None:

@@ -12,12 +12,13 @@ from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user
 
 from components.validation_view import validation_report_view
-from engine.registry import PRODUCTION_ALIAS, RegistryError
+from components.version_choices import EMPTY_REGISTRY, model_choice, version_options
+from engine.registry import RegistryError
 from portal.core import context
 from portal.predictions import examples, runs
 from portal.jobs.callbacks import register_job
 from portal.accounts.permissions import require
-from pages.frame import EMPTY_REGISTRY, default_version, model_names_and_choice, page_denied, version_options
+from pages.frame import page_denied
 
 dash.register_page(__name__, path="/predict", name="Predict", order=5, permission="upload")
 
@@ -26,9 +27,10 @@ def layout(model: str | None = None, **_query):
     denied = page_denied("upload")
     if denied:
         return denied
-    names, chosen = model_names_and_choice(model)
+    names = context.get().registry.models()
     if not names:
         return html.P(EMPTY_REGISTRY)
+    chosen = model_choice(names, model)
     limit_mb = context.get().settings.max_upload_bytes / 1024 / 1024
     return html.Div([
         html.H1("Predict", className="h4"),
@@ -75,10 +77,6 @@ def _decode(contents: str) -> bytes:
         raise runs.RunError("the upload arrived damaged; please try again") from None
 
 
-def _version_ref(name, number) -> str:
-    return f"{name}:{number}" if number is not None else f"{name}@{PRODUCTION_ALIAS}"
-
-
 def register_callbacks(app: dash.Dash) -> None:
     register_job(app, "predict", "predict", runs.execute_run, runs.cancel_run,
                  lambda done, total: f"{done:,} of {total:,} samples")
@@ -92,7 +90,7 @@ def register_callbacks(app: dash.Dash) -> None:
             versions_ = registry.versions(name)
         except RegistryError:
             return [], None
-        return version_options(versions_), default_version(name, [v.version for v in versions_])
+        return version_options(versions_), registry.default_version(name)
 
     @app.callback(Output("predict-version-note", "children"), Input("predict-model", "value"),
                   Input("predict-version", "value"))
@@ -100,7 +98,7 @@ def register_callbacks(app: dash.Dash) -> None:
         require("upload")
         if number is None:
             return ""
-        version = context.get().registry.get(name, number)
+        version = context.get().registry.version_of(name, number)
         schema = version.schema
         return (f"{version.ref}: {len(schema.features)} feature columns and the id column '{schema.id_column}'; "
                 f"predicts {', '.join(version.classes)}.")
@@ -109,7 +107,7 @@ def register_callbacks(app: dash.Dash) -> None:
                   State("predict-model", "value"), State("predict-version", "value"), prevent_initial_call=True)
     def template(_clicks, name, number):
         require("upload")
-        version = context.get().registry.get(name, number)
+        version = context.get().registry.version_of(name, number)
         columns = [version.schema.id_column, *version.schema.names]
         return dcc.send_string(",".join(columns) + "\n", f"{name}-v{number}-template.csv")
 
@@ -130,8 +128,8 @@ def register_callbacks(app: dash.Dash) -> None:
             return no_update, no_update, no_update
         portal = context.get()
         try:
-            outcome = runs.save_upload(portal, current_user.id, filename or "upload", _decode(contents),
-                                       _version_ref(name, number))
+            outcome = runs.save_upload(portal, current_user.id, filename or "upload", _decode(contents), name,
+                                       number)
         except runs.RunError as error:
             return dbc.Alert(str(error), color="danger"), None, True
         valid = outcome.upload.status == "valid"

@@ -54,10 +54,12 @@ def _results_name(run_id: str) -> str:
     return f"runs/{run_id}/results.parquet"
 
 
-def save_upload(portal: Portal, user_id: int, filename: str, content: bytes, model_ref: str) -> UploadOutcome:
-    """Validate an upload against the model version's schema; record it; store its values only if valid."""
+def save_upload(portal: Portal, user_id: int, filename: str, content: bytes, model_name: str,
+                version: int | str | None = None) -> UploadOutcome:
+    """Validate an upload against the schema of a version of `model_name` (a number, an alias, or None
+    for the default: Registry.version_of); record it; store its values only if valid."""
     try:
-        model = portal.registry.load(model_ref)
+        model = portal.registry.load(portal.registry.version_of(model_name, version))
     except RegistryError as error:
         raise RunError(str(error), 404) from None
     checked = validate(content, model.schema, filename=filename, label_column=LABEL_COLUMN,
