@@ -115,16 +115,16 @@ def build_bodies(model_ref: str) -> tuple[Bodies, str]:
     from engine.registry import Registry
 
     model = Registry().load(model_ref)
-    meta = model.version.metadata
-    data = datasets.load(meta["dataset"]["id"])
+    version = model.version
+    data = datasets.load(version.dataset_id)
     names = model.schema.names
     binary = dict(zip(names, model.schema.binary_mask()))
-    test_ids = [str(i) for i in meta["split"]["test_ids"]]
+    test_ids = [str(i) for i in version.test_ids]
     X = data.X.rename(index=str).loc[test_ids, names]
 
     # perturb the features the model relies on least (global SHAP importance), so that a perturbed
     # sample stays close to the real one
-    importance = {f["feature"]: f["mean_abs_shap"] for f in meta.get("global_importance", {}).get("features", [])}
+    importance = {f["feature"]: f["mean_abs_shap"] for f in version.global_importance.get("features", [])}
     perturbed = sorted(names, key=lambda n: (importance.get(n, 0.0), names.index(n)))[:PERTURBED]
     kept = [n for n in names if n not in set(perturbed)]
 
@@ -148,9 +148,9 @@ def build_bodies(model_ref: str) -> tuple[Bodies, str]:
         fragments.append(frags)
     bodies = Bodies(ids=test_ids, prefixes=prefixes, fragments=fragments)
     json.loads(bodies.distinct(12_345))  # the pieces make valid JSON
-    description = (f"{model.version.ref} ({meta['algorithm']}, {len(names)} features, "
+    description = (f"{version.ref} ({version.algorithm}, {len(names)} features, "
                    f"{len(model.bundle.classes)} classes); {len(test_ids)} held-out samples of "
-                   f"{meta['dataset']['id']}; first held-out sample {test_ids[0]}")
+                   f"{version.dataset_id}; first held-out sample {test_ids[0]}")
     return bodies, description
 
 

@@ -28,9 +28,8 @@ from engine.validation import validate  # noqa: E402
 
 def bench_model(registry: Registry, name: str) -> None:
     model = registry.load(f"{name}@{PRODUCTION_ALIAS}")
-    meta = model.version.metadata
-    dataset = datasets.load(meta["dataset"]["id"])
-    ids = meta["split"]["test_ids"]
+    dataset = datasets.load(model.version.dataset_id)
+    ids = model.version.test_ids
     held_out = dataset.X.loc[ids].to_numpy(float)
     batch = np.resize(held_out, (10_000, held_out.shape[1]))
     batch_ids = [f"{ids[i % len(ids)]}#{i}" for i in range(10_000)]
@@ -40,7 +39,7 @@ def bench_model(registry: Registry, name: str) -> None:
     many = median_ms(lambda: predict(model, batch, batch_ids), repeat=5)
     validate_ms = median_ms(lambda: validate(frame, model.schema), repeat=5)
     why = median_ms(lambda: explain(model.bundle, model.schema, held_out[:1], ids[:1], top_k=20), repeat=50)
-    print(f"{model.version.ref} ({meta['algorithm']}, {held_out.shape[1]} features, {len(model.bundle.classes)} classes)")
+    print(f"{model.version.ref} ({model.version.algorithm}, {held_out.shape[1]} features, {len(model.bundle.classes)} classes)")
     print(f"  one-sample prediction     {one:8.2f} ms   (target < 5 ms)")
     print(f"  10,000-sample prediction  {many:8.1f} ms   (target < 2000 ms)")
     print(f"  one-sample top-20 SHAP    {why:8.2f} ms   (target < 20 ms)")

@@ -37,8 +37,8 @@ EMAIL, PASSWORD = "bench@example.org", "benchmark password 2026"  # throw-away a
 
 
 def cohort(path: Path, version, n: int) -> None:
-    dataset = datasets.load(version.metadata["dataset"]["id"])
-    ids = version.metadata["split"]["test_ids"]
+    dataset = datasets.load(version.dataset_id)
+    ids = version.test_ids
     frame = dataset.X.loc[ids, version.schema.names]
     rows = np.arange(n) % len(ids)
     out = frame.iloc[rows].copy()
@@ -102,7 +102,7 @@ def main() -> None:
     client = app.server.test_client()
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
     client.post("/login", data={"email": EMAIL, "password": PASSWORD, "csrf": csrf})
-    sample = f"{version.metadata['split']['test_ids'][0]}#0"
+    sample = f"{version.test_ids[0]}#0"
     payload = {"output": "explain-figures.children", "outputs": {"id": "explain-figures", "property": "children"},
                "inputs": [{"id": "explain-class", "property": "value", "value": version.classes[0]}],
                "state": [{"id": "explain-ids", "property": "data", "value": {"run": run_id, "sample": sample}}],

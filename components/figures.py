@@ -18,6 +18,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from engine.headline import HEADLINE_METRICS
+
 FONT = {"family": "Inter, 'Helvetica Neue', Arial, sans-serif", "size": 13, "color": "#2a3f5f"}
 SEQUENTIAL = "Blues"
 REFERENCE_LINE = {"color": "#7f7f7f", "width": 1.5, "dash": "dash"}
@@ -356,28 +358,13 @@ def per_class_metrics_rows(per_class: dict) -> list[dict]:
     ]
 
 
-# (row key, readable name, how to read the value from a metrics dict, which direction is better)
-HEADLINE_METRICS = (
-    ("accuracy", "Accuracy", lambda m: m.get("accuracy"), "higher"),
-    ("balanced_accuracy", "Balanced accuracy", lambda m: m.get("balanced_accuracy"), "higher"),
-    ("macro_f1", "Macro F1", lambda m: m.get("macro_f1"), "higher"),
-    ("top_3_accuracy", "Top-3 accuracy", lambda m: m.get("top_3_accuracy"), "higher"),
-    ("roc_auc_macro", "ROC AUC (macro)", lambda m: m.get("roc_auc_macro"), "higher"),
-    ("expected_calibration_error", "Expected calibration error",
-     lambda m: (m.get("calibration") or {}).get("expected_calibration_error"), "lower"),
-    ("brier_score", "Brier score", lambda m: (m.get("calibration") or {}).get("brier_score"), "lower"),
-    ("selective_coverage", "Coverage at the abstain threshold",
-     lambda m: (m.get("selective") or {}).get("coverage"), "higher"),
-    ("accuracy_on_covered", "Accuracy on covered samples",
-     lambda m: (m.get("selective") or {}).get("accuracy_on_covered"), "higher"),
-)
 MISSING = "n/a"
 
 
 def metrics_comparison_rows(a: dict, b: dict, label_a: str, label_b: str) -> list[dict]:
-    """Rows comparing the headline metrics of two versions' metrics dicts: one row per metric with
-    keys "metric" (readable name), "key", `label_a`, `label_b` (values to 4 decimals, "n/a" when a
-    version lacks the metric), "difference" (b - a, to 4 decimals, or "n/a") and "better"
+    """Rows comparing the headline metrics (engine.headline) of two versions' metrics dicts: one row
+    per metric with keys "metric" (readable name), "key", `label_a`, `label_b` (values to 4 decimals,
+    "n/a" when a version lacks the metric), "difference" (b - a, to 4 decimals, or "n/a") and "better"
     ("higher" or "lower"). The same label twice (a version compared with itself) gets " (b)" on the
     second, so neither column is lost."""
     reserved = {"metric", "key", "difference", "better"}
@@ -386,13 +373,13 @@ def metrics_comparison_rows(a: dict, b: dict, label_a: str, label_b: str) -> lis
     if label_b == label_a:
         label_b = f"{label_b} (b)"
     rows = []
-    for key, name, read, better in HEADLINE_METRICS:
-        va, vb = _number(read(a)), _number(read(b))
+    for metric in HEADLINE_METRICS:
+        va, vb = _number(metric.read(a)), _number(metric.read(b))
         rows.append({
-            "metric": name, "key": key,
+            "metric": metric.label, "key": metric.key,
             label_a: MISSING if va is None else round(va, 4),
             label_b: MISSING if vb is None else round(vb, 4),
             "difference": MISSING if va is None or vb is None else round(vb - va, 4),
-            "better": better,
+            "better": metric.better,
         })
     return rows

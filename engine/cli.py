@@ -24,11 +24,11 @@ class UsageError(Exception):
 
 def _headline(version) -> str:
     m = version.metrics
-    cv = version.metadata["cross_validation"]
+    cv = version.cross_validation
     sel = m["selective"]
     covered = "n/a" if sel["accuracy_on_covered"] is None else f"{sel['accuracy_on_covered']:.3f}"
     top3 = "n/a" if m["top_3_accuracy"] is None else f"{m['top_3_accuracy']:.3f}"
-    return (f"{version.ref:<22} {','.join(version.aliases) or '-':<12} {version.metadata['algorithm']:<14}"
+    return (f"{version.ref:<22} {','.join(version.aliases) or '-':<12} {version.algorithm:<14}"
             f" acc {m['accuracy']:.3f}  bal.acc {m['balanced_accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}"
             f"  top-3 {top3}  ROC-AUC {m['roc_auc_macro']:.3f}"
             f"  ECE {m['calibration']['expected_calibration_error']:.3f}"
@@ -98,7 +98,7 @@ def cmd_models(args) -> None:
         versions = registry.versions(name)
         if not versions:
             raise UsageError(f"no model named {name!r}; known: {', '.join(registry.models()) or 'none'}")
-        print(f"{name} (dataset {versions[-1].metadata['dataset']['id']})")
+        print(f"{name} (dataset {versions[-1].dataset_id})")
         for version in versions:
             print("  " + _headline(version))
 

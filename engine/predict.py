@@ -61,12 +61,11 @@ def predict(model: LoadedModel, X: np.ndarray, ids: list[str],
     proba = bundle.predict_proba(X)
     confidence, margin = metrics.confidence_and_margin(proba)
     ood_score = bundle.ood.score(X)
-    meta = model.version.metadata
     return PredictionResult(
         ids=[str(i) for i in ids], classes=list(bundle.classes), probabilities=proba,
         predicted=[bundle.classes[k] for k in proba.argmax(axis=1)],
         confidence=confidence, margin=margin, entropy=metrics.entropy(proba),
-        abstain=confidence < meta["abstain"]["threshold"],
+        abstain=confidence < model.version.abstain_threshold,
         ood_score=ood_score,
         out_of_distribution=bundle.ood.flag(ood_score, out_of_range, X.shape[1]),
         model=model.version.name, version=model.version.version, sha256=model.version.sha256,

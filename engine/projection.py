@@ -22,22 +22,22 @@ def training_samples(model: LoadedModel) -> tuple[np.ndarray, np.ndarray, list[s
     """X (float, the schema's columns in order), labels and ids of the version's training split: its
     dataset without the held-out ids. The dataset is read from the verified cache (fetched if need be);
     a dataset whose checksum or training size differs from the version's metadata is refused."""
-    meta = model.version.metadata
-    dataset = datasets.load(meta["dataset"]["id"])
-    if dataset.checksum != meta["dataset"]["checksum"]:
+    version = model.version
+    dataset = datasets.load(version.dataset_id)
+    if dataset.checksum != version.dataset_checksum:
         raise datasets.DatasetError(
-            f"{model.version.ref} was trained on {meta['dataset']['id']} with checksum "
-            f"{meta['dataset']['checksum']}, the cached data has {dataset.checksum}")
+            f"{version.ref} was trained on {version.dataset_id} with checksum "
+            f"{version.dataset_checksum}, the cached data has {dataset.checksum}")
     names = model.schema.names
     missing = [n for n in names if n not in dataset.X.columns]
     if missing:
-        raise datasets.DatasetError(f"{meta['dataset']['id']} lacks {len(missing)} of the model's features, "
+        raise datasets.DatasetError(f"{version.dataset_id} lacks {len(missing)} of the model's features, "
                                     f"such as {missing[0]!r}")
     ids = dataset.X.index.astype(str)
-    train = ~ids.isin(set(meta["split"]["test_ids"]))
-    if int(train.sum()) != meta["split"]["n_train"]:
-        raise datasets.DatasetError(f"{model.version.ref}: {int(train.sum())} training samples found, "
-                                    f"the version was trained on {meta['split']['n_train']}")
+    train = ~ids.isin(set(version.test_ids))
+    if int(train.sum()) != version.split["n_train"]:
+        raise datasets.DatasetError(f"{version.ref}: {int(train.sum())} training samples found, "
+                                    f"the version was trained on {version.split['n_train']}")
     X = dataset.X.loc[train, names].to_numpy(dtype=float)
     labels = dataset.y.loc[train].astype(str).to_numpy()
     return X, labels, ids[train].tolist()

@@ -22,6 +22,7 @@ import pandas as pd
 
 from engine import datasets, settings
 from engine.checksums import sha256_file
+from engine.headline import headline
 from engine.registry import NAME_PATTERN, ModelVersion, Registry, RegistryError
 from engine.schema import FeatureSchema
 
@@ -32,21 +33,6 @@ PARAMETERS_TAG = "parameters"
 REQUIRED_SUMMARY_KEYS = ("model", "version", "sha256", "data_checksum")
 METRIC_TOLERANCE = 1e-9
 MAX_EXPLAINED_PER_CLASS = 200  # samples per predicted class explained with SHAP (the first in file order)
-
-# The held-out figures reported in a summary's `metrics`: name -> path in engine.metrics.evaluate's dict.
-HEADLINE_METRICS = {
-    "accuracy": ("accuracy",),
-    "balanced_accuracy": ("balanced_accuracy",),
-    "macro_f1": ("macro_f1",),
-    "top_3_accuracy": ("top_3_accuracy",),
-    "log_loss": ("log_loss",),
-    "roc_auc_macro": ("roc_auc_macro",),
-    "expected_calibration_error": ("calibration", "expected_calibration_error"),
-    "brier_score": ("calibration", "brier_score"),
-    "coverage": ("selective", "coverage"),
-    "accuracy_on_covered": ("selective", "accuracy_on_covered"),
-}
-
 
 class ReproducibilityError(RuntimeError):
     """A stored result (held-out split, metrics) is not what recomputing it gives."""
@@ -153,14 +139,13 @@ def describe_folders() -> str:
 
 def version_dataset(version: ModelVersion) -> datasets.Dataset:
     """The version's dataset from the verified cache; refused when its checksum is not the version's."""
-    meta = version.metadata["dataset"]
-    dataset = datasets.load(meta["id"])
-    if dataset.checksum != meta["checksum"]:
-        raise ReproducibilityError(f"{version.ref} was trained on {meta['id']} with checksum {meta['checksum']}; "
-                                   f"the cached data has {dataset.checksum}")
+    dataset = datasets.load(version.dataset_id)
+    if dataset.checksum != version.dataset_checksum:
+        raise ReproducibilityError(f"{version.ref} was trained on {version.dataset_id} with checksum "
+                                   f"{version.dataset_checksum}; the cached data has {dataset.checksum}")
     missing = [n for n in version.schema.names if n not in dataset.X.columns]
     if missing:
-        raise ReproducibilityError(f"{meta['id']} lacks {len(missing)} of {version.ref}'s features, "
+        raise ReproducibilityError(f"{version.dataset_id} lacks {len(missing)} of {version.ref}'s features, "
                                    f"such as {missing[0]!r}")
     return dataset
 
@@ -180,14 +165,14 @@ def held_out(version: ModelVersion, seed: int) -> HeldOut:
     ids differ from the stored `split.test_ids` (the data or the split code changed)."""
     from engine.training import held_out_split
 
-    trained_with = version.metadata["seed"]
+    trained_with = version.seed
     if seed != trained_with:
         raise ValueError(f"seed {seed} is not the seed {version.ref} was trained with ({trained_with}); the "
                          f"held-out split depends on it: run with seed={trained_with}")
     dataset = version_dataset(version)
     _, test = held_out_split(dataset, seed)
     ids = dataset.X.index.astype(str)[test].tolist()
-    split = version.metadata.get("split", {})
+    split = version.split
     stored = split.get("test_ids")
     if stored is not None and ids != [str(i) for i in stored]:
         differ = sorted(set(ids) ^ set(map(str, stored)))
@@ -250,16 +235,9 @@ def comparison_overview(comparison: pd.DataFrame) -> pd.DataFrame:
 
 
 def headline_metrics(metrics: dict) -> dict[str, float]:
-    """The HEADLINE_METRICS that apply (top-3 accuracy needs more than three classes, accuracy on the
-    covered samples needs one covered sample), as floats."""
-    out = {}
-    for name, path in HEADLINE_METRICS.items():
-        value = metrics
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
-        if value is not None:
-            out[name] = float(value)
-    return out
+    """The headline metrics (engine.headline) that apply, as a summary's `metrics` reports them: top-3
+    accuracy needs more than three classes, accuracy on the covered samples needs one covered sample."""
+    return {key: value for key, value in headline(metrics).items() if value is not None}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -288,12 +288,12 @@ def test_comparison_rows_hold_both_values_and_b_minus_a(registry):
     b = registry.resolve("tcga-mirna-type").metrics
     rows = figures.metrics_comparison_rows(a, b, "tissue v1", "mirna v1")
     assert [r["key"] for r in rows] == ["accuracy", "balanced_accuracy", "macro_f1", "top_3_accuracy",
-                                        "roc_auc_macro", "expected_calibration_error", "brier_score",
-                                        "selective_coverage", "accuracy_on_covered"]
+                                        "log_loss", "roc_auc_macro", "expected_calibration_error", "brier_score",
+                                        "coverage", "accuracy_on_covered"]
     source = {
         "expected_calibration_error": lambda m: m["calibration"]["expected_calibration_error"],
         "brier_score": lambda m: m["calibration"]["brier_score"],
-        "selective_coverage": lambda m: m["selective"]["coverage"],
+        "coverage": lambda m: m["selective"]["coverage"],
         "accuracy_on_covered": lambda m: m["selective"]["accuracy_on_covered"],
     }
     for row in rows:
@@ -311,7 +311,7 @@ def test_comparison_rows_hold_both_values_and_b_minus_a(registry):
     assert b["top_3_accuracy"] is None and top3["mirna v1"] == "n/a" and top3["difference"] == "n/a"
     assert isinstance(top3["tissue v1"], float)
     lower_better = {r["key"] for r in rows if r["better"] == "lower"}
-    assert lower_better == {"expected_calibration_error", "brier_score"}
+    assert lower_better == {"log_loss", "expected_calibration_error", "brier_score"}
     json.dumps(rows)
 
 
