@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine import projection
+from engine.caching import BoundedCache
 
 MODELS = ("tissue-of-origin", "tcga-mirna-type")
 
@@ -51,15 +52,18 @@ def test_projection_is_deterministic_and_transform_matches(model):
 
 def test_projection_for_caches_per_version(registry):
     tissue, mirna = registry.load("tissue-of-origin"), registry.load("tcga-mirna-type")
+    cache = BoundedCache(4)
     results = []
-    threads = [threading.Thread(target=lambda: results.append(projection.projection_for(mirna))) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: results.append(projection.projection_for(mirna, cache)))
+               for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert len(results) == 4 and all(r is results[0] for r in results)
-    assert projection.projection_for(mirna) is results[0]
-    assert projection.projection_for(tissue) is projection.projection_for(tissue) is not results[0]
+    assert projection.projection_for(mirna, cache) is results[0]
+    assert projection.projection_for(tissue, cache) is projection.projection_for(tissue, cache) is not results[0]
+    assert projection.projection_for(mirna) is not results[0]  # no cache given: fitted anew, nothing kept
 
 
 def test_held_out_tcga_samples_land_near_their_class(registry, tcga):

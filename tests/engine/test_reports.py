@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import nbformat
@@ -85,8 +86,7 @@ def test_held_out_refuses_another_seed_and_another_split(registry):
         reports.held_out(version, seed=42)
     altered = copy.deepcopy(version.metadata)
     altered["split"]["test_ids"] = altered["split"]["test_ids"][1:] + ["TCGA.XX.0000.01A"]
-    changed = type(version)(name=version.name, version=version.version, aliases=version.aliases,
-                            path=version.path, metadata=altered)
+    changed = dataclasses.replace(version, metadata=altered)
     with pytest.raises(reports.ReproducibilityError, match="not the stored one"):
         reports.held_out(changed, seed=7)
 
