@@ -10,6 +10,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user, login_user
 
 from portal.accounts import audit
+from portal.core.states import AuditOutcome
 from portal.core import context
 from portal.accounts.api_keys import MAX_ACTIVE_KEYS, MAX_NAME, create_key, list_keys, revoke_key, shown
 from portal.accounts.signin import SessionUser
@@ -113,7 +114,7 @@ def register_callbacks(app: dash.Dash) -> None:
         try:
             user = change_password(context.get().db, current_user.id, current or "", new)
         except (UserError, WeakPassword) as error:
-            audit.record("password.change", outcome=audit.FAILED, details={"reason": str(error)})
+            audit.record("password.change", outcome=AuditOutcome.FAILED, details={"reason": str(error)})
             return dbc.Alert(f"Not changed: {error}.", color="danger")
         audit.record("password.change")
         login_user(SessionUser(user))  # this session carries on; every other one is signed out
@@ -129,7 +130,7 @@ def register_callbacks(app: dash.Dash) -> None:
         try:
             row, key = create_key(context.get().db, current_user.id, name if isinstance(name, str) else "")
         except UserError as error:
-            audit.record("api-key.create", outcome=audit.FAILED, details={"reason": str(error)})
+            audit.record("api-key.create", outcome=AuditOutcome.FAILED, details={"reason": str(error)})
             return dbc.Alert(f"No key made: {error}.", color="danger"), no_update, no_update, no_update
         audit.record("api-key.create", target=row.prefix, details={"name": row.name})  # never the key
         keys = _own_keys()
@@ -159,7 +160,7 @@ def register_callbacks(app: dash.Dash) -> None:
         try:  # only the signed-in user's own keys: anyone else's is "no such key"
             row = revoke_key(context.get().db, key_id, user_id=current_user.id)
         except UserError as error:
-            audit.record("api-key.revoke", outcome=audit.FAILED, target=f"id {key_id}",
+            audit.record("api-key.revoke", outcome=AuditOutcome.FAILED, target=f"id {key_id}",
                          details={"reason": str(error)})
             return dbc.Alert(f"Not revoked: {error}.", color="danger"), no_update, no_update, no_update
         audit.record("api-key.revoke", target=row.prefix)

@@ -11,6 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 
 from portal.accounts import audit
+from portal.core.states import AuditOutcome
 from portal.core import context
 from portal.accounts.passwords import WeakPassword, generate_password
 from portal.accounts.permissions import PERMISSIONS, ROLES, require
@@ -127,7 +128,8 @@ def register_callbacks(app: dash.Dash) -> None:
         try:
             user = create_user(context.get().db, email or "", name or "", role or "", password)
         except (UserError, WeakPassword) as error:
-            audit.record("user.create", outcome=audit.FAILED, target=(email or "")[:254], details={"error": str(error)})
+            audit.record("user.create", outcome=AuditOutcome.FAILED, target=(email or "")[:254],
+                         details={"error": str(error)})
             return dbc.Alert(f"Not created: {error}.", color="danger"), no_update, no_update
         audit.record("user.create", target=user.email, details={"role": user.role})
         shown = [" Their password, shown only now: ", html.Code(password, id="admin-new-password-shown")] if made_up else []
@@ -160,7 +162,7 @@ def register_callbacks(app: dash.Dash) -> None:
                 action = "user.reactivate" if user.active else "user.deactivate"
                 done = f"{user.email} is {'active' if user.active else 'deactivated'}."
         except UserError as error:
-            audit.record("user.change", outcome=audit.FAILED, target=str(user_id), details={"error": str(error)})
+            audit.record("user.change", outcome=AuditOutcome.FAILED, target=str(user_id), details={"error": str(error)})
             return dbc.Alert(f"Not changed: {error}.", color="danger"), no_update
         audit.record(action, target=user.email, details={"role": user.role, "active": user.active})
         return dbc.Alert(done, color="success", id="admin-changed"), user_rows()

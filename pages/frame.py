@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from components.layout import navbar, research_banner, not_allowed
 from portal.accounts import audit
+from portal.core.states import AuditOutcome
 from portal.accounts.permissions import PERMISSIONS, allowed
 
 
@@ -31,5 +32,5 @@ def page_denied(permission: str):
     """For a page's layout(): None when the user may open it, else the message to show (audited)."""
     if current_user.is_authenticated and allowed(current_user.role, permission):
         return None
-    audit.record("page.denied", outcome=audit.DENIED, target=permission)
+    audit.record("page.denied", outcome=AuditOutcome.DENIED, target=permission)
     return not_allowed(f"Your role may not {PERMISSIONS[permission][1]}.")

@@ -14,6 +14,7 @@ from flask_login import current_user
 from components.version_choices import EMPTY_REGISTRY, model_choice, version_choice, version_options
 from engine.registry import PRODUCTION_ALIAS, RegistryError
 from portal.accounts import audit
+from portal.core.states import AuditOutcome
 from portal.core import context
 from portal.accounts.permissions import allowed, require
 from pages.frame import page_denied
@@ -221,7 +222,8 @@ def register_callbacks(app: dash.Dash) -> None:
         try:
             registry.set_alias(name, alias, int(number))
         except (RegistryError, TypeError, ValueError) as error:
-            audit.record("model.alias", outcome=audit.FAILED, target=f"{name}@{alias}", details={"error": str(error)})
+            audit.record("model.alias", outcome=AuditOutcome.FAILED, target=f"{name}@{alias}",
+                         details={"error": str(error)})
             return dbc.Alert(f"Not changed: {error}", color="danger"), no_update
         audit.record("model.alias", target=f"{name}@{alias}", details={"from": previous, "to": int(number)})
         return (dbc.Alert(f"{name}@{alias} now points at version {number} (was {previous}).", color="success",

@@ -14,14 +14,14 @@ from portal.notebooks import runs as notebook_runs
 from portal.predictions import runs
 from portal.accounts.permissions import allowed, require
 from portal.notebooks.access import notebook_run_or_abort
-from portal.predictions.runs import DONE, FAILED, QUEUED, RUNNING
+from portal.core.states import RunStatus
 from pages.frame import page_denied
 
 dash.register_page(__name__, path_template="/notebooks/runs/<run_id>", name="Notebook run",
                    permission="view_notebooks", in_nav=False)
 
 
-ACTIVE = (QUEUED, RUNNING)
+ACTIVE = RunStatus.active()
 
 
 def _when(value) -> str:
@@ -55,8 +55,9 @@ def _view(run) -> html.Div:
     if allowed(current_user.role, "run_notebooks"):
         actions.append(dbc.Button("Rerun with these parameters", href=f"/notebooks?rerun={run.id}",
                                   color="secondary", size="sm", id="notebook-run-rerun"))
-    status_note = {DONE: None, FAILED: dbc.Alert([html.Strong("The notebook failed. "), run.error or ""],
-                                                 color="danger", id="notebook-run-error")}
+    status_note = {RunStatus.DONE: None,
+                   RunStatus.FAILED: dbc.Alert([html.Strong("The notebook failed. "), run.error or ""],
+                                               color="danger", id="notebook-run-error")}
     return html.Div([
         status_note.get(run.status, dbc.Alert(f"This run is {run.status}.", color="secondary",
                                               id="notebook-run-status")),

@@ -16,13 +16,14 @@ from engine import datasets
 from engine.registry import PRODUCTION_ALIAS
 from engine.training import ALGORITHMS
 from portal.core import context
+from portal.core.states import RunStatus
 from portal.notebooks import catalog as notebook_catalog, runs as notebook_runs
 from portal.predictions import runs
 from portal.jobs.callbacks import register_job
 from portal.notebooks.catalog import ParameterError
 from portal.accounts.permissions import allowed, require
 from portal.notebooks.access import notebook_run_or_abort
-from portal.predictions.runs import DONE, RunError
+from portal.predictions.runs import RunError
 from pages.frame import page_denied
 
 dash.register_page(__name__, path="/notebooks", name="Notebooks", order=30, permission="view_notebooks")
@@ -46,7 +47,7 @@ def choices() -> Choices:
     portal = context.get()
     registry = portal.registry
     models = registry.models()
-    finished = [r for r in runs.list_runs(portal, current_user.id, current_user.role) if r.status == DONE]
+    finished = [r for r in runs.list_runs(portal, current_user.id, current_user.role) if r.status == RunStatus.DONE]
     return Choices(
         models=models,
         versions={name: version_options(registry, name) for name in models},
@@ -82,7 +83,7 @@ def _history(notebooks: list[str]) -> html.Div:
             dbc.Col(dcc.Dropdown(notebooks, None, id="notebooks-filter-notebook", placeholder="every notebook")),
             dbc.Col(dcc.Dropdown([{"label": e, "value": i} for i, e in sorted(users.items(), key=lambda x: x[1])],
                                  None, id="notebooks-filter-user", placeholder="every user")),
-            dbc.Col(dcc.Dropdown(list(runs.STATUSES), None, id="notebooks-filter-status",
+            dbc.Col(dcc.Dropdown([status.value for status in RunStatus], None, id="notebooks-filter-status",
                                  placeholder="every status")),
         ], className="g-2 mb-2"),
         html.P("Click a run to open its report.", className="small text-muted"),
@@ -220,9 +221,9 @@ def register_callbacks(app: dash.Dash) -> None:
                   Input("notebooks-finished", "data"), prevent_initial_call=True)
     def finished(outcome):
         require("run_notebooks")
-        run_id, status = (outcome or {}).get("run"), (outcome or {}).get("status", "failed")
+        run_id, status = (outcome or {}).get("run"), (outcome or {}).get("status", RunStatus.FAILED)
         link = dcc.Link("Open the report", href=f"/notebooks/runs/{run_id}", id="notebooks-open-run")
-        color = "success" if status == DONE else "warning"
+        color = "success" if status == RunStatus.DONE else "warning"
         return (dbc.Alert([f"The run ended as {status}. ", link], color=color, id="notebooks-outcome"),
                 history_rows(_visible_runs()))
 

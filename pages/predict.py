@@ -15,6 +15,7 @@ from components.validation_view import validation_report_view
 from components.version_choices import EMPTY_REGISTRY, model_choice, version_options
 from engine.registry import RegistryError
 from portal.core import context
+from portal.core.states import RunStatus, UploadStatus
 from portal.predictions import examples, runs
 from portal.jobs.callbacks import register_job
 from portal.accounts.permissions import require
@@ -132,7 +133,7 @@ def register_callbacks(app: dash.Dash) -> None:
                                        number)
         except runs.RunError as error:
             return dbc.Alert(str(error), color="danger"), None, True
-        valid = outcome.upload.status == "valid"
+        valid = outcome.upload.status == UploadStatus.VALID
         return validation_report_view(outcome.report), outcome.upload.id if valid else None, not valid
 
     @app.callback(Output("predict-queued", "data"), Output("predict-message", "children"),
@@ -152,7 +153,7 @@ def register_callbacks(app: dash.Dash) -> None:
                   Input("predict-finished", "data"), prevent_initial_call=True)
     def finished(outcome):
         require("predict")
-        if outcome and outcome.get("status") == runs.DONE:
+        if outcome and outcome.get("status") == RunStatus.DONE:
             return f"/runs/{outcome['run']}", no_update
-        status = (outcome or {}).get("status", "failed")
+        status = (outcome or {}).get("status", RunStatus.FAILED)
         return no_update, dbc.Alert(f"The run ended as {status}.", color="warning")

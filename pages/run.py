@@ -13,6 +13,7 @@ from components import prediction_figures as pf
 from components.layout import metric_card, not_allowed
 from portal.accounts import audit
 from portal.core import context
+from portal.core.states import RunStatus
 from portal.predictions import exports, projection, runs
 from portal.accounts.permissions import require
 from portal.predictions.access import run_or_abort
@@ -127,9 +128,9 @@ def layout(run_id: str | None = None, **_query):
         dcc.Store(id="run-id", data=run.id),
         dcc.Location(id="run-location", refresh="callback-nav"),
     ])
-    if run.status == runs.DONE:
+    if run.status == RunStatus.DONE:
         return html.Div([header, results_view(run)])
-    if run.status in (runs.QUEUED, runs.RUNNING):
+    if run.status in RunStatus.active():
         return html.Div([header, progress_view(run)])
     return html.Div([header, dbc.Alert(f"This run ended as {run.status}. {run.error or ''}", color="warning",
                                        id="run-status")])
@@ -143,7 +144,7 @@ def register_callbacks(app: dash.Dash) -> None:
         run = run_or_abort(run_id)
         done = round(100 * run.progress_done / run.progress_total) if run.progress_total else 0
         label = f"{run.progress_done:,} of {run.progress_total:,}"
-        return done, label, (f"/runs/{run.id}" if run.status not in (runs.QUEUED, runs.RUNNING) else no_update)
+        return done, label, (f"/runs/{run.id}" if run.status not in RunStatus.active() else no_update)
 
     @app.callback(Output("run-location", "pathname"), Input("run-grid", "cellClicked"), State("run-id", "data"),
                   prevent_initial_call=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from engine.caching import BoundedCache
 from portal.notebooks import catalog as notebook_catalog, runs as notebook_runs
 from portal.core.context import standalone
-from portal.predictions.runs import DONE
+from portal.core.states import RunStatus
 from portal.core.settings import Settings
 from portal.accounts.users import find_user
 
@@ -47,7 +47,7 @@ def cmd_run(settings: Settings, args) -> int:
         print(f"model: {run.model_name}:{run.model_version} sha256 {run.artifact_sha256}")
     if run.data_checksum:
         print(f"data: {run.data_checksum}")
-    return 0 if status == DONE else 1
+    return 0 if status == RunStatus.DONE else 1
 
 
 def add_commands(sub) -> None:

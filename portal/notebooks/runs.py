@@ -33,10 +33,11 @@ from portal.notebooks import html_export as notebook_html
 from portal.predictions import runs
 from portal.core.context import Portal
 from portal.core.models import NotebookRun, User, utcnow
+from portal.core.states import AuditOutcome, RunStatus
 from portal.notebooks.catalog import INPUT_FILE, NotebookSpec, ParameterError, check
 from portal.notebooks.catalog import get as get_notebook
 from portal.accounts.permissions import ADMIN, allowed
-from portal.predictions.runs import DONE, FAILED, QUEUED, RUNNING, RunError
+from portal.predictions.runs import RunError
 from portal.core.settings import PROJECT_ROOT
 from portal.accounts.users import get_user
 
@@ -103,14 +104,14 @@ def queue(portal: Portal, spec: NotebookSpec, given: dict, user_id: int | None, 
         if not input_run:
             raise ParameterError([f"{INPUT_FILE}: choose one of your finished prediction runs as the input"])
         source = runs.get_run(portal, input_run, user_id, role)  # owner or admin, else 403/404
-        if source.status != DONE:
+        if source.status != RunStatus.DONE:
             raise RunError(f"prediction run {input_run} is {source.status}; choose a finished run", 409)
         if parameters.get("model") not in (None, source.model_name):
             raise ParameterError([f"model: prediction run {input_run} holds samples for {source.model_name}; "
                                   f"choose that model to read them"])
         parameters[INPUT_RUN] = input_run
     version = _model_version(portal, parameters)
-    run = NotebookRun(user_id=user_id, notebook=spec.name, parameters=parameters, status=QUEUED,
+    run = NotebookRun(user_id=user_id, notebook=spec.name, parameters=parameters, status=RunStatus.QUEUED,
                       model_name=version.name if version else None,
                       model_version=version.version if version else None,
                       artifact_sha256=version.sha256 if version else None, package_versions=package_versions(PACKAGES))
@@ -132,23 +133,24 @@ def execute(portal: Portal, run_id: str, progress: Callable[[int, int], None] | 
     """Run a queued notebook to its end; returns the final status. Only a queued run starts, once."""
     claimed, run = runs.claim(portal, NotebookRun, run_id)
     if not claimed:
-        return run.status if run else FAILED
+        return run.status if run else RunStatus.FAILED
     started = time.perf_counter()
     folder = run_folder(portal, run_id)
     folder.mkdir(parents=True, exist_ok=True)
     output, html = folder / f"{run.notebook}.ipynb", folder / f"{run.notebook}.html"
-    status, error, summary, executed = FAILED, None, {}, None
+    status, error, summary, executed = RunStatus.FAILED, None, {}, None
     try:
         parameters = {k: v for k, v in run.parameters.items() if k != INPUT_RUN}
         if run.parameters.get(INPUT_RUN):
             parameters[INPUT_FILE] = str(_write_input(portal, run, folder))
         _point_engine_at(portal)
+        notebook = get_notebook(portal.caches.notebook_catalog, run.notebook)
         with _terminate_raises():
             executed = papermill.execute_notebook(
-                str(get_notebook(portal.caches.notebook_catalog, run.notebook).path), str(output), parameters=parameters, engine_name=ENGINE,
+                str(notebook.path), str(output), parameters=parameters, engine_name=ENGINE,
                 kernel_name=KERNEL, progress_bar=False, cwd=str(folder), on_cell=progress)
         summary = reports.read_summary(executed)
-        status = DONE
+        status = RunStatus.DONE
     except PapermillExecutionError as failure:  # the notebook raised: name the cell, keep what it wrote
         error = f"cell {failure.cell_index + 1} (In [{failure.exec_count}]): {failure.ename}: {failure.evalue}"
     except Exception as failure:  # the trace goes to the log; the record says what, in one line
@@ -166,8 +168,9 @@ def execute(portal: Portal, run_id: str, progress: Callable[[int, int], None] | 
     has_html = executed is not None and _export_html(executed, html)
     _finish(portal, run, status, error=error, summary=summary, duration=time.perf_counter() - started,
             output=output if executed is not None else None, html=html if has_html else None)
-    audit.record("notebook.run", outcome=audit.OK if status == DONE else audit.FAILED, target=run_id,
-                 user_id=run.user_id, actor=owner, details={"notebook": run.notebook, "status": status}, db=portal.db)
+    audit.record("notebook.run", outcome=AuditOutcome.OK if status == RunStatus.DONE else AuditOutcome.FAILED,
+                 target=run_id, user_id=run.user_id, actor=owner, details={"notebook": run.notebook, "status": status},
+                 db=portal.db)
     return status
 
 
@@ -223,7 +226,7 @@ def _export_html(executed, html: Path) -> bool:
         return False
 
 
-def _finish(portal: Portal, run: NotebookRun, status: str, *, error, summary: dict, duration: float,
+def _finish(portal: Portal, run: NotebookRun, status: RunStatus, *, error, summary: dict, duration: float,
             output: Path | None, html: Path | None) -> None:
     values = dict(status=status, finished_at=utcnow(), duration_seconds=round(duration, 3), error=error,
                   output_path=str(output) if output else None, html_path=str(html) if html else None)
@@ -231,8 +234,8 @@ def _finish(portal: Portal, run: NotebookRun, status: str, *, error, summary: di
         values.update(model_name=summary["model"], model_version=summary["version"],
                       artifact_sha256=summary["sha256"], data_checksum=summary["data_checksum"])
     with portal.db.session() as session:  # a run cancelled meanwhile stays cancelled
-        session.execute(update(NotebookRun).where(NotebookRun.id == run.id, NotebookRun.status == RUNNING)
-                        .values(**values))
+        session.execute(update(NotebookRun)
+                        .where(NotebookRun.id == run.id, NotebookRun.status == RunStatus.RUNNING).values(**values))
 
 
 def cancel(portal: Portal, run_id: str, user_id: int, role: str) -> None:
@@ -250,7 +253,7 @@ def get_run(portal: Portal, run_id: str, user_id: int | None, role: str) -> Note
     if run is None:
         raise RunError(f"no notebook run {run_id}", 404)
     if not can_view(run, user_id, role):
-        audit.record("notebook.denied", outcome=audit.DENIED, target=run_id)
+        audit.record("notebook.denied", outcome=AuditOutcome.DENIED, target=run_id)
         raise RunError("this notebook run read another user's samples", 403)
     return run
 

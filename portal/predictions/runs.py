@@ -21,6 +21,7 @@ from portal.accounts import audit
 from engine.checksums import sha256_bytes
 from portal.core.context import Portal
 from portal.core.models import PredictionRun, Upload, utcnow
+from portal.core.states import AuditOutcome, RunStatus, UploadStatus
 from portal.accounts.permissions import ADMIN
 from portal.accounts.users import get_user
 
@@ -28,8 +29,6 @@ log = logging.getLogger(__name__)
 
 LABEL_COLUMN = "true_label"  # an optional column of known classes in an upload
 CHUNK = 1_000  # samples predicted between two progress reports and cancellation checks
-QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
-STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)  # of prediction and notebook runs alike
 
 
 class RunError(Exception):
@@ -67,8 +66,8 @@ def save_upload(portal: Portal, user_id: int, filename: str, content: bytes, mod
     report = checked.report.to_dict()
     upload = Upload(user_id=user_id, filename=filename[:255], sha256=sha256_bytes(content), size_bytes=len(content),
                     n_samples=checked.report.n_samples, model_name=model.version.name,
-                    model_version=model.version.version, status="valid" if checked.report.ok else "invalid",
-                    validation=report)
+                    model_version=model.version.version,
+                    status=UploadStatus.VALID if checked.report.ok else UploadStatus.INVALID, validation=report)
     with portal.db.session() as session:
         session.add(upload)
     if checked.report.ok:
@@ -82,7 +81,8 @@ def save_upload(portal: Portal, user_id: int, filename: str, content: bytes, mod
                "model": model.version.ref, "errors": len(checked.report.errors),
                "warnings": len(checked.report.warnings)}
     audit.record("upload" if checked.report.ok else "upload.invalid",
-                 outcome=audit.OK if checked.report.ok else audit.FAILED, target=upload.id, details=details)
+                 outcome=AuditOutcome.OK if checked.report.ok else AuditOutcome.FAILED, target=upload.id,
+                 details=details)
     return UploadOutcome(upload=upload, report=report)
 
 
@@ -92,7 +92,7 @@ def _owned(portal: Portal, model, record_id: str, user_id: int, role: str):
     if record is None:
         raise RunError(f"no {model.__tablename__[:-1].replace('_', ' ')} {record_id}", 404)
     if record.user_id != user_id and role != ADMIN:
-        audit.record("run.denied", outcome=audit.DENIED, target=record_id)
+        audit.record("run.denied", outcome=AuditOutcome.DENIED, target=record_id)
         raise RunError("this belongs to another user", 403)
     return record
 
@@ -107,11 +107,11 @@ def get_run(portal: Portal, run_id: str, user_id: int, role: str) -> PredictionR
 
 def queue_run(portal: Portal, upload_id: str, user_id: int, role: str) -> PredictionRun:
     upload = get_upload(portal, upload_id, user_id, role)
-    if upload.status != "valid":
+    if upload.status != UploadStatus.VALID:
         raise RunError("this upload did not pass validation; fix the file and upload it again")
     version = portal.registry.get(upload.model_name, upload.model_version)
     run = PredictionRun(user_id=user_id, upload_id=upload.id, model_name=upload.model_name,
-                        model_version=upload.model_version, artifact_sha256=version.sha256, status=QUEUED,
+                        model_version=upload.model_version, artifact_sha256=version.sha256, status=RunStatus.QUEUED,
                         progress_done=0, progress_total=upload.n_samples or 0)
     with portal.db.session() as session:
         session.add(run)
@@ -128,15 +128,15 @@ def cancel_run(portal: Portal, run_id: str, user_id: int, role: str) -> None:
 def mark_cancelled(portal: Portal, model, run_id: str) -> None:
     """A queued or running run (a PredictionRun or a NotebookRun) becomes cancelled; an ended one stays."""
     with portal.db.session() as session:
-        session.execute(update(model).where(model.id == run_id, model.status.in_((QUEUED, RUNNING)))
-                        .values(status=CANCELLED, finished_at=utcnow()))
+        session.execute(update(model).where(model.id == run_id, model.status.in_(RunStatus.active()))
+                        .values(status=RunStatus.CANCELLED, finished_at=utcnow()))
 
 
 def claim(portal: Portal, model, run_id: str):
     """(claimed, run): a queued run becomes running in one atomic UPDATE, so it starts only once."""
     with portal.db.session() as session:
-        claimed = session.execute(update(model).where(model.id == run_id, model.status == QUEUED)
-                                  .values(status=RUNNING, started_at=utcnow())).rowcount
+        claimed = session.execute(update(model).where(model.id == run_id, model.status == RunStatus.QUEUED)
+                                  .values(status=RunStatus.RUNNING, started_at=utcnow())).rowcount
         return bool(claimed), session.get(model, run_id)
 
 
@@ -150,15 +150,16 @@ def execute_run(portal: Portal, run_id: str, progress: Callable[[int, int], None
     queued run starts, and only once: the claim is one atomic UPDATE."""
     claimed, run = claim(portal, PredictionRun, run_id)
     if not claimed:
-        return run.status if run else FAILED
+        return run.status if run else RunStatus.FAILED
     try:
         status = _predict_in_chunks(portal, run, progress)
     except Exception as error:  # recorded for the user in plain words; the trace goes to the log only
         log.exception("prediction run %s failed", run_id)
-        _finish(portal, run_id, FAILED, error=f"The run failed: {type(error).__name__}. Nothing stored was lost.")
-        audit.record("prediction.run", outcome=audit.FAILED, target=run_id, user_id=run.user_id,
+        _finish(portal, run_id, RunStatus.FAILED,
+                error=f"The run failed: {type(error).__name__}. Nothing stored was lost.")
+        audit.record("prediction.run", outcome=AuditOutcome.FAILED, target=run_id, user_id=run.user_id,
                      actor=owner_email(portal, run.user_id), details={"error": type(error).__name__}, db=portal.db)
-        return FAILED
+        return RunStatus.FAILED
     return status
 
 
@@ -172,8 +173,8 @@ def _predict_in_chunks(portal: Portal, run: PredictionRun, progress) -> str:
     out_of_range = frame["__out_of_range__"].to_numpy()
     parts, total = [], len(ids)
     for start in range(0, total, CHUNK):
-        if _status(portal, run.id) == CANCELLED:
-            return CANCELLED
+        if _status(portal, run.id) == RunStatus.CANCELLED:
+            return RunStatus.CANCELLED
         stop = min(start + CHUNK, total)
         parts.append(predict(model, X[start:stop], ids[start:stop], out_of_range[start:stop]).to_frame())
         with portal.db.session() as session:
@@ -185,10 +186,10 @@ def _predict_in_chunks(portal: Portal, run: PredictionRun, progress) -> str:
         results.insert(1, LABEL_COLUMN, frame["__label__"].to_numpy())
     portal.storage.put_frame(_results_name(run.id), results)
     summary = summarise(results, model.bundle.classes)
-    _finish(portal, run.id, DONE, summary=summary, result_path=_results_name(run.id))
+    _finish(portal, run.id, RunStatus.DONE, summary=summary, result_path=_results_name(run.id))
     audit.record("prediction.run", target=run.id, user_id=run.user_id, actor=owner_email(portal, run.user_id),
                  details={"model": model.version.ref, "samples": total}, db=portal.db)
-    return DONE
+    return RunStatus.DONE
 
 
 def run_model(portal: Portal, run: PredictionRun) -> LoadedModel:
@@ -218,14 +219,14 @@ def owner_email(portal: Portal, user_id: int | None) -> str:
     return user.email if user else f"user {user_id}"
 
 
-def _finish(portal: Portal, run_id: str, status: str, **values) -> None:
+def _finish(portal: Portal, run_id: str, status: RunStatus, **values) -> None:
     with portal.db.session() as session:
         session.execute(update(PredictionRun).where(PredictionRun.id == run_id)
                         .values(status=status, finished_at=utcnow(), **values))
 
 
 def results(portal: Portal, run: PredictionRun) -> pd.DataFrame:
-    if run.status != DONE:
+    if run.status != RunStatus.DONE:
         raise RunError(f"run {run.id} is {run.status}, it has no results", 409)
     return portal.storage.get_frame(_results_name(run.id))
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from engine.caching import BoundedCache
 from portal.notebooks import catalog as notebook_catalog, runs as notebook_runs
+from portal.core.states import RunStatus
 from portal.predictions import runs
 from portal.core.models import AuditEvent, NotebookRun
 from portal.notebooks.catalog import ParameterError
@@ -88,7 +89,7 @@ def test_a_run_keeps_its_notebook_report_and_record(portal, registry, client_for
     spec = _spec(portal, "model_evaluation")
     run = notebook_runs.queue(portal, spec, {"model": MODEL, "seed": str(TRAINING_SEED)}, analyst.id, "analyst")
     cells = []
-    assert notebook_runs.execute(portal, run.id, lambda done, total: cells.append((done, total))) == runs.DONE
+    assert notebook_runs.execute(portal, run.id, lambda done, total: cells.append((done, total))) == RunStatus.DONE
     total = cells[-1][1]
     assert [done for done, _ in cells] == list(range(1, total + 1)) and total > 5
 
@@ -102,7 +103,7 @@ def test_a_run_keeps_its_notebook_report_and_record(portal, registry, client_for
     assert "plotly-graph-div" in report and not re.search(r'<script[^>]+src="https?://', report)
     assert Path(run.output_path).parent == portal.settings.notebook_runs_dir / run.id
     assert _actions(portal) == ["notebook.queue", "notebook.run"]
-    assert notebook_runs.execute(portal, run.id) == runs.DONE  # a finished run never starts again
+    assert notebook_runs.execute(portal, run.id) == RunStatus.DONE  # a finished run never starts again
 
     # any role that may read notebook runs opens the report, under a policy that allows no remote source
     clinician = client_for("clinician")
@@ -133,7 +134,7 @@ def test_a_failing_notebook_ends_as_failed_and_keeps_what_it_wrote(portal):
     spec = _spec(portal, "model_evaluation")
     # the checks pass (a seed is a whole number), the notebook refuses it: not the training seed
     run = notebook_runs.queue(portal, spec, {"model": MODEL, "seed": TRAINING_SEED + 1}, analyst.id, "analyst")
-    assert notebook_runs.execute(portal, run.id) == runs.FAILED
+    assert notebook_runs.execute(portal, run.id) == RunStatus.FAILED
     run = notebook_runs.get_run(portal, run.id, analyst.id, "analyst")
     assert re.match(r"cell \d+ \(In \[\d+\]\): ValueError: .*seed", run.error), run.error
     assert Path(run.output_path).is_file() and Path(run.html_path).is_file()
@@ -159,7 +160,7 @@ def test_a_report_on_a_prediction_run_is_private_to_its_owner(portal, tcga, regi
                             input_run=prediction.id)
     run = notebook_runs.queue(portal, spec, {"model": MODEL, "top_k": 5}, researcher.id, "researcher",
                               input_run=prediction.id)
-    assert notebook_runs.execute(portal, run.id) == runs.DONE
+    assert notebook_runs.execute(portal, run.id) == RunStatus.DONE
     run = notebook_runs.get_run(portal, run.id, researcher.id, "researcher")
     assert run.parameters["input_run"] == prediction.id and run.data_checksum.startswith("sha256:")
     assert not (notebook_runs.run_folder(portal, run.id) / notebook_runs.INPUT_COPY).exists()  # decrypted copy gone
@@ -180,7 +181,7 @@ def test_a_cancelled_run_does_not_start(portal):
         notebook_runs.cancel(portal, run.id, user(portal, "researcher").id, "researcher")
     assert other.value.status == 403
     notebook_runs.cancel(portal, run.id, analyst.id, "analyst")
-    assert notebook_runs.execute(portal, run.id) == runs.CANCELLED
+    assert notebook_runs.execute(portal, run.id) == RunStatus.CANCELLED
     assert [r.status for r in notebook_runs.list_runs(portal, analyst.id, "analyst", status="cancelled")] == ["cancelled"]
 
 

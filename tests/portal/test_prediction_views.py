@@ -9,7 +9,7 @@ import pytest
 
 from portal.core.states import RunStatus
 from portal.predictions import examples, explanations, projection, runs
-from tests.portal.test_runs import MODEL, cohort_csv, user
+from tests.helpers import MODEL, cohort_csv, user_of as user
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

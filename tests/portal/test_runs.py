@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from portal.core.states import RunStatus
 from portal.predictions import exports, runs
 from portal.core.models import AuditEvent
 from portal.core.storage import StorageError
@@ -52,13 +53,13 @@ def test_a_run_predicts_every_sample_with_progress_and_label_metrics(portal, tcg
     upload = runs.save_upload(portal, researcher.id, "cohort.csv", cohort_csv(tcga, registry, n=25), MODEL).upload
     run = runs.queue_run(portal, upload.id, researcher.id, "researcher")
     seen = []
-    assert runs.execute_run(portal, run.id, lambda done, total: seen.append((done, total))) == runs.DONE
+    assert runs.execute_run(portal, run.id, lambda done, total: seen.append((done, total))) == RunStatus.DONE
     assert seen == [(25, 25)]
     run = runs.get_run(portal, run.id, researcher.id, "researcher")
     frame = runs.results(portal, run)
     assert len(frame) == 25 and frame[runs.LABEL_COLUMN].notna().all()
     assert run.summary["labels"]["n"] == 25 and run.summary["labels"]["accuracy"] > 0.9
-    assert runs.execute_run(portal, run.id) == runs.DONE  # a finished run never starts again
+    assert runs.execute_run(portal, run.id) == RunStatus.DONE  # a finished run never starts again
 
 
 def test_chunks_report_progress_in_order(portal, tcga, registry, monkeypatch):
@@ -91,7 +92,7 @@ def test_a_cancelled_run_does_not_start(portal, tcga, registry):
     upload = runs.save_upload(portal, researcher.id, "c.csv", cohort_csv(tcga, registry, n=5), MODEL).upload
     run = runs.queue_run(portal, upload.id, researcher.id, "researcher")
     runs.cancel_run(portal, run.id, researcher.id, "researcher")
-    assert runs.execute_run(portal, run.id) == runs.CANCELLED
+    assert runs.execute_run(portal, run.id) == RunStatus.CANCELLED
     with pytest.raises(runs.RunError, match="cancelled"):
         runs.results(portal, runs.get_run(portal, run.id, researcher.id, "researcher"))
 
