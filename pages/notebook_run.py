@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from portal.core import context
 from portal.notebooks import runs as notebook_runs
-from portal.predictions import runs
+from portal.jobs import states
 from portal.accounts.permissions import allowed, require
 from portal.notebooks.access import notebook_run_or_abort
 from portal.core.states import RunStatus
@@ -43,7 +43,7 @@ def _facts(run, owner: str) -> dbc.Table:
 
 
 def _view(run) -> html.Div:
-    owner = runs.owner_email(context.get(), run.user_id)
+    owner = states.owner_email(context.get(), run.user_id)
     base = f"/notebook-runs/{run.id}"
     actions = []
     if run.html_path:

@@ -37,6 +37,7 @@ from portal.core.states import AuditOutcome, RunStatus
 from portal.notebooks.catalog import INPUT_FILE, NotebookSpec, ParameterError, check
 from portal.notebooks.catalog import get as get_notebook
 from portal.accounts.permissions import ADMIN, allowed
+from portal.jobs import states
 from portal.predictions.runs import RunError
 from portal.core.settings import PROJECT_ROOT
 from portal.accounts.users import get_user
@@ -117,7 +118,7 @@ def queue(portal: Portal, spec: NotebookSpec, given: dict, user_id: int | None, 
                       artifact_sha256=version.sha256 if version else None, package_versions=package_versions(PACKAGES))
     with portal.db.session() as session:
         session.add(run)
-    audit.record("notebook.queue", target=run.id, user_id=user_id, actor=runs.owner_email(portal, user_id),
+    audit.record("notebook.queue", target=run.id, user_id=user_id, actor=states.owner_email(portal, user_id),
                  details={"notebook": spec.name}, db=portal.db)
     return run
 
@@ -131,7 +132,7 @@ def _model_version(portal: Portal, parameters: dict):
 
 def execute(portal: Portal, run_id: str, progress: Callable[[int, int], None] | None = None) -> str:
     """Run a queued notebook to its end; returns the final status. Only a queued run starts, once."""
-    claimed, run = runs.claim(portal, NotebookRun, run_id)
+    claimed, run = states.claim(portal, NotebookRun, run_id)
     if not claimed:
         return run.status if run else RunStatus.FAILED
     started = time.perf_counter()
@@ -158,7 +159,7 @@ def execute(portal: Portal, run_id: str, progress: Callable[[int, int], None] | 
         error = f"{type(failure).__name__}: {failure}"
     finally:
         (folder / INPUT_COPY).unlink(missing_ok=True)
-    owner = runs.owner_email(portal, run.user_id)
+    owner = states.owner_email(portal, run.user_id)
     if executed is None and output.exists():  # papermill stopped at a failing cell and saved what it had
         executed = nbformat.read(str(output), as_version=4)
     if executed is not None:
@@ -242,7 +243,7 @@ def cancel(portal: Portal, run_id: str, user_id: int, role: str) -> None:
     run = get_run(portal, run_id, user_id, role)
     if run.user_id != user_id and role != ADMIN:
         raise RunError("only the run's owner or an admin may cancel it", 403)
-    runs.mark_cancelled(portal, NotebookRun, run_id)
+    states.mark_cancelled(portal, NotebookRun, run_id)
     (run_folder(portal, run_id) / INPUT_COPY).unlink(missing_ok=True)
     audit.record("notebook.cancel", target=run_id)
 

@@ -23,7 +23,7 @@ from portal.core.context import Portal
 from portal.core.models import PredictionRun, Upload, utcnow
 from portal.core.states import AuditOutcome, RunStatus, UploadStatus
 from portal.accounts.permissions import ADMIN
-from portal.accounts.users import get_user
+from portal.jobs import states
 
 log = logging.getLogger(__name__)
 
@@ -121,23 +121,8 @@ def queue_run(portal: Portal, upload_id: str, user_id: int, role: str) -> Predic
 
 def cancel_run(portal: Portal, run_id: str, user_id: int, role: str) -> None:
     get_run(portal, run_id, user_id, role)
-    mark_cancelled(portal, PredictionRun, run_id)
+    states.mark_cancelled(portal, PredictionRun, run_id)
     audit.record("prediction.cancel", target=run_id)
-
-
-def mark_cancelled(portal: Portal, model, run_id: str) -> None:
-    """A queued or running run (a PredictionRun or a NotebookRun) becomes cancelled; an ended one stays."""
-    with portal.db.session() as session:
-        session.execute(update(model).where(model.id == run_id, model.status.in_(RunStatus.active()))
-                        .values(status=RunStatus.CANCELLED, finished_at=utcnow()))
-
-
-def claim(portal: Portal, model, run_id: str):
-    """(claimed, run): a queued run becomes running in one atomic UPDATE, so it starts only once."""
-    with portal.db.session() as session:
-        claimed = session.execute(update(model).where(model.id == run_id, model.status == RunStatus.QUEUED)
-                                  .values(status=RunStatus.RUNNING, started_at=utcnow())).rowcount
-        return bool(claimed), session.get(model, run_id)
 
 
 def _status(portal: Portal, run_id: str) -> str:
@@ -148,7 +133,7 @@ def _status(portal: Portal, run_id: str) -> str:
 def execute_run(portal: Portal, run_id: str, progress: Callable[[int, int], None] | None = None) -> str:
     """Run a queued prediction to its end (in a background job). Returns the final status. Only a
     queued run starts, and only once: the claim is one atomic UPDATE."""
-    claimed, run = claim(portal, PredictionRun, run_id)
+    claimed, run = states.claim(portal, PredictionRun, run_id)
     if not claimed:
         return run.status if run else RunStatus.FAILED
     try:
@@ -158,7 +143,8 @@ def execute_run(portal: Portal, run_id: str, progress: Callable[[int, int], None
         _finish(portal, run_id, RunStatus.FAILED,
                 error=f"The run failed: {type(error).__name__}. Nothing stored was lost.")
         audit.record("prediction.run", outcome=AuditOutcome.FAILED, target=run_id, user_id=run.user_id,
-                     actor=owner_email(portal, run.user_id), details={"error": type(error).__name__}, db=portal.db)
+                     actor=states.owner_email(portal, run.user_id), details={"error": type(error).__name__},
+                     db=portal.db)
         return RunStatus.FAILED
     return status
 
@@ -187,7 +173,7 @@ def _predict_in_chunks(portal: Portal, run: PredictionRun, progress) -> str:
     portal.storage.put_frame(_results_name(run.id), results)
     summary = summarise(results, model.bundle.classes)
     _finish(portal, run.id, RunStatus.DONE, summary=summary, result_path=_results_name(run.id))
-    audit.record("prediction.run", target=run.id, user_id=run.user_id, actor=owner_email(portal, run.user_id),
+    audit.record("prediction.run", target=run.id, user_id=run.user_id, actor=states.owner_email(portal, run.user_id),
                  details={"model": model.version.ref, "samples": total}, db=portal.db)
     return RunStatus.DONE
 
@@ -208,15 +194,6 @@ def summarise(results: pd.DataFrame, classes: list[str]) -> dict:
         summary["labels"] = metrics.label_agreement(results[LABEL_COLUMN].tolist(),
                                                     results["predicted_class"].tolist(), classes)
     return summary
-
-
-def owner_email(portal: Portal, user_id: int | None) -> str:
-    """Who a run is for, for its records and audit entries (a background job has no signed-in user): the
-    e-mail; "system" for a command-line run with no user; "user N" for a user no longer stored."""
-    if user_id is None:
-        return "system"
-    user = get_user(portal.db, user_id)
-    return user.email if user else f"user {user_id}"
 
 
 def _finish(portal: Portal, run_id: str, status: RunStatus, **values) -> None:
