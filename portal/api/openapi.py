@@ -1,13 +1,11 @@
-"""The OpenAPI 3.1 document, generated from the pydantic models (never written by hand), the model
-summaries the API returns, and a documentation page served by the portal itself (no CDN)."""
+"""The OpenAPI 3.1 document, generated from the pydantic models (never written by hand), and a
+documentation page served by the portal itself (no CDN). The document is built once per portal: the
+routes keep it in the portal's caches (PortalCaches.api_document)."""
 from __future__ import annotations
-
-from functools import lru_cache
 
 import flask
 from pydantic.json_schema import models_json_schema
 
-from engine.registry import Registry
 from portal.api import schemas
 
 ERRORS = {"400": "Not valid JSON", "401": "No valid API key", "403": "The key's role may not do this",
@@ -26,7 +24,6 @@ ROUTES = [
 ]
 
 
-@lru_cache(maxsize=4)
 def document(version: str) -> dict:
     models = [schemas.ErrorResponse] + [m for route in ROUTES for m in route[3:5] if m is not None]
     keyed, definitions = models_json_schema([(m, "validation" if m in (schemas.PredictRequest, schemas.ExplainRequest)
@@ -62,33 +59,6 @@ def document(version: str) -> dict:
                        "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
                                                       "description": "An API key from your Account page"}}},
     }
-
-
-def _version_summary(version) -> dict:
-    m = version.metrics
-    return {"version": version.version, "aliases": list(version.aliases), "sha256": version.sha256,
-            "algorithm": version.metadata["algorithm"], "created": version.metadata["created"],
-            "metrics": {"accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"],
-                        "macro_f1": m["macro_f1"], "top_3_accuracy": m["top_3_accuracy"],
-                        "expected_calibration_error": m["calibration"]["expected_calibration_error"],
-                        "coverage_at_threshold": m["selective"]["coverage"],
-                        "abstain_threshold": m["selective"]["abstain_threshold"]}}
-
-
-def model_summary(registry: Registry, name: str) -> dict:
-    versions = registry.versions(name)
-    latest = versions[-1]
-    return {"name": name, "dataset": latest.metadata["dataset"]["id"], "classes": latest.classes,
-            "versions": [_version_summary(v) for v in versions]}
-
-
-def model_detail(registry: Registry, name: str) -> dict:
-    version = registry.resolve(name)
-    schema = version.schema
-    return {**model_summary(registry, name), "id_column": schema.id_column,
-            "features": [{"name": f.name, "group": f.group, "kind": f.kind, "minimum": f.minimum,
-                          "maximum": f.maximum} for f in schema.features],
-            "model_card": version.metadata["model_card"]}
 
 
 DOCS = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Cancer Alpha API</title>

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from portal.accounts import api_keys, audit
 from portal.core import context
-from portal.api import errors, openapi, service
+from portal.api import errors, openapi, serializers, service
 from portal.api.schemas import ExplainRequest, Health, PredictRequest
 from portal.metrics import METRICS
 from portal.accounts.permissions import PERMISSIONS, allowed
@@ -42,22 +42,25 @@ def create_blueprint() -> flask.Blueprint:
     @api.get("/models")
     def models():
         registry = context.get().registry
-        return {"models": [openapi.model_summary(registry, name) for name in registry.models()]}
+        return {"models": [serializers.model_summary(registry, name) for name in registry.models()]}
 
     @api.get("/models/<name>")
     def model(name: str):
         registry = context.get().registry
         if name not in registry.models():
             raise errors.ApiError(404, f"no model named {name!r}; known: {', '.join(registry.models())}")
-        return openapi.model_detail(registry, name)
+        return serializers.model_detail(registry, name)
 
     @api.post("/models/<name>/predict")
     def predict(name: str):
         started = time.perf_counter()
         _need("predict")
         body = _parse(PredictRequest)
-        model = service.load_model(context.get().registry, name, body.version)
-        predictions, hits = service.predict_samples(model, body.samples, _cache(), body.top_k if body.explain else None)
+        portal = context.get()
+        model = service.load_model(portal.registry, name, body.version)
+        arrays = service.schema_arrays(model, portal.caches.schema_arrays)
+        predictions, hits = service.predict_samples(model, arrays, body.samples, _cache(),
+                                                    body.top_k if body.explain else None)
         METRICS.record_predictions(model.version.name, model.version.version, [p["class"] for p in predictions], hits,
                                    len(predictions) - hits)
         _audit("api.predict", model, len(predictions))
@@ -68,18 +71,20 @@ def create_blueprint() -> flask.Blueprint:
         started = time.perf_counter()
         _need("explain")
         body = _parse(ExplainRequest)
-        model = service.load_model(context.get().registry, name, body.version)
-        explanation = service.explain_sample(model, body.sample, body.class_name, body.top_k)
+        portal = context.get()
+        model = service.load_model(portal.registry, name, body.version)
+        arrays = service.schema_arrays(model, portal.caches.schema_arrays)
+        explanation = service.explain_sample(model, arrays, body.sample, body.class_name, body.top_k)
         _audit("api.explain", model, 1)
         return _meta(model, started) | {"explanation": explanation}
 
     @api.get("/openapi.json")
     def openapi_document():
-        return openapi.document(API_VERSION)
+        return _document()
 
     @api.get("/docs")
     def docs():
-        return openapi.docs_page(openapi.document(API_VERSION))
+        return openapi.docs_page(_document())
 
     @api.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def not_found(rest: str):
@@ -146,6 +151,11 @@ def _details(error: ValidationError) -> list[dict]:
 
 def _cache():
     return flask.current_app.extensions["cancer_alpha_api_cache"]
+
+
+def _document() -> dict:
+    """The OpenAPI document, generated once per portal (pydantic's schema generation takes a while)."""
+    return context.get().caches.api_document.get_or_create(API_VERSION, lambda: openapi.document(API_VERSION))
 
 
 def _meta(model, started: float) -> dict:

@@ -1,12 +1,17 @@
 """The API's request path: resolve the model version, turn JSON samples into one float matrix in schema
 order (feature names checked once per request body, values checked vectorised), answer cached samples
-from the result cache, predict and explain the rest."""
+from the result cache, predict and explain the rest. Free of Flask: the routes pass in what the portal
+keeps (its registry, its caches)."""
 from __future__ import annotations
 
 import operator
 from collections import Counter
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 
+from engine.caching import BoundedCache
 from engine.explain import explain
 from engine.predict import predict
 from engine.registry import LoadedModel, Registry, RegistryError
@@ -19,37 +24,43 @@ MAX_DETAILS = 50
 
 
 def load_model(registry: Registry, name: str, version: str | None) -> LoadedModel:
-    ref = name if not version else (f"{name}:{version}" if version.isdigit() else f"{name}@{version}")
+    """The version asked for (a number, an alias, or None for the default); 404 when there is none."""
     try:
-        return registry.load(ref)
+        return registry.load(registry.version_of(name, version))
     except RegistryError as error:
         raise ApiError(404, str(error)) from None
 
 
-_schema_arrays_by_id: dict[int, tuple] = {}
+@dataclass(frozen=True)
+class SchemaArrays:
+    """A feature schema as a request body is read against it: the names, a getter of a feature dict's
+    values in schema order, the name set, the binary mask and the training minima and maxima."""
 
+    names: list[str]
+    values_of: Callable[[dict], tuple]
+    expected: frozenset[str]
+    binary: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
 
-def _schema_arrays(schema: FeatureSchema) -> tuple:
-    """(names, a getter of a feature dict's values in schema order, name set, binary mask, training
-    minima, maxima), built once per schema object. Keyed by identity: hashing a schema hashes all its
-    features (about 1 ms for 678) on every request. The registry hands out one schema object per
-    version, and the entry holds it so its id is never reused."""
-    entry = _schema_arrays_by_id.get(id(schema))
-    if entry is None or entry[0] is not schema:
-        lo, hi = schema.bounds()
-        if len(_schema_arrays_by_id) >= 16:
-            _schema_arrays_by_id.clear()
+    @classmethod
+    def of(cls, schema: FeatureSchema) -> "SchemaArrays":
         names = schema.names
         getter = operator.itemgetter(*names)  # one C call for all values; a scalar when there is one name
         values_of = getter if len(names) > 1 else (lambda features: (getter(features),))
-        entry = (schema, names, values_of, frozenset(names), schema.binary_mask(), lo, hi)
-        _schema_arrays_by_id[id(schema)] = entry
-    return entry[1:]
+        lo, hi = schema.bounds()
+        return cls(names, values_of, frozenset(names), schema.binary_mask(), lo, hi)
 
 
-def samples_to_matrix(samples: list[Sample], schema: FeatureSchema) -> tuple[np.ndarray, list[str], np.ndarray]:
+def schema_arrays(model: LoadedModel, cache: BoundedCache) -> SchemaArrays:
+    """The model's SchemaArrays, built once per version and kept in `cache` (the portal's): building them
+    walks every feature, about a millisecond for 678, too slow to repeat on each request."""
+    version = model.version
+    return cache.get_or_create((version.ref, version.sha256), lambda: SchemaArrays.of(model.schema))
+
+
+def samples_to_matrix(samples: list[Sample], arrays: SchemaArrays) -> tuple[np.ndarray, list[str], np.ndarray]:
     """(X, ids, out-of-range counts); every problem becomes a 422 detail naming sample and feature."""
-    names, values_of, expected, binary, lo, hi = _schema_arrays(schema)
     details: list[dict] = []
     ids = [s.id for s in samples]
     dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
@@ -59,7 +70,7 @@ def samples_to_matrix(samples: list[Sample], schema: FeatureSchema) -> tuple[np.
         keys = sample.features.keys()
         if checked_keys is not None and keys == checked_keys:
             continue  # the usual case: every sample names the same features
-        missing, unknown = expected - keys, keys - expected
+        missing, unknown = arrays.expected - keys, keys - arrays.expected
         details += [{"sample": sample.id, "feature": f, "problem": "missing: every feature of the model is needed"}
                     for f in sorted(missing)[:MAX_DETAILS]]
         details += [{"sample": sample.id, "feature": f, "problem": "not a feature of this model"}
@@ -68,24 +79,26 @@ def samples_to_matrix(samples: list[Sample], schema: FeatureSchema) -> tuple[np.
             checked_keys = keys
     if details:
         raise ApiError(422, "Some samples do not match the model's features.", details[:MAX_DETAILS])
+    values_of, binary = arrays.values_of, arrays.binary
     X = np.array([values_of(s.features) for s in samples], dtype=float)  # None becomes NaN
     present = ~np.isnan(X)
     bad = present & ~np.isfinite(X)
     bad |= present & binary[None, :] & (X != 0) & (X != 1)
     if bad.any():
         rows, cols = np.nonzero(bad)
-        details = [{"sample": ids[r], "feature": names[c],
+        details = [{"sample": ids[r], "feature": arrays.names[c],
                     "problem": "must be 0 or 1" if binary[c] else "must be a finite number"}
                    for r, c in zip(rows[:MAX_DETAILS], cols[:MAX_DETAILS])]
         raise ApiError(422, "Some feature values are not valid.", details)
     with np.errstate(invalid="ignore"):
-        out_of_range = ((X < lo) | (X > hi)).sum(axis=1)
+        out_of_range = ((X < arrays.lo) | (X > arrays.hi)).sum(axis=1)
     return X, ids, out_of_range
 
 
-def predict_samples(model: LoadedModel, samples: list[Sample], cache: ResultCache, explain_top: int | None):
+def predict_samples(model: LoadedModel, arrays: SchemaArrays, samples: list[Sample], cache: ResultCache,
+                    explain_top: int | None):
     """Per-sample prediction dicts in request order, and how many came from the cache."""
-    X, ids, out_of_range = samples_to_matrix(samples, model.schema)
+    X, ids, out_of_range = samples_to_matrix(samples, arrays)
     options = f"explain={explain_top}"
     keys = [cache_key(model.version.sha256, options, X[i]) for i in range(len(ids))]
     answers = cache.get_many(keys)
@@ -105,8 +118,9 @@ def predict_samples(model: LoadedModel, samples: list[Sample], cache: ResultCach
     return [{"id": ids[i], **answers[i]} for i in range(len(ids))], len(ids) - len(todo)
 
 
-def explain_sample(model: LoadedModel, sample: Sample, class_name: str | None, top_k: int) -> dict:
-    X, ids, _ = samples_to_matrix([sample], model.schema)
+def explain_sample(model: LoadedModel, arrays: SchemaArrays, sample: Sample, class_name: str | None,
+                   top_k: int) -> dict:
+    X, ids, _ = samples_to_matrix([sample], arrays)
     if class_name is not None and class_name not in model.bundle.classes:
         raise ApiError(422, f"unknown class {class_name!r}", [{"sample": sample.id, "feature": None,
                                                               "problem": f"classes: {', '.join(model.bundle.classes)}"}])

@@ -16,12 +16,15 @@ def test_health_needs_no_key(client):
     assert body["status"] == "ok" and body["database"] and body["models"] == ["tcga-mirna-type", "tissue-of-origin"]
 
 
-def test_models_and_model(client, key_for):
+def test_models_and_model(client, key_for, registry):
     key = key_for("analyst")
     listing = client.get("/api/v1/models", headers=auth(key)).json["models"]
     assert {m["name"] for m in listing} == {"tcga-mirna-type", "tissue-of-origin"}
     version = listing[0]["versions"][0]
     assert version["aliases"] == ["production"] and len(version["sha256"]) == 64 and "balanced_accuracy" in version["metrics"]
+    stored = registry.version_of(listing[0]["name"], version["version"])
+    assert version["metrics"] == {**stored.headline_metrics, "abstain_threshold": stored.abstain_threshold}
+    assert "coverage" in version["metrics"]  # the share kept at the abstain threshold
     detail = client.get(f"/api/v1/models/{MODEL}", headers=auth(key)).json
     assert detail["id_column"] == "sample_id" and len(detail["features"]) == 298
     assert detail["model_card"]["intended_use"] == "Research use only, not for diagnosis."
@@ -117,13 +120,22 @@ def test_feature_problems_name_the_sample_and_feature(client, key_for, held_out)
 
 
 def test_binary_features_must_be_0_or_1(client, key_for, gdsc, registry):
-    sample_id = registry.resolve("tissue-of-origin").metadata["split"]["test_ids"][0]
+    sample_id = registry.resolve("tissue-of-origin").test_ids[0]
     features = {k: int(v) for k, v in gdsc.X.loc[sample_id].items()}
     features["TP53_mut"] = 2
     details = _error(client.post("/api/v1/models/tissue-of-origin/predict",
                                  json={"samples": [{"id": "x", "features": features}]},
                                  headers=auth(key_for("researcher"))), 422, "invalid")["details"]
     assert details == [{"sample": "x", "feature": "TP53_mut", "problem": "must be 0 or 1"}]
+
+
+def test_the_portal_keeps_the_document_and_each_version_s_schema_arrays(client, key_for, held_out, app, registry):
+    caches = app.server.extensions["cancer_alpha"].caches
+    document = client.get("/api/v1/openapi.json").json
+    assert client.get("/api/v1/openapi.json").json == document and len(caches.api_document) == 1
+    client.post(f"/api/v1/models/{MODEL}/predict", json={"samples": held_out[:1]}, headers=auth(key_for("researcher")))
+    version = registry.resolve(MODEL)
+    assert (version.ref, version.sha256) in caches.schema_arrays
 
 
 def test_revoked_keys_stop_working_at_once(client, key_for, held_out, app):
