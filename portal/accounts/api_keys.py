@@ -7,10 +7,12 @@ and the SHA-256 of the whole key, never the key: it is shown once, when it is ma
 A fast hash is right here, unlike for passwords: a 256-bit random secret cannot be guessed, so a slow hash
 adds no protection, while argon2 on every API request would cost ~100 ms of CPU each and cap throughput.
 
-`authenticate` keeps a small in-process cache (prefix -> hash, owner, role, state) for `CACHE_TTL` seconds
-and writes `last_used_at` at most once per `LAST_USED_INTERVAL` per key. `revoke_key` clears its key from
-this process's cache at once; other processes (other gunicorn workers, the Celery worker) still accept a
-revoked key, or a deactivated user's or changed role's key, for up to `CACHE_TTL` seconds.
+`authenticate` keeps what it read of a key (hash, owner, role, state) in the portal's cache
+(`PortalCaches.api_keys`, by prefix, for `API_KEY_TTL` seconds: portal.core.context) and writes
+`last_used_at` at most once per `LAST_USED_INTERVAL` per key (`PortalCaches.api_key_uses` notes this
+process's last write). `revoke_key` given the portal's caches drops its key from them at once; other
+processes (other gunicorn workers, the Celery worker; every one after a revoke from the command line)
+still accept a revoked key, or a deactivated user's or changed role's key, until their entry expires.
 """
 from __future__ import annotations
 
@@ -18,25 +20,27 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from engine.caching import BoundedCache
 from portal.core.db import Database
 from portal.core.models import ApiKey, User, utcnow
 from portal.accounts.users import UserError
+
+if TYPE_CHECKING:  # for the annotations only: portal.core.context needs Flask, checking a key does not
+    from portal.core.context import PortalCaches
 
 KEY_PATTERN = re.compile(r"ca_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
 PREFIX_PATTERN = re.compile(r"(?:ca_)?([0-9a-f]{8})(?:_.*)?")
 MAX_NAME = 100
 MAX_ACTIVE_KEYS = 20
-CACHE_TTL = 30.0  # seconds another process may still accept a revoked key (or a deactivated user's)
 LAST_USED_INTERVAL = 60.0  # seconds between two writes of one key's last_used_at
-CACHE_LIMIT = 10_000  # entries; beyond it the oldest are dropped
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,6 @@ class _Entry:
     key_hash: str
     owner: KeyOwner
     usable: bool  # key not revoked and user active
-    expires: float  # time.monotonic()
-
-
-_lock = threading.Lock()
-_cache: dict[tuple[str, str], _Entry] = {}  # (database url, prefix) -> entry
-_touched: dict[tuple[str, str], float] = {}  # (database url, prefix) -> monotonic time of the last write
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -84,21 +82,6 @@ def hash_key(key: str) -> str:
 def shown(prefix: str) -> str:
     """How a key is shown once made: its prefix only."""
     return f"ca_{prefix}_…"
-
-
-def clear_cache() -> None:
-    """Forget every cached key and last-use note of this process."""
-    with _lock:
-        _cache.clear()
-        _touched.clear()
-
-
-def _bounded_put(store: dict, key, value) -> None:
-    with _lock:
-        store.pop(key, None)
-        store[key] = value
-        while len(store) > CACHE_LIMIT:
-            store.pop(next(iter(store)))
 
 
 def _check_name(name: str) -> str:
@@ -145,21 +128,18 @@ def _load(db: Database, prefix: str) -> _Entry | None:
     key, user = found
     owner = KeyOwner(user_id=user.id, email=user.email, role=user.role, key_id=key.id, prefix=key.prefix,
                      key_name=key.name)
-    return _Entry(key_hash=key.key_hash, owner=owner, usable=key.revoked_at is None and bool(user.active),
-                  expires=time.monotonic() + CACHE_TTL)
+    return _Entry(key_hash=key.key_hash, owner=owner, usable=key.revoked_at is None and bool(user.active))
 
 
-def _touch(db: Database, owner: KeyOwner) -> None:
+def _touch(db: Database, owner: KeyOwner, uses: BoundedCache) -> None:
     """Record the use, at most once per LAST_USED_INTERVAL: a write per request would serialise requests on
     the row. The in-process note spares even the UPDATE when this process wrote recently; the WHERE clause
     keeps other processes from rewriting a fresh value."""
-    note = (db.url, owner.prefix)
     now_mono = time.monotonic()
-    with _lock:
-        last = _touched.get(note)
-        if last is not None and now_mono - last < LAST_USED_INTERVAL:
-            return
-    _bounded_put(_touched, note, now_mono)
+    last = uses.get(owner.prefix)
+    if last is not None and now_mono - last < LAST_USED_INTERVAL:
+        return
+    uses.put(owner.prefix, now_mono)
     now = utcnow()
     with db.session() as session:
         session.execute(update(ApiKey).where(
@@ -168,9 +148,10 @@ def _touch(db: Database, owner: KeyOwner) -> None:
         ).values(last_used_at=now))
 
 
-def authenticate(db: Database, presented: str) -> KeyOwner | None:
+def authenticate(db: Database, presented: str, caches: PortalCaches) -> KeyOwner | None:
     """The owner of a presented key, or None when the key is malformed, unknown, wrong, revoked, or its
-    user is deactivated."""
+    user is deactivated. `caches` are the portal's: what was read of the key is kept in `caches.api_keys`
+    (for its ttl), the last write of its use in `caches.api_key_uses`."""
     if not isinstance(presented, str):
         return None
     match = KEY_PATTERN.fullmatch(presented)
@@ -178,19 +159,15 @@ def authenticate(db: Database, presented: str) -> KeyOwner | None:
         return None
     prefix = match.group(1)
     presented_hash = hash_key(presented)
-    cache_key = (db.url, prefix)
-    with _lock:
-        entry = _cache.get(cache_key)
-    if entry is None or entry.expires <= time.monotonic():
+    entry = caches.api_keys.get(prefix)
+    if entry is None:
         entry = _load(db, prefix)
         if entry is None:
-            with _lock:
-                _cache.pop(cache_key, None)
             return None
-        _bounded_put(_cache, cache_key, entry)
+        caches.api_keys.put(prefix, entry)
     if not hmac.compare_digest(entry.key_hash, presented_hash) or not entry.usable:
         return None
-    _touch(db, entry.owner)
+    _touch(db, entry.owner, caches.api_key_uses)
     return entry.owner
 
 
@@ -203,10 +180,11 @@ def list_keys(db: Database, user_id: int | None = None) -> list[ApiKey]:
         return list(session.scalars(statement))
 
 
-def revoke_key(db: Database, key_id_or_prefix: int | str, user_id: int | None = None) -> ApiKey:
+def revoke_key(db: Database, key_id_or_prefix: int | str, user_id: int | None = None,
+               caches: PortalCaches | None = None) -> ApiKey:
     """Revoke a key, by id (an int) or by prefix (a str: `1a2b3c4d`, `ca_1a2b3c4d_…` or the whole key).
-    With user_id, only that user's key (else "no such key", whether it exists or not). Takes effect in this
-    process at once, in others within CACHE_TTL."""
+    With user_id, only that user's key (else "no such key", whether it exists or not). Takes effect at once
+    for the portal whose `caches` are given, in other processes when their cached entry expires."""
     if isinstance(key_id_or_prefix, int) and not isinstance(key_id_or_prefix, bool):
         condition = ApiKey.id == key_id_or_prefix
     elif isinstance(key_id_or_prefix, str) and (match := PREFIX_PATTERN.fullmatch(key_id_or_prefix.strip())):
@@ -220,7 +198,7 @@ def revoke_key(db: Database, key_id_or_prefix: int | str, user_id: int | None = 
         if key.revoked_at is None:
             key.revoked_at = utcnow()
         prefix = key.prefix
-    with _lock:
-        _cache.pop((db.url, prefix), None)
-        _touched.pop((db.url, prefix), None)
+    if caches is not None:
+        caches.api_keys.pop(prefix)
+        caches.api_key_uses.pop(prefix)
     return key

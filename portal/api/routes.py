@@ -108,7 +108,8 @@ def _authenticate():
     key = api_keys.bearer_token(flask.request.headers.get("Authorization"))
     if key is None:
         raise errors.ApiError(401, "Send an API key: 'Authorization: Bearer <key>'. Create one on your Account page.")
-    owner = api_keys.authenticate(context.get().db, key)
+    portal = context.get()
+    owner = api_keys.authenticate(portal.db, key, portal.caches)
     if owner is None:
         raise errors.ApiError(401, "This API key is not valid (unknown, revoked, or its user is deactivated).")
     flask.g.api_owner = owner

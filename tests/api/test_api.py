@@ -142,7 +142,8 @@ def test_revoked_keys_stop_working_at_once(client, key_for, held_out, app):
     key = key_for("researcher")
     url = f"/api/v1/models/{MODEL}/predict"
     assert client.post(url, json={"samples": held_out[:1]}, headers=auth(key)).status_code == 200
-    api_keys.revoke_key(app.server.extensions["cancer_alpha"].db, key.split("_")[1])
+    portal = app.server.extensions["cancer_alpha"]
+    api_keys.revoke_key(portal.db, key.split("_")[1], caches=portal.caches)
     _error(client.post(url, json={"samples": held_out[:1]}, headers=auth(key)), 401, "unauthenticated")
 
 

@@ -1,5 +1,5 @@
-"""API keys on SQLite and PostgreSQL: made once, stored as a hash, checked with a short-lived cache,
-revoked at once, listed and revoked from the command line and from the Account page."""
+"""API keys on SQLite and PostgreSQL: made once, stored as a hash, checked with a short-lived cache (the
+portal's PortalCaches), revoked at once, listed and revoked from the command line and from the Account page."""
 from __future__ import annotations
 
 import re
@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
-from portal.accounts import api_keys
+from engine.caching import BoundedCache
 from portal.accounts.api_keys import KeyOwner, authenticate, create_key, hash_key, list_keys, revoke_key
+from portal.core.context import PortalCaches
 from portal.core.models import ApiKey, AuditEvent, utcnow
 from portal.accounts.users import UserError, create_user, find_user, set_active
 
@@ -18,11 +19,10 @@ from tests.helpers import PASSWORD
 KEY = re.compile(r"ca_[0-9a-f]{8}_[A-Za-z0-9_-]{43}")
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    api_keys.clear_cache()
-    yield
-    api_keys.clear_cache()
+@pytest.fixture
+def caches():
+    """One process's caches (a portal's)."""
+    return PortalCaches()
 
 
 @pytest.fixture
@@ -40,12 +40,13 @@ def _row(db, key_id) -> ApiKey:
         return session.get(ApiKey, key_id)
 
 
-def test_create_then_authenticate(keys_db, owner):
+def test_create_then_authenticate(keys_db, owner, caches):
     row, key = create_key(keys_db, owner.id, "  analysis server  ")
     assert KEY.fullmatch(key) and key.startswith(f"ca_{row.prefix}_")
     assert row.name == "analysis server" and row.user_id == owner.id and row.revoked_at is None
-    assert authenticate(keys_db, key) == KeyOwner(user_id=owner.id, email="owner@example.org", role="researcher",
-                                                  key_id=row.id, prefix=row.prefix, key_name="analysis server")
+    assert authenticate(keys_db, key, caches) == KeyOwner(
+        user_id=owner.id, email="owner@example.org", role="researcher", key_id=row.id, prefix=row.prefix,
+        key_name="analysis server")
 
 
 def test_only_a_hash_is_stored(keys_db, owner):
@@ -63,30 +64,30 @@ def test_only_a_hash_is_stored(keys_db, owner):
     "ca_1234567_" + "a" * 43, "ca_12345678_" + "a" * 42, "ca_12345678_" + "a" * 44, "ca_12345678_" + "a" * 42 + "!",
     " ca_12345678_" + "a" * 43, "ca_12345678_" + "a" * 43 + "\n", "x" * 10_000,
 ])
-def test_malformed_strings_are_refused(keys_db, owner, presented):
-    assert authenticate(keys_db, presented) is None
+def test_malformed_strings_are_refused(keys_db, owner, caches, presented):
+    assert authenticate(keys_db, presented, caches) is None
 
 
-def test_wrong_secret_and_unknown_prefix(keys_db, owner):
+def test_wrong_secret_and_unknown_prefix(keys_db, owner, caches):
     row, key = create_key(keys_db, owner.id, "k")
     wrong_secret = key[:-1] + ("A" if key[-1] != "A" else "B")
-    assert authenticate(keys_db, wrong_secret) is None
+    assert authenticate(keys_db, wrong_secret, caches) is None
     unknown_prefix = f"ca_{'0' * 8 if row.prefix != '0' * 8 else '1' * 8}_{key.split('_', 2)[2]}"
-    assert authenticate(keys_db, unknown_prefix) is None
-    assert authenticate(keys_db, key) is not None  # the cache entry from the wrong secret changes nothing
-    assert authenticate(keys_db, wrong_secret) is None  # nor does a cached right one help a wrong one
+    assert authenticate(keys_db, unknown_prefix, caches) is None
+    assert authenticate(keys_db, key, caches) is not None  # the cache entry from the wrong secret changes nothing
+    assert authenticate(keys_db, wrong_secret, caches) is None  # nor does a cached right one help a wrong one
 
 
-def test_revocation_takes_effect_at_once(keys_db, owner):
+def test_revocation_takes_effect_at_once(keys_db, owner, caches):
     row, key = create_key(keys_db, owner.id, "k")
     other, other_key = create_key(keys_db, owner.id, "other")
-    assert authenticate(keys_db, key) is not None  # now cached
-    revoked = revoke_key(keys_db, row.prefix)
+    assert authenticate(keys_db, key, caches) is not None  # now cached
+    revoked = revoke_key(keys_db, row.prefix, caches=caches)
     assert revoked.revoked_at is not None
-    assert authenticate(keys_db, key) is None
-    assert authenticate(keys_db, other_key) is not None
-    revoke_key(keys_db, other.id)  # by id works too
-    assert authenticate(keys_db, other_key) is None
+    assert authenticate(keys_db, key, caches) is None
+    assert authenticate(keys_db, other_key, caches) is not None
+    revoke_key(keys_db, other.id, caches=caches)  # by id works too
+    assert authenticate(keys_db, other_key, caches) is None
     listed = {k.prefix: k for k in list_keys(keys_db, owner.id)}
     assert set(listed) == {row.prefix, other.prefix} and all(k.revoked_at for k in listed.values())
 
@@ -101,51 +102,49 @@ def test_revoke_by_shown_form_and_unknown(keys_db, owner):
             revoke_key(keys_db, unknown)
 
 
-def test_a_user_can_revoke_only_their_own_keys(keys_db, owner):
+def test_a_user_can_revoke_only_their_own_keys(keys_db, owner, caches):
     other = create_user(keys_db, "other@example.org", "Other", "analyst", PASSWORD)
     row, key = create_key(keys_db, owner.id, "k")
     for handle in (row.id, row.prefix):
         with pytest.raises(UserError, match="no such key"):
             revoke_key(keys_db, handle, user_id=other.id)
-    assert authenticate(keys_db, key) is not None and _row(keys_db, row.id).revoked_at is None
+    assert authenticate(keys_db, key, caches) is not None and _row(keys_db, row.id).revoked_at is None
     assert revoke_key(keys_db, row.id, user_id=owner.id).revoked_at is not None
 
 
-def test_deactivated_user_is_refused_after_the_cache_ttl(keys_db, owner, monkeypatch):
-    monkeypatch.setattr(api_keys, "CACHE_TTL", 0)
+def test_deactivated_user_is_refused_after_the_cache_ttl(keys_db, owner):
+    caches = PortalCaches(api_keys=BoundedCache(10, ttl=0))  # every entry expired at once
     row, key = create_key(keys_db, owner.id, "k")
-    assert authenticate(keys_db, key) is not None
+    assert authenticate(keys_db, key, caches) is not None
     set_active(keys_db, owner.id, False)
-    assert authenticate(keys_db, key) is None
+    assert authenticate(keys_db, key, caches) is None
     set_active(keys_db, owner.id, True)
-    assert authenticate(keys_db, key) is not None
+    assert authenticate(keys_db, key, caches) is not None
 
 
-def test_cached_state_lives_at_most_the_ttl(keys_db, owner):
+def test_cached_state_lives_at_most_the_ttl(keys_db, owner, caches):
     row, key = create_key(keys_db, owner.id, "k")
-    assert authenticate(keys_db, key).role == "researcher"
+    assert authenticate(keys_db, key, caches).role == "researcher"
     set_active(keys_db, owner.id, False)  # another process: no cache clearing here
-    assert authenticate(keys_db, key) is not None  # still cached (documented: within CACHE_TTL)
-    api_keys.clear_cache()
-    assert authenticate(keys_db, key) is None
+    assert authenticate(keys_db, key, caches) is not None  # still cached (documented: within API_KEY_TTL)
+    caches.api_keys.clear()  # as when the entry expires
+    assert authenticate(keys_db, key, caches) is None
 
 
-def test_last_used_is_written_at_most_once_a_minute(keys_db, owner):
+def test_last_used_is_written_at_most_once_a_minute(keys_db, owner, caches):
     row, key = create_key(keys_db, owner.id, "k")
     assert _row(keys_db, row.id).last_used_at is None
     before = utcnow()
-    authenticate(keys_db, key)
+    authenticate(keys_db, key, caches)
     first = _row(keys_db, row.id).last_used_at
     assert first is not None and first >= before - timedelta(seconds=1)
-    authenticate(keys_db, key)
+    authenticate(keys_db, key, caches)
     assert _row(keys_db, row.id).last_used_at == first
-    api_keys.clear_cache()  # as if another process: the UPDATE's condition still spares a fresh value
-    authenticate(keys_db, key)
+    authenticate(keys_db, key, PortalCaches())  # another process: the UPDATE's condition spares a fresh value
     assert _row(keys_db, row.id).last_used_at == first
     with keys_db.session() as session:  # two minutes later
         session.get(ApiKey, row.id).last_used_at = first - timedelta(minutes=2)
-    api_keys.clear_cache()
-    authenticate(keys_db, key)
+    authenticate(keys_db, key, PortalCaches())
     assert _row(keys_db, row.id).last_used_at > first - timedelta(minutes=2)
 
 
@@ -170,7 +169,7 @@ def test_names_and_the_active_key_limit(keys_db, owner):
         create_key(keys_db, other.id, "k")
 
 
-def test_keys_cli(keys_db, owner, database_url, monkeypatch, tmp_path, capsys):
+def test_keys_cli(keys_db, owner, database_url, monkeypatch, tmp_path, capsys, caches):
     import logging
 
     from portal.cli import main
@@ -184,7 +183,7 @@ def test_keys_cli(keys_db, owner, database_url, monkeypatch, tmp_path, capsys):
     assert len(keys) == 1 and "shown only now" in out
     key = keys[0]
     prefix = key[3:11]
-    assert authenticate(keys_db, key).email == "owner@example.org"
+    assert authenticate(keys_db, key, caches).email == "owner@example.org"
 
     assert main(["keys", "list"]) == 0
     listing = capsys.readouterr().out
@@ -195,7 +194,8 @@ def test_keys_cli(keys_db, owner, database_url, monkeypatch, tmp_path, capsys):
 
     assert main(["keys", "revoke", prefix]) == 0
     assert "revoked" in capsys.readouterr().out
-    assert authenticate(keys_db, key) is None  # same process: at once
+    # the command line is another process: a portal refuses the key as soon as it reads it again
+    assert authenticate(keys_db, key, PortalCaches()) is None
     assert main(["keys", "list"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if prefix in line)
     assert line.rstrip().endswith("UTC")  # the revoked column is filled
@@ -239,6 +239,7 @@ def _revoke(app, client, key_id):
 
 
 def test_account_page_creates_and_revokes_own_keys(app, client_for, db):
+    caches = app.server.extensions["cancer_alpha"].caches  # the portal's: a revocation there applies at once
     researcher = client_for("researcher")
     app.server.test_client().get("/health")
     response = _create(app, researcher, "laptop")
@@ -247,7 +248,7 @@ def test_account_page_creates_and_revokes_own_keys(app, client_for, db):
     keys = KEY.findall(body)
     assert len(keys) == 1 and "Copy it now: it is not shown again" in body and "account-new-key" in body
     key = keys[0]
-    owner = authenticate(db, key)
+    owner = authenticate(db, key, caches)
     assert owner.email == "researcher@example.org" and owner.role == "researcher" and owner.key_name == "laptop"
     grid = response.json["response"]["account-keys-grid"]["rowData"]
     assert grid == [{"name": "laptop", "key": f"ca_{owner.prefix}_…", "created": grid[0]["created"],
@@ -258,11 +259,11 @@ def test_account_page_creates_and_revokes_own_keys(app, client_for, db):
     # another user cannot revoke it: their call changes nothing
     refused = _revoke(app, client_for("clinician"), owner.key_id)
     assert refused.status_code == 200 and "no such key" in refused.get_data(as_text=True)
-    assert authenticate(db, key) is not None and _row(db, owner.key_id).revoked_at is None
+    assert authenticate(db, key, caches) is not None and _row(db, owner.key_id).revoked_at is None
 
     done = _revoke(app, researcher, owner.key_id)
     assert done.status_code == 200 and "is revoked" in done.get_data(as_text=True)
-    assert authenticate(db, key) is None
+    assert authenticate(db, key, caches) is None
     assert done.json["response"]["account-revoke-key"]["options"] == []
     assert done.json["response"]["account-keys-grid"]["rowData"][0]["status"].startswith("revoked ")
 
