@@ -24,7 +24,7 @@ import nbformat
 import papermill
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.exceptions import PapermillExecutionError
-from sqlalchemy import select, update
+from sqlalchemy import and_, false, func, or_, select, true, update
 
 from engine import reports
 from engine.training import package_versions
@@ -93,6 +93,22 @@ def can_view(run: NotebookRun, user_id: int | None, role: str) -> bool:
     if role == ADMIN or (user_id is not None and run.user_id == user_id):
         return True
     return allowed(role, "view_notebooks") and not is_private(run)
+
+
+def _parameter_unset(name: str):
+    """SQL: the run's parameter `name` is absent, null or empty (the portal stores these as text)."""
+    return func.coalesce(NotebookRun.parameters[name].as_string(), "") == ""
+
+
+def visible_to(user_id: int | None, role: str):
+    """can_view as a where clause, so that a query limits the runs the user may see, not all runs (JSON
+    paths: SQLite's JSON_EXTRACT, PostgreSQL's ->>)."""
+    if role == ADMIN:
+        return true()
+    own = NotebookRun.user_id == user_id if user_id is not None else false()
+    if not allowed(role, "view_notebooks"):
+        return own
+    return or_(own, and_(_parameter_unset(INPUT_RUN), _parameter_unset(INPUT_FILE)))
 
 
 def queue(portal: Portal, spec: NotebookSpec, given: dict, user_id: int | None, role: str | None, *,
@@ -261,8 +277,9 @@ def get_run(portal: Portal, run_id: str, user_id: int | None, role: str) -> Note
 
 def list_runs(portal: Portal, user_id: int, role: str, *, notebook: str | None = None, owner: int | None = None,
               status: str | None = None, limit: int = 500) -> list[NotebookRun]:
-    """The runs the user may see, newest first, filtered by notebook, owner and status."""
-    statement = select(NotebookRun).order_by(NotebookRun.created_at.desc()).limit(limit)
+    """The runs the user may see, newest first, filtered by notebook, owner and status: at most `limit`."""
+    statement = (select(NotebookRun).where(visible_to(user_id, role))
+                 .order_by(NotebookRun.created_at.desc()).limit(limit))
     if notebook:
         statement = statement.where(NotebookRun.notebook == notebook)
     if owner is not None:
@@ -270,8 +287,7 @@ def list_runs(portal: Portal, user_id: int, role: str, *, notebook: str | None =
     if status:
         statement = statement.where(NotebookRun.status == status)
     with portal.db.session() as session:
-        found = list(session.scalars(statement))
-    return [run for run in found if can_view(run, user_id, role)]
+        return list(session.scalars(statement))
 
 
 def owners(portal: Portal, user_ids) -> dict[int, str]:

@@ -8,17 +8,18 @@ import os
 import re
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import flask
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from engine.caching import BoundedCache
 from portal.notebooks import catalog as notebook_catalog, runs as notebook_runs
 from portal.core.states import RunStatus
 from portal.predictions import runs
-from portal.core.models import AuditEvent, NotebookRun
+from portal.core.models import AuditEvent, NotebookRun, new_id
 from portal.notebooks.catalog import ParameterError
 from tests.helpers import email_of
 from tests.helpers import MODEL, cohort_csv, user_of as user
@@ -236,3 +237,37 @@ def test_a_run_page_follows_its_run_until_it_ends(portal, client_for):
     ended = client.post("/_dash-update-component", json=payload)
     assert "This run is cancelled" in ended.get_data(as_text=True)
     assert ended.json["response"]["notebook-run-poll"]["disabled"] is True
+
+
+def _insert_runs(portal, user_id: int, parameters: list[dict], newest) -> list[str]:
+    """Notebook runs of `user_id` written straight into the table (no notebook runs): one per parameter
+    set, the first the newest, each a minute before the one above it."""
+    rows = [{"id": new_id(), "user_id": user_id, "notebook": "cohort_report", "parameters": given,
+             "status": RunStatus.DONE, "package_versions": {}, "created_at": newest - timedelta(minutes=i)}
+            for i, given in enumerate(parameters)]
+    with portal.db.engine.begin() as connection:
+        connection.execute(insert(NotebookRun), rows)
+    return [row["id"] for row in rows]
+
+
+def test_the_newest_runs_shown_are_the_ones_the_user_may_see(portal):
+    researcher, analyst, admin = (user(portal, r) for r in ("researcher", "analyst", "admin"))
+    now = datetime.now(timezone.utc)
+    # the researcher's five newest runs read samples (private), the two before them did not
+    private = _insert_runs(portal, researcher.id, [
+        {"input_run": "r1", "input_file": ""}, {"input_file": "/data/x.csv"}, {"input_run": "r2"},
+        {"input_run": "r3", "input_file": "/d/y"}, {"input_run": "r4", "input_file": None}], now)
+    public = _insert_runs(portal, researcher.id, [{"model": MODEL, "input_file": ""}, {"model": MODEL}],
+                          now - timedelta(hours=1))
+    seen = [r.id for r in notebook_runs.list_runs(portal, analyst.id, "analyst", limit=3)]
+    assert seen == public  # not the three newest (private) runs filtered down to nothing
+    assert [r.id for r in notebook_runs.list_runs(portal, researcher.id, "researcher", limit=3)] == private[:3]
+    assert [r.id for r in notebook_runs.list_runs(portal, admin.id, "admin", limit=6)] == private + public[:1]
+    assert [r.id for r in notebook_runs.list_runs(portal, analyst.id, "analyst", owner=researcher.id)] == public
+    own = _insert_runs(portal, analyst.id, [{"input_run": "r5"}], now + timedelta(minutes=1))
+    assert [r.id for r in notebook_runs.list_runs(portal, analyst.id, "analyst", limit=2)] == own + public[:1]
+    # the query and the check of one run (can_view, for get_run) agree on every run
+    every = notebook_runs.list_runs(portal, admin.id, "admin")
+    for role, who in (("analyst", analyst), ("researcher", researcher)):
+        assert ([r.id for r in every if notebook_runs.can_view(r, who.id, role)] ==
+                [r.id for r in notebook_runs.list_runs(portal, who.id, role)])
