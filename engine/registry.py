@@ -40,6 +40,7 @@ METADATA = "metadata.json"
 ALIASES = "aliases.json"
 PRODUCTION_ALIAS = "production"  # the alias a name alone resolves to
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+VERSION_PATTERN = re.compile(r"[0-9]{1,9}")  # ASCII digits: str.isdigit() also accepts "²", which int() refuses
 ALIAS_PATTERN = NAME_PATTERN
 
 
@@ -190,7 +191,7 @@ def parse_ref(ref: str) -> tuple[str, str | None, int | None]:
         return name, alias, None
     if ":" in ref:
         name, version = ref.split(":", 1)
-        if not version.isdigit():
+        if not VERSION_PATTERN.fullmatch(version):
             raise RegistryError(f"version in {ref!r} must be a number")
         return name, None, int(version)
     return ref, None, None
@@ -270,7 +271,7 @@ class Registry:
         folder = self.root / name
         if not folder.is_dir():
             return []
-        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and (p / METADATA).exists())
+        return sorted(int(p.name) for p in folder.iterdir() if VERSION_PATTERN.fullmatch(p.name) and (p / METADATA).exists())
 
     def models(self) -> list[str]:
         if not self.root.is_dir():
@@ -315,7 +316,7 @@ class Registry:
         text = "" if version_or_alias is None else str(version_or_alias).strip()
         if not text:
             return self.resolve(name)
-        return self.get(name, int(text)) if text.isdigit() else self.resolve(f"{name}@{text}")
+        return self.get(name, int(text)) if VERSION_PATTERN.fullmatch(text) else self.resolve(f"{name}@{text}")
 
     def default_version(self, name: str) -> int | None:
         """The version shown when none is asked for: production's, else the newest; None without versions."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,7 @@ class ReproducibilityError(RuntimeError):
 
 def require_int(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
     """`value` as an int (an int, or a text of digits as a form may send), within the bounds."""
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):  # not isdigit(): it takes "²"
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"parameter {name} must be a whole number, got {value!r}")

@@ -82,6 +82,18 @@ def test_tampered_artifact_is_never_unpickled(scratch, tmp_path):
     assert marker.exists()
 
 
+def test_a_version_or_an_alias_is_read_one_way(registry):
+    production = registry.resolve("tissue-of-origin")
+    for asked in (None, "", " ", 1, "1", "production", " production "):
+        assert registry.version_of("tissue-of-origin", asked) == production
+    assert registry.default_version("tissue-of-origin") == production.version
+    for bad in ("²", "1.0", "-1", "9" * 12):  # "²".isdigit() is true, but it is no version number
+        with pytest.raises(RegistryError):
+            registry.version_of("tissue-of-origin", bad)
+    with pytest.raises(RegistryError, match="must be a number"):
+        registry.resolve("tissue-of-origin:²")
+
+
 def test_loaded_models_are_cached(scratch):
     first = scratch.load("tissue-of-origin")
     assert scratch.load("tissue-of-origin:1").bundle is first.bundle

@@ -33,7 +33,7 @@ def test_resolve_version_refuses_unknown_names(registry, model, version, message
 
 def test_require_int():
     assert reports.require_int("seed", 7) == 7 and reports.require_int("seed", "7") == 7
-    for bad in (True, 1.5, "seven", None):
+    for bad in (True, 1.5, "seven", None, "²"):  # "²".isdigit() is true
         with pytest.raises(ValueError, match="seed must be a whole number"):
             reports.require_int("seed", bad)
     with pytest.raises(ValueError, match="top_k must be at least 1"):
