@@ -133,6 +133,16 @@ class ModelVersion:
         return float(self.metadata["abstain"]["threshold"])
 
     @property
+    def abstain_target_accuracy(self) -> float:
+        """The out-of-fold accuracy the abstain threshold was chosen to reach."""
+        return float(self.metadata["abstain"]["target_accuracy"])
+
+    @property
+    def hyperparameters(self) -> dict:
+        """The chosen candidate's parameters, its calibration and pipeline steps."""
+        return self.metadata["hyperparameters"]
+
+    @property
     def ood_threshold(self) -> float:
         return float(self.metadata["out_of_distribution"]["threshold"])
 

@@ -158,7 +158,7 @@ def register_callbacks(app: dash.Dash) -> None:
         if not isinstance(key_id, int) or isinstance(key_id, bool):
             return dbc.Alert("Choose a key first.", color="warning"), no_update, no_update, no_update
         try:  # only the signed-in user's own keys: anyone else's is "no such key"
-            row = revoke_key(context.get().db, key_id, user_id=current_user.id)
+            row = revoke_key(context.get().db, key_id, user_id=current_user.id, caches=context.get().caches)
         except UserError as error:
             audit.record("api-key.revoke", outcome=AuditOutcome.FAILED, target=f"id {key_id}",
                          details={"reason": str(error)})

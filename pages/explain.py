@@ -61,7 +61,7 @@ def layout(run_id: str | None = None, sample_id: str | None = None, **_query):
         html.P(f"Run {run.id[:8]} · {version.ref} · printed {utcnow():%Y-%m-%d %H:%M} UTC",
                className="print-only small"),
         dbc.Alert(confidence_words(predicted, shown.confidence, version.abstain_threshold,
-                                   version.metadata["abstain"]["target_accuracy"]),
+                                   version.abstain_target_accuracy),
                   color="warning" if shown.abstain else "primary", id="explain-confidence"),
         dbc.Alert(distribution_words(shown.out_of_distribution, shown.ood_score, shown.ood_threshold,
                                      shown.out_of_range),

@@ -102,20 +102,19 @@ def provenance_view(provenance: dict) -> dbc.Card:
 
 def metadata_view(version) -> dbc.Card:
     cv, split = version.cross_validation, version.split
-    abstain = version.metadata["abstain"]  # its threshold and the accuracy it was chosen for
     return dbc.Card([
         dbc.CardHeader(html.Strong("Lineage and training")),
         dbc.CardBody(_definition_list([
             ("Artifact sha256", html.Code(version.sha256)),
             ("Dataset", f"{version.dataset_id} ({version.dataset_checksum})"),
             ("Seed", str(version.seed)),
-            ("Algorithm", f"{version.algorithm}: {json.dumps(version.metadata['hyperparameters'])}"),
+            ("Algorithm", f"{version.algorithm}: {json.dumps(version.hyperparameters)}"),
             ("Split", f"{split['method']}; {split['n_train']} training, {split['n_test']} held-out samples"),
             ("Candidates", html.Ul([html.Li(f"{c['candidate']}: {c['mean']:.3f} ± {c['std']:.3f}")
                                     for c in cv["candidates"]], className="mb-0")),
             ("Selection", f"{cv['selection']} on {cv['folds']}-fold {cv['metric']}: {cv['selected']}"),
             ("Abstain threshold", f"confidence {version.abstain_threshold:.3f} for "
-                                  f"{abstain['target_accuracy']:.0%} validation accuracy"),
+                                  f"{version.abstain_target_accuracy:.0%} validation accuracy"),
             ("Temperature", str(version.temperature)),
             ("Packages", ", ".join(f"{k} {v}" for k, v in version.package_versions.items())),
             ("Created", version.created),

@@ -12,11 +12,6 @@ from portal.core import context
 from portal.core.models import AuditEvent, utcnow
 from portal.core.states import AuditOutcome
 
-# Old names of the outcomes, still used by portal/accounts/signin.py and portal/api/routes.py: new code
-# uses AuditOutcome.
-OK, DENIED, FAILED = AuditOutcome.OK, AuditOutcome.DENIED, AuditOutcome.FAILED
-
-
 def record(action: str, outcome: AuditOutcome = AuditOutcome.OK, target: str | None = None, details: dict | None = None,
            user_id: int | None = None, actor: str | None = None, db=None) -> None:
     """Store one event. Inside a request the signed-in user and the client address are used; outside

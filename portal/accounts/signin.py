@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from portal.accounts import audit
 from portal.core import context
 from portal.core.errors import json_error
+from portal.core.states import AuditOutcome
 from portal.accounts.users import authenticate, get_user
 
 # /api/v1 authenticates by API key and /metrics by token or network: both do their own checks.
@@ -126,7 +127,7 @@ def login():
     email = form.get("email", "")
     outcome = authenticate(context.get().db, settings, email, form.get("password", ""))
     if outcome.reason != "ok":
-        audit.record("sign-in", outcome=audit.FAILED, target=email.strip().lower()[:254],
+        audit.record("sign-in", outcome=AuditOutcome.FAILED, target=email.strip().lower()[:254],
                      details={"reason": outcome.reason},
                      user_id=outcome.user.id if outcome.user else None, actor=email.strip().lower()[:254])
         message = SIGN_IN_FAILED.format(n=settings.lockout_failures, m=settings.lockout_minutes)

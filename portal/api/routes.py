@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from portal.accounts import api_keys, audit
 from portal.core import context
+from portal.core.states import AuditOutcome
 from portal.api import errors, openapi, serializers, service
 from portal.api.schemas import ExplainRequest, Health, PredictRequest
 from portal.metrics import METRICS
@@ -119,7 +120,7 @@ def _authenticate():
 def _need(permission: str) -> None:
     owner = flask.g.api_owner
     if not allowed(owner.role, permission):
-        audit.record("api.denied", outcome=audit.DENIED, target=permission, user_id=owner.user_id, actor=owner.email,
+        audit.record("api.denied", outcome=AuditOutcome.DENIED, target=permission, user_id=owner.user_id, actor=owner.email,
                      details={"key": owner.prefix})
         raise errors.ApiError(403, f"The role {owner.role} may not {PERMISSIONS[permission][1]}.")
 
