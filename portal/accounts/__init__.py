@@ -1,0 +1,1 @@
+"""Who may do what: users, passwords, sign-in (local), API keys, the permission table, the audit trail."""
