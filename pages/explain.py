@@ -7,6 +7,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 import dash
+import flask
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 from flask_login import current_user
@@ -84,8 +85,13 @@ def register_callbacks(app: dash.Dash) -> None:
                   State("explain-ids", "data"))
     def figures(class_name, ids):
         require("explain")
+        if not (isinstance(ids, dict) and isinstance(ids.get("run"), str) and isinstance(ids.get("sample"), str)):
+            flask.abort(400, description="explain-ids must name a run and a sample")
         run = run_or_abort(ids["run"])
-        explained = explanations.explain_sample(context.get(), run, ids["sample"], class_name)
+        try:
+            explained = explanations.explain_sample(context.get(), run, ids["sample"], class_name)
+        except runs.RunError as error:
+            flask.abort(error.status, description=str(error))
         data = explained.contributions
         return html.Div([
             dbc.Row([

@@ -68,7 +68,7 @@ def init_login(server: flask.Flask) -> None:
     )
     server.before_request(guard)
     server.register_blueprint(blueprint)
-    for status in (401, 403, 404, 405, 413, 415, 429):
+    for status in (400, 401, 403, 404, 405, 409, 413, 415, 422, 429):
         server.register_error_handler(status, error_response)
 
 

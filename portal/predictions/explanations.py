@@ -67,6 +67,8 @@ def predict_sample(portal: Portal, run_id: str, sample_id: str, user_id: int, ro
 def explain_sample(portal: Portal, run: PredictionRun, sample_id: str, class_name: str) -> SampleExplanation:
     """SHAP contributions of one sample of `run` (one the caller may see) for `class_name`."""
     model, X, _ = _model_and_sample(portal, run, sample_id)
+    if class_name not in model.bundle.classes:  # the page offers only the model's classes; a forged request
+        raise runs.RunError(f"{model.version.ref} has no class {class_name!r}", 400)
     (explanation,) = explain(model.bundle, model.schema, X, [sample_id], class_name=class_name, top_k=TOP)
     return SampleExplanation(class_name=explanation.class_name, contributions=explanation.to_dict(),
                              feature_context=_feature_context(portal, model, explanation, X))

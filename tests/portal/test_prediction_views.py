@@ -77,3 +77,32 @@ def test_the_example_file_holds_the_held_out_samples_with_their_classes(portal, 
     assert frame[version.schema.id_column].tolist() == version.test_ids
     assert frame[runs.LABEL_COLUMN].tolist() == tcga.y.loc[version.test_ids].tolist()
     assert list(frame.columns[2:]) == version.schema.names
+
+
+def _explain_figures(client, class_name, ids):
+    """The explain page's figures callback, posted as a browser would (or as a forged request)."""
+    return client.post("/_dash-update-component", json={
+        "output": "explain-figures.children", "outputs": {"id": "explain-figures", "property": "children"},
+        "inputs": [{"id": "explain-class", "property": "value", "value": class_name}],
+        "state": [{"id": "explain-ids", "property": "data", "value": ids}],
+        "changedPropIds": ["explain-class.value"]})
+
+
+@SQLITE_ONLY
+def test_the_explain_callback_refuses_forged_input_with_4xx(app, client_for, tcga, registry):
+    with app.server.app_context():  # a finished run of the researcher's; the clients then sign in
+        portal = app.server.extensions["cancer_alpha"]
+        researcher = user(portal, "researcher")
+        upload = runs.save_upload(portal, researcher.id, "c.csv", cohort_csv(tcga, registry, n=3), MODEL).upload
+        run = runs.queue_run(portal, upload.id, researcher.id, "researcher")
+        assert runs.execute_run(portal, run.id) == RunStatus.DONE
+        run = runs.get_run(portal, run.id, researcher.id, "researcher")
+        sample = runs.results(portal, run).iloc[0]["sample_id"]
+    owner, other = client_for("researcher"), client_for("clinician")
+    assert _explain_figures(owner, "BRCA", {"run": run.id, "sample": sample}).status_code == 200
+    assert _explain_figures(owner, "no-such-class", {"run": run.id, "sample": sample}).status_code == 400
+    assert _explain_figures(owner, "BRCA", {"run": run.id, "sample": "no-such-sample"}).status_code == 404
+    for forged in (None, "x", {"run": 1, "sample": sample}, {"run": run.id}):
+        response = _explain_figures(owner, "BRCA", forged)
+        assert response.status_code == 400 and response.json["error"]["code"] == "bad-request"
+    assert _explain_figures(other, "BRCA", {"run": run.id, "sample": sample}).status_code == 403  # not theirs
