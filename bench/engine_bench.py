@@ -18,8 +18,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine import datasets  # noqa: E402
 from timing import median_ms  # noqa: E402
+
+from engine import datasets  # noqa: E402
 from engine.explain import explain  # noqa: E402
 from engine.predict import predict  # noqa: E402
 from engine.registry import PRODUCTION_ALIAS, Registry  # noqa: E402

@@ -22,8 +22,9 @@ started = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from portal.app import create_app  # noqa: E402
 from timing import median_ms  # noqa: E402
+
+from portal.app import create_app  # noqa: E402
 from portal.core.settings import Settings  # noqa: E402
 
 PASSWORD = "benchmark password 2026"  # a throw-away account in a throw-away database

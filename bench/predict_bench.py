@@ -26,11 +26,11 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from timing import median_ms  # noqa: E402
 
 from engine import datasets  # noqa: E402
 from portal.app import create_app  # noqa: E402
 from portal.core.settings import Settings  # noqa: E402
-from timing import median_ms  # noqa: E402
 
 MODEL = "tissue-of-origin"
 EMAIL, PASSWORD = "bench@example.org", "benchmark password 2026"  # throw-away account, throw-away database

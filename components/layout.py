@@ -31,6 +31,11 @@ def not_allowed(message: str) -> dbc.Alert:
                      color="danger", id="page-not-allowed")
 
 
+def run_cancelled(prefix: str) -> dbc.Alert:
+    """What a page's background run shows once its user cancelled it."""
+    return dbc.Alert("Run cancelled.", color="secondary", id=f"{prefix}-cancelled")
+
+
 def metric_card(title: str, value: str, note: str | None = None, id_: str | None = None) -> dbc.Card:
     body = [html.Div(title, className="text-muted small"), html.Div(value, className="fs-4 fw-semibold")]
     if note:

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 import joblib
 
 from engine import settings
-from engine.checksums import sha256_file
-from engine.card import model_card
 from engine.caching import BoundedCache
+from engine.card import model_card
+from engine.checksums import sha256_file
 from engine.headline import headline
 from engine.schema import FeatureSchema
 

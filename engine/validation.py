@@ -21,8 +21,8 @@ import pyarrow.compute as pc
 
 from engine.issues import ERROR, LIST_FIRST, WARNING, Issue, ValidationReport, plural, preview
 from engine.schema import BINARY, FeatureSchema
-from engine.tables import (InputError, looks_transposed, max_upload_bytes, max_upload_rows, read_samples,
-                           source_name, too_many_rows)
+from engine.tables import (InputError, looks_transposed, max_upload_bytes, max_upload_rows, read_samples, source_name,
+                           too_many_rows)
 
 MAX_ISSUES_PER_CODE = 50  # then one summary issue "and N more ..."
 

@@ -9,15 +9,15 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user, login_user
 
+from pages.frame import page_denied
 from portal.accounts import audit
-from portal.core.states import AuditOutcome
-from portal.core import context
 from portal.accounts.api_keys import MAX_ACTIVE_KEYS, MAX_NAME, create_key, list_keys, revoke_key, shown
-from portal.accounts.signin import SessionUser
 from portal.accounts.passwords import MIN_LENGTH, WeakPassword
 from portal.accounts.permissions import allowed, require
-from pages.frame import page_denied
+from portal.accounts.signin import SessionUser
 from portal.accounts.users import UserError, change_password
+from portal.core import context
+from portal.core.states import AuditOutcome
 
 dash.register_page(__name__, path="/account", name="Account", order=90, permission="change_own_password",
                    in_nav=False)

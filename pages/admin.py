@@ -10,13 +10,13 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 
+from pages.frame import page_denied
 from portal.accounts import audit
-from portal.core.states import AuditOutcome
-from portal.core import context
 from portal.accounts.passwords import WeakPassword, generate_password
 from portal.accounts.permissions import PERMISSIONS, ROLES, require
-from pages.frame import page_denied
 from portal.accounts.users import UserError, create_user, list_users, set_active, set_role
+from portal.core import context
+from portal.core.states import AuditOutcome
 
 dash.register_page(__name__, path="/admin", name="Admin", order=80, permission="manage_users")
 

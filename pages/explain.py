@@ -7,21 +7,21 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 import dash
-import flask
 import dash_bootstrap_components as dbc
+import flask
 from dash import Input, Output, State, dcc, html
 from flask_login import current_user
 
 from components import prediction_figures as pf
 from components.explanation_text import confidence_words, distribution_words
 from components.layout import RESEARCH_ONLY, not_allowed
-from portal.accounts import audit
-from portal.core import context
-from portal.predictions import explanations, runs
-from portal.core.models import utcnow
-from portal.accounts.permissions import require
-from portal.predictions.access import run_or_abort
 from pages.frame import page_denied
+from portal.accounts import audit
+from portal.accounts.permissions import require
+from portal.core import context
+from portal.core.models import utcnow
+from portal.predictions import explanations, runs
+from portal.predictions.access import run_or_abort
 
 dash.register_page(__name__, path_template="/explain/<run_id>/<sample_id>", name="Explain", permission="explain",
                    in_nav=False)

@@ -6,10 +6,10 @@ import dash
 from dash import html
 from flask_login import current_user
 
-from components.layout import navbar, research_banner, not_allowed
+from components.layout import navbar, not_allowed, research_banner
 from portal.accounts import audit
-from portal.core.states import AuditOutcome
 from portal.accounts.permissions import PERMISSIONS, allowed
+from portal.core.states import AuditOutcome
 
 
 def visible_pages(role: str | None) -> list[dict]:

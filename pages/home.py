@@ -9,9 +9,9 @@ from flask_login import current_user
 
 from components.layout import RESEARCH_ONLY, metric_card
 from engine.registry import PRODUCTION_ALIAS
+from pages.frame import page_denied
 from portal.accounts import audit
 from portal.core import context
-from pages.frame import page_denied
 
 dash.register_page(__name__, path="/", name="Home", order=0, permission="view_home")
 

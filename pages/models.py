@@ -13,11 +13,11 @@ from flask_login import current_user
 
 from components.version_choices import EMPTY_REGISTRY, model_choice, version_choice, version_options
 from engine.registry import PRODUCTION_ALIAS, RegistryError
-from portal.accounts import audit
-from portal.core.states import AuditOutcome
-from portal.core import context
-from portal.accounts.permissions import allowed, require
 from pages.frame import page_denied
+from portal.accounts import audit
+from portal.accounts.permissions import allowed, require
+from portal.core import context
+from portal.core.states import AuditOutcome
 
 dash.register_page(__name__, path="/models", name="Models", order=10, permission="view_models")
 

@@ -9,13 +9,13 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 from flask_login import current_user
 
-from portal.core import context
-from portal.notebooks import runs as notebook_runs
-from portal.jobs import states
-from portal.accounts.permissions import allowed, require
-from portal.notebooks.access import notebook_run_or_abort
-from portal.core.states import RunStatus
 from pages.frame import page_denied
+from portal.accounts.permissions import allowed, require
+from portal.core import context
+from portal.core.states import RunStatus
+from portal.jobs import states
+from portal.notebooks import runs as notebook_runs
+from portal.notebooks.access import notebook_run_or_abort
 
 dash.register_page(__name__, path_template="/notebooks/runs/<run_id>", name="Notebook run",
                    permission="view_notebooks", in_nav=False)

@@ -10,21 +10,23 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from flask_login import current_user
 
+from components.layout import run_cancelled
 from components.notebook_form import INPUT, MODEL, VERSION, Choices, field_id, notebook_form
 from components.version_choices import alias_and_version_options
 from engine import datasets
 from engine.registry import PRODUCTION_ALIAS
 from engine.training import ALGORITHMS
+from pages.frame import page_denied
+from portal.accounts.permissions import allowed, require
 from portal.core import context
 from portal.core.states import RunStatus
-from portal.notebooks import catalog as notebook_catalog, runs as notebook_runs
-from portal.predictions import runs
 from portal.jobs.callbacks import register_job
-from portal.notebooks.catalog import ParameterError
-from portal.accounts.permissions import allowed, require
+from portal.notebooks import catalog as notebook_catalog
+from portal.notebooks import runs as notebook_runs
 from portal.notebooks.access import notebook_run_or_abort
+from portal.notebooks.catalog import ParameterError
+from portal.predictions import runs
 from portal.predictions.runs import RunError
-from pages.frame import page_denied
 
 dash.register_page(__name__, path="/notebooks", name="Notebooks", order=30, permission="view_notebooks")
 
@@ -167,7 +169,7 @@ def _given(states: list[dict]) -> tuple[dict, str | None]:
 
 def register_callbacks(app: dash.Dash) -> None:
     register_job(app, "notebooks", "run_notebooks", notebook_runs.execute, notebook_runs.cancel,
-                 lambda done, total: f"cell {done} of {total}")
+                 lambda done, total: f"cell {done} of {total}", lambda: run_cancelled("notebooks"))
 
     @app.callback(Output("notebooks-form", "children"), Input("notebooks-choice", "value"),
                   prevent_initial_call=True)

@@ -11,9 +11,9 @@ from components import figures
 from components.layout import metric_card
 from components.version_choices import EMPTY_REGISTRY, model_choice, version_choice, version_options
 from engine.registry import RegistryError
-from portal.core import context
-from portal.accounts.permissions import require
 from pages.frame import page_denied
+from portal.accounts.permissions import require
+from portal.core import context
 
 dash.register_page(__name__, path="/performance", name="Performance", order=20, permission="view_performance")
 

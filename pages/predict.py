@@ -11,15 +11,16 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user
 
+from components.layout import run_cancelled
 from components.validation_view import validation_report_view
 from components.version_choices import EMPTY_REGISTRY, model_choice, version_options
 from engine.registry import RegistryError
+from pages.frame import page_denied
+from portal.accounts.permissions import require
 from portal.core import context
 from portal.core.states import RunStatus, UploadStatus
-from portal.predictions import examples, runs
 from portal.jobs.callbacks import register_job
-from portal.accounts.permissions import require
-from pages.frame import page_denied
+from portal.predictions import examples, runs
 
 dash.register_page(__name__, path="/predict", name="Predict", order=5, permission="upload")
 
@@ -80,7 +81,7 @@ def _decode(contents: str) -> bytes:
 
 def register_callbacks(app: dash.Dash) -> None:
     register_job(app, "predict", "predict", runs.execute_run, runs.cancel_run,
-                 lambda done, total: f"{done:,} of {total:,} samples")
+                 lambda done, total: f"{done:,} of {total:,} samples", lambda: run_cancelled("predict"))
 
     @app.callback(Output("predict-version", "options"), Output("predict-version", "value"),
                   Input("predict-model", "value"))

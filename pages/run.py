@@ -11,13 +11,13 @@ from flask_login import current_user
 
 from components import prediction_figures as pf
 from components.layout import metric_card, not_allowed
+from pages.frame import page_denied
 from portal.accounts import audit
+from portal.accounts.permissions import require
 from portal.core import context
 from portal.core.states import RunStatus
 from portal.predictions import exports, projection, runs
-from portal.accounts.permissions import require
 from portal.predictions.access import run_or_abort
-from pages.frame import page_denied
 
 dash.register_page(__name__, path_template="/runs/<run_id>", name="Run", permission="predict", in_nav=False)
 

@@ -6,11 +6,11 @@ import dash_ag_grid as dag
 from dash import Input, Output, dcc, html
 from flask_login import current_user
 
+from pages.frame import page_denied
+from portal.accounts.permissions import ADMIN, require
 from portal.core import context
 from portal.predictions import runs
-from portal.accounts.permissions import ADMIN, require
 from portal.predictions.access import run_or_abort
-from pages.frame import page_denied
 
 dash.register_page(__name__, path="/runs", name="My runs", order=6, permission="predict")
 

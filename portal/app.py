@@ -16,15 +16,16 @@ from flask_limiter.util import get_remote_address
 from engine.registry import Registry
 from engine.settings import PROJECT_ROOT
 from portal import metrics
-from portal.accounts import api_keys, signin as auth
-from portal.core import context
-from portal.jobs import managers as jobs
-from portal.notebooks import files as notebook_files
+from portal.accounts import api_keys
+from portal.accounts import signin as auth
+from portal.accounts.users import ensure_admin
 from portal.api.cache import ResultCache
 from portal.api.routes import create_blueprint
+from portal.core import context
 from portal.core.db import Database
 from portal.core.settings import Settings
-from portal.accounts.users import ensure_admin
+from portal.jobs import managers as jobs
+from portal.notebooks import files as notebook_files
 
 log = logging.getLogger(__name__)
 PAGES = PROJECT_ROOT / "pages"

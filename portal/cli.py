@@ -10,15 +10,15 @@ import getpass
 import logging
 import sys
 
-from portal.notebooks import cli as notebook_cli
 from portal.accounts.api_keys import create_key, list_keys, revoke_key, shown
-from portal.core.db import Database
-from portal.notebooks.catalog import ParameterError
 from portal.accounts.passwords import WeakPassword, generate_password
 from portal.accounts.permissions import ROLES
-from portal.predictions.runs import RunError
-from portal.core.settings import Settings, SettingsError
 from portal.accounts.users import UserError, create_user, find_user, list_users, set_active, set_role
+from portal.core.db import Database
+from portal.core.settings import Settings, SettingsError
+from portal.notebooks import cli as notebook_cli
+from portal.notebooks.catalog import ParameterError
+from portal.predictions.runs import RunError
 
 
 def _db(settings: Settings) -> Database:

@@ -15,8 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from sqlalchemy import func, select
 
 from portal.accounts.api_keys import bearer_token
-from portal.core.models import PredictionRun
 from portal.core.errors import json_error
+from portal.core.models import PredictionRun
 from portal.core.states import RunStatus
 
 

@@ -11,6 +11,7 @@ from engine import datasets, training
 from engine.registry import PRODUCTION_ALIAS, Registry
 from tests.helpers import FAST_FOLDS, TRAINING_SEED, app_with_test_users, feature_subset, make_settings
 
+
 @pytest.fixture(scope="session")
 def gdsc() -> datasets.Dataset:
     return datasets.load("gdsc-tissue")

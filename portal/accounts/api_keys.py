@@ -29,9 +29,9 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.caching import BoundedCache
+from portal.accounts.users import UserError
 from portal.core.db import Database
 from portal.core.models import ApiKey, User, utcnow
-from portal.accounts.users import UserError
 
 if TYPE_CHECKING:  # for the annotations only: portal.core.context needs Flask, checking a key does not
     from portal.core.context import PortalCaches

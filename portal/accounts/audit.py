@@ -12,6 +12,7 @@ from portal.core import context
 from portal.core.models import AuditEvent, utcnow
 from portal.core.states import AuditOutcome
 
+
 def record(action: str, outcome: AuditOutcome = AuditOutcome.OK, target: str | None = None, details: dict | None = None,
            user_id: int | None = None, actor: str | None = None, db=None) -> None:
     """Store one event. Inside a request the signed-in user and the client address are used; outside

@@ -14,10 +14,10 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from markupsafe import Markup, escape
 
 from portal.accounts import audit
+from portal.accounts.users import authenticate, get_user
 from portal.core import context
 from portal.core.errors import json_error
 from portal.core.states import AuditOutcome
-from portal.accounts.users import authenticate, get_user
 
 # /api/v1 authenticates by API key and /metrics by token or network: both do their own checks.
 PUBLIC_PREFIXES = ("/login", "/logout", "/health", "/assets/", "/_dash-component-suites/", "/_favicon.ico",

@@ -8,10 +8,10 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.core.db import Database
-from portal.core.models import User, utcnow
 from portal.accounts.passwords import generate_password, hash_password, verify_password
 from portal.accounts.permissions import ADMIN, ROLES
+from portal.core.db import Database
+from portal.core.models import User, utcnow
 from portal.core.settings import Settings
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")

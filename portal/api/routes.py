@@ -11,12 +11,12 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 
 from portal.accounts import api_keys, audit
-from portal.core import context
-from portal.core.states import AuditOutcome
+from portal.accounts.permissions import PERMISSIONS, allowed
 from portal.api import errors, openapi, serializers, service
 from portal.api.schemas import ExplainRequest, Health, PredictRequest
+from portal.core import context
+from portal.core.states import AuditOutcome
 from portal.metrics import METRICS
-from portal.accounts.permissions import PERMISSIONS, allowed
 
 API_VERSION = "1.0.0"
 OPEN_ENDPOINTS = {"api.health", "api.openapi_document", "api.docs", "api.not_found"}

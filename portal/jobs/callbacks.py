@@ -2,24 +2,24 @@
 `{prefix}-queued` starts `execute(portal, run_id, report)` in a background job (diskcache, or Celery with
 Redis) with progress in `{prefix}-progress` and its label, `{prefix}-run` disabled and `{prefix}-cancel`
 enabled meanwhile; the outcome, `{"run", "status"}`, lands in `{prefix}-finished`. Cancel stops the job
-and marks the run with `cancel(portal, run_id, user_id, role)`. The page's permission is checked on every
-request that starts, polls or cancels the job."""
+and marks the run with `cancel(portal, run_id, user_id, role)`; `{prefix}-message` then shows what
+`cancelled()` builds (the page's own component: the server builds no UI). The page's permission is
+checked on every request that starts, polls or cancels the job."""
 from __future__ import annotations
 
 from typing import Callable
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import Input, Output, State
 from flask_login import current_user
 
+from portal.accounts.permissions import require
 from portal.core import context
 from portal.jobs.managers import require_for_background
-from portal.accounts.permissions import require
 
 
 def register_job(app: dash.Dash, prefix: str, permission: str, execute: Callable, cancel: Callable,
-                 progress_text: Callable[[int, int], str]) -> None:
+                 progress_text: Callable[[int, int], str], cancelled: Callable[[], object]) -> None:
     settings = app.server.extensions[context.EXTENSION].settings
     require_for_background(app.server, f"{prefix}-finished.data", permission)
     require_for_background(app.server, f"{prefix}-cancel.id", permission)  # Dash's own cancel callback
@@ -44,4 +44,4 @@ def register_job(app: dash.Dash, prefix: str, permission: str, execute: Callable
         require(permission)
         if run_id:
             cancel(context.get(), run_id, current_user.id, current_user.role)
-        return dbc.Alert("Run cancelled.", color="secondary", id=f"{prefix}-cancelled")
+        return cancelled()

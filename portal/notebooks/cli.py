@@ -7,11 +7,12 @@ failed (the failing cell is printed), 2 the parameters were refused (nothing ran
 from __future__ import annotations
 
 from engine.caching import BoundedCache
-from portal.notebooks import catalog as notebook_catalog, runs as notebook_runs
-from portal.core.context import standalone
-from portal.core.states import RunStatus
-from portal.core.settings import Settings
 from portal.accounts.users import find_user
+from portal.core.context import standalone
+from portal.core.settings import Settings
+from portal.core.states import RunStatus
+from portal.notebooks import catalog as notebook_catalog
+from portal.notebooks import runs as notebook_runs
 
 
 def cmd_list(settings: Settings, args) -> int:

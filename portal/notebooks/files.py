@@ -7,9 +7,9 @@ from pathlib import Path
 import flask
 
 from portal.accounts import audit
+from portal.accounts.permissions import require
 from portal.core import context
 from portal.notebooks import html_export as notebook_html
-from portal.accounts.permissions import require
 from portal.notebooks.access import notebook_run_or_abort
 
 KINDS = {"ipynb": ("output_path", "application/x-ipynb+json"), "html": ("html_path", "text/html")}

@@ -29,18 +29,18 @@ from sqlalchemy import and_, false, func, or_, select, true, update
 from engine import reports
 from engine.training import package_versions
 from portal.accounts import audit
-from portal.notebooks import html_export as notebook_html
-from portal.predictions import runs
+from portal.accounts.permissions import ADMIN, allowed
+from portal.accounts.users import get_user
 from portal.core.context import Portal
 from portal.core.models import NotebookRun, User, utcnow
+from portal.core.settings import PROJECT_ROOT
 from portal.core.states import AuditOutcome, RunStatus
+from portal.jobs import states
+from portal.notebooks import html_export as notebook_html
 from portal.notebooks.catalog import INPUT_FILE, NotebookSpec, ParameterError, check
 from portal.notebooks.catalog import get as get_notebook
-from portal.accounts.permissions import ADMIN, allowed
-from portal.jobs import states
+from portal.predictions import runs
 from portal.predictions.runs import RunError
-from portal.core.settings import PROJECT_ROOT
-from portal.accounts.users import get_user
 
 log = logging.getLogger(__name__)
 

@@ -14,15 +14,15 @@ import pandas as pd
 from sqlalchemy import select, update
 
 from engine import metrics
+from engine.checksums import sha256_bytes
 from engine.predict import predict
 from engine.registry import LoadedModel, RegistryError
 from engine.validation import validate
 from portal.accounts import audit
-from engine.checksums import sha256_bytes
+from portal.accounts.permissions import ADMIN
 from portal.core.context import Portal
 from portal.core.models import PredictionRun, Upload, utcnow
 from portal.core.states import AuditOutcome, RunStatus, UploadStatus
-from portal.accounts.permissions import ADMIN
 from portal.jobs import states
 
 log = logging.getLogger(__name__)

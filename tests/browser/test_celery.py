@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.helpers import TRAINING_SEED, set_parameter, submit_sign_in, upload
-from tests.helpers import PASSWORD, app_with_test_users, email_of, make_settings
+from tests.helpers import (PASSWORD, TRAINING_SEED, app_with_test_users, email_of, make_settings, set_parameter,
+                           submit_sign_in, upload)
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS = os.environ.get("CANCER_ALPHA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/14"

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from selenium.webdriver.common.by import By
 
-from tests.helpers import (MODEL, TRAINING_SEED, choose, notebook_field, notebook_field_selector,
-                                     set_parameter, upload)
+from tests.helpers import MODEL, TRAINING_SEED, choose, notebook_field, notebook_field_selector, set_parameter, upload
 
 
 def test_run_a_notebook_open_its_report_and_rerun(signed_in):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import choose, submit_sign_in
-from tests.helpers import PASSWORD, email_of
+from tests.helpers import PASSWORD, choose, email_of, submit_sign_in
 
 PAGES = {  # path -> (an element that shows the page's real content, text it must contain)
     "/": ("#home-models", "tissue-of-origin"),

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tests.helpers import submit_sign_in, upload
-from tests.helpers import PASSWORD, email_of
+from tests.helpers import PASSWORD, email_of, submit_sign_in, upload
 
 
 def run_to_results(dash_duo) -> str:

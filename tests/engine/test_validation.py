@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.schema import BINARY, CONTINUOUS, Feature, FeatureSchema
 from engine.issues import Issue, ValidationReport
+from engine.schema import BINARY, CONTINUOUS, Feature, FeatureSchema
 from engine.tables import DEFAULT_MAX_ROWS, InputError, read_table
 from engine.validation import MAX_ISSUES_PER_CODE, validate
 

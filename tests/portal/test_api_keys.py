@@ -10,10 +10,9 @@ from sqlalchemy import select, text
 
 from engine.caching import BoundedCache
 from portal.accounts.api_keys import KeyOwner, authenticate, create_key, hash_key, list_keys, revoke_key
+from portal.accounts.users import UserError, create_user, find_user, set_active
 from portal.core.context import PortalCaches
 from portal.core.models import ApiKey, AuditEvent, utcnow
-from portal.accounts.users import UserError, create_user, find_user, set_active
-
 from tests.helpers import PASSWORD
 
 KEY = re.compile(r"ca_[0-9a-f]{8}_[A-Za-z0-9_-]{43}")

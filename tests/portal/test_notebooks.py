@@ -16,13 +16,14 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from engine.caching import BoundedCache
-from portal.notebooks import catalog as notebook_catalog, runs as notebook_runs
-from portal.core.states import RunStatus
-from portal.predictions import runs
 from portal.core.models import AuditEvent, NotebookRun, new_id
+from portal.core.states import RunStatus
+from portal.notebooks import catalog as notebook_catalog
+from portal.notebooks import runs as notebook_runs
 from portal.notebooks.catalog import ParameterError
-from tests.helpers import email_of
-from tests.helpers import MODEL, cohort_csv, user_of as user
+from portal.predictions import runs
+from tests.helpers import MODEL, cohort_csv, email_of
+from tests.helpers import user_of as user
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING_SEED = 7  # tests/conftest.py trains the session's models with this seed

@@ -9,7 +9,8 @@ import pytest
 
 from portal.core.states import RunStatus
 from portal.predictions import examples, explanations, projection, runs
-from tests.helpers import MODEL, cohort_csv, user_of as user
+from tests.helpers import MODEL, cohort_csv
+from tests.helpers import user_of as user
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -8,11 +8,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from portal.core.states import RunStatus
-from portal.predictions import exports, runs
 from portal.core.models import AuditEvent
+from portal.core.states import RunStatus
 from portal.core.storage import StorageError
-from tests.helpers import MODEL, cohort_csv, user_of as user
+from portal.predictions import exports, runs
+from tests.helpers import MODEL, cohort_csv
+from tests.helpers import user_of as user
+
 
 @pytest.fixture
 def portal(app):

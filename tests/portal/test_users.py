@@ -5,12 +5,11 @@ from datetime import timedelta
 
 import pytest
 
-from portal.core.models import utcnow
 from portal.accounts.passwords import WeakPassword
-from portal.core.settings import Settings
 from portal.accounts.users import (UserError, authenticate, change_password, create_user, ensure_admin, find_user,
-                          set_active, set_role)
-
+                                   set_active, set_role)
+from portal.core.models import utcnow
+from portal.core.settings import Settings
 from tests.helpers import PASSWORD
 
 

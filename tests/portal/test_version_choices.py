@@ -2,8 +2,7 @@
 registry: two real models, each with version 1 under production."""
 from __future__ import annotations
 
-from components.version_choices import (alias_and_version_options, model_choice, version_choice,
-                                        version_options)
+from components.version_choices import alias_and_version_options, model_choice, version_choice, version_options
 
 MODEL = "tcga-mirna-type"
 
