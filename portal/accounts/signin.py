@@ -17,7 +17,7 @@ from portal.accounts import audit
 from portal.accounts.users import authenticate, get_user
 from portal.core import context
 from portal.core.errors import json_error
-from portal.core.states import AuditOutcome
+from portal.core.states import AuditOutcome, SignInResult
 
 # /api/v1 authenticates by API key and /metrics by token or network: both do their own checks.
 PUBLIC_PREFIXES = ("/login", "/logout", "/health", "/assets/", "/_dash-component-suites/", "/_favicon.ico",
@@ -126,7 +126,7 @@ def login():
         return _login_page("The form expired; please sign in again."), 400
     email = form.get("email", "")
     outcome = authenticate(context.get().db, settings, email, form.get("password", ""))
-    if outcome.reason != "ok":
+    if outcome.reason != SignInResult.OK:
         audit.record("sign-in", outcome=AuditOutcome.FAILED, target=email.strip().lower()[:254],
                      details={"reason": outcome.reason},
                      user_id=outcome.user.id if outcome.user else None, actor=email.strip().lower()[:254])

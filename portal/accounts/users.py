@@ -13,6 +13,7 @@ from portal.accounts.permissions import ADMIN, ROLES
 from portal.core.db import Database
 from portal.core.models import User, utcnow
 from portal.core.settings import Settings
+from portal.core.states import SignInResult
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -113,7 +114,7 @@ def change_password(db: Database, user_id: int, current: str, new: str) -> User:
 @dataclass
 class SignIn:
     user: User | None
-    reason: str  # ok, unknown, wrong-password, locked, inactive
+    reason: SignInResult
 
 
 def authenticate(db: Database, settings: Settings, email: str, password: str) -> SignIn:
@@ -123,26 +124,26 @@ def authenticate(db: Database, settings: Settings, email: str, password: str) ->
         email = normalise_email(email)
     except UserError:
         verify_password(None, password)
-        return SignIn(None, "unknown")
+        return SignIn(None, SignInResult.UNKNOWN)
     now = utcnow()
     with db.session() as session:
         user = session.scalar(select(User).where(User.email == email).with_for_update())
         if user is None:
             verify_password(None, password)  # same work as a real check: no timing hint
-            return SignIn(None, "unknown")
+            return SignIn(None, SignInResult.UNKNOWN)
         if user.locked_until is not None and user.locked_until > now:
-            return SignIn(user, "locked")
+            return SignIn(user, SignInResult.LOCKED)
         if not verify_password(user.password_hash, password):
             user.failed_logins += 1
             if user.failed_logins >= settings.lockout_failures:
                 user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
                 user.failed_logins = 0
-                return SignIn(user, "locked")
-            return SignIn(user, "wrong-password")
+                return SignIn(user, SignInResult.LOCKED)
+            return SignIn(user, SignInResult.WRONG_PASSWORD)
         if not user.active:
-            return SignIn(user, "inactive")
+            return SignIn(user, SignInResult.INACTIVE)
         user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
-        return SignIn(user, "ok")
+        return SignIn(user, SignInResult.OK)
 
 
 def ensure_admin(db: Database, settings: Settings) -> str | None:

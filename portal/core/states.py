@@ -29,3 +29,13 @@ class AuditOutcome(StrEnum):
     OK = "ok"
     DENIED = "denied"  # refused for lack of permission or ownership
     FAILED = "failed"  # tried and failed (a wrong password, a bad file, a crashed run)
+
+
+class SignInResult(StrEnum):
+    """How a sign-in attempt ended (kept in the audit entry of a failed one)."""
+
+    OK = "ok"
+    UNKNOWN = "unknown"  # no such e-mail (answered like a wrong password)
+    WRONG_PASSWORD = "wrong-password"
+    LOCKED = "locked"
+    INACTIVE = "inactive"
