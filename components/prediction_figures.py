@@ -230,40 +230,76 @@ def projection_figure(training_xy, training_labels, upload_xy, upload_ids, uploa
 
 # --- one sample's explanation -----------------------------------------------------------------------
 
+def _points(p: float) -> str:
+    """A change of probability in percentage points, signed."""
+    return f"{100 * float(p):+.1f} pts" if abs(p) >= 0.0005 else f"{100 * float(p):+.2g} pts"
+
+
 def shap_waterfall_figure(explanation: dict) -> go.Figure:
-    """From the base value down to the model's output for the explained class: one bar per top
-    feature (largest |SHAP value| on top), one for all other features, and the output as total."""
-    x_title, y_title = "Contribution to the model output (SHAP value)", "Feature = this sample's value"
+    """The calibrated probability of the explained class, built up from the model's probability for an
+    average sample: one bar per top feature (largest |SHAP value| on top), one for all other features,
+    for a random forest the calibration (temperature scaling) as its own last step, and the probability
+    the page states as the total. Bars are `Explanation` effects (changes of that probability), so the
+    base plus the bars is the stated probability; each feature's SHAP value, in the explained output's
+    own space, is in its hover. The title says why the sample is its predicted class, or, for another
+    class, what speaks for and against it."""
+    x_title = "Change in the calibrated probability (percentage points)"
+    y_title = "Feature = this sample's value"
     if not explanation or "base_value" not in explanation:
         return _empty("Why the model gave this class", x_title, y_title, "No explanation to show.")
     cls, top = str(explanation["class"]), list(explanation.get("top") or [])
-    rest, n_rest = float(explanation.get("rest") or 0.0), int(explanation.get("n_rest") or 0)
-    base, output = float(explanation["base_value"]), float(explanation["output"])
-    labels = ["base value (average output)"] + [f"{c['feature']} = {_compact(c['value'])}" for c in top]
-    values = [base] + [float(c["shap"]) for c in top]
-    hover = [f"<b>base value</b>: {base:.4g}<br>the model's average output for {cls}"] + [
+    predicted = str(explanation.get("predicted_class") or cls)
+    n_rest = int(explanation.get("n_rest") or 0)
+    probability = float(explanation["probability"])
+    start = float(explanation.get("probability_base", explanation["base_value"]))
+    space = str(explanation.get("output_space", "model output")).split(" (")[0]  # short: no parenthesis
+    labels = ["average sample (the model's base)"] + [f"{c['feature']} = {_compact(c['value'])}" for c in top]
+    values = [start] + [float(c.get("effect", c["shap"])) for c in top]
+    hover = [f"<b>start</b>: probability of {cls} {_probability(start)}<br>for the model's average output"] + [
         f"<b>{c['feature']}</b> ({c['group']})<br>this sample's value: {_compact(c['value'])}"
-        f"<br>SHAP value {float(c['shap']):+.4g} ({'toward' if c['shap'] >= 0 else 'away from'} {cls})" for c in top]
+        f"<br>{_points(float(c.get('effect', c['shap'])))} on the probability of {cls} "
+        f"({'toward' if c.get('effect', c['shap']) >= 0 else 'away from'} {cls})"
+        f"<br>SHAP value {float(c['shap']):+.4g} ({space})" for c in top]
     if n_rest > 0:
+        rest = float(explanation.get("rest_effect", explanation.get("rest") or 0.0))
         labels.append(f"other {n_rest:,} features")
         values.append(rest)
-        hover.append(f"<b>the other {n_rest:,} features</b>, summed<br>SHAP value {rest:+.4g}")
-    labels.append(f"output for {cls}")
-    values.append(output)
-    hover.append(f"<b>output for {cls}</b>: {output:.4g}<br>probability {_probability(explanation['probability'])}")
+        hover.append(f"<b>the other {n_rest:,} features</b>, together<br>{_points(rest)} on the probability"
+                     f"<br>summed SHAP value {float(explanation.get('rest') or 0.0):+.4g}")
+    step_label = explanation.get("calibration_label")
+    if step_label:
+        step = float(explanation.get("calibration_step") or 0.0)
+        labels.append(str(step_label))
+        values.append(step)
+        hover.append(f"<b>{step_label}</b><br>{_points(step)}: from the {space} "
+                     f"({_probability(probability - step)}) to the calibrated probability")
+    labels.append(f"probability of {cls}")
+    values.append(probability)
+    hover.append(f"<b>calibrated probability of {cls}</b>: {_probability(probability)}")
     measures = ["absolute"] + ["relative"] * (len(values) - 2) + ["total"]
     fig = go.Figure(go.Waterfall(
         orientation="h", y=labels, x=values, measure=measures, base=0,
-        text=[f"{v:.3g}" if m != "relative" else f"{v:+.3g}" for v, m in zip(values, measures)],
+        text=[_probability(v) if m != "relative" else _points(v) for v, m in zip(values, measures)],
         textposition="outside", cliponaxis=False, customdata=hover, hovertemplate="%{customdata}<extra></extra>",
         increasing={"marker": {"color": PUSHES_TOWARD}}, decreasing={"marker": {"color": PUSHES_AWAY}},
         totals={"marker": {"color": TOTAL}}, connector={"line": {"color": "#c7cdd6", "width": 1}},
     ))
-    _layout(fig, f"Why sample {explanation.get('sample', '')} is {cls}: contribution of each feature",
-            x_title, y_title, height=max(360, 170 + 26 * len(labels)), showlegend=False,
-            subtitle=(f"Probability of {cls}: {_probability(explanation['probability'])}. Red pushes toward {cls}, "
-                      f"blue away from it.<br>Explained output: {explanation.get('output_space', 'model output')}."))
+    sample = explanation.get("sample", "")
+    if cls == predicted:
+        title = f"Why sample {sample} is {cls}: contribution of each feature"
+        lead = f"Probability of {cls}: {_probability(probability)}."
+    else:
+        title = f"What speaks for and against {cls}"
+        lead = (f"Sample {sample} is predicted {predicted}; the probability of {cls} is "
+                f"{_probability(probability)}.")
+    how = (f"Bars: the random forest's own probability (SHAP values), then its {step_label}."
+           if step_label else
+           "Bars: how much each feature moves the probability, features added largest first "
+           f"(SHAP values in {space}, in the hover).")
+    _layout(fig, title, x_title, y_title, height=max(360, 170 + 26 * len(labels)), showlegend=False,
+            subtitle=f"{lead} Red pushes toward {cls}, blue away from it.<br>{how}")
     fig.update_layout(margin_r=80)  # room for the values written beside the bars
+    fig.update_xaxes(tickformat=".0%")
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels, autorange="reversed")
     return fig
 

@@ -194,17 +194,50 @@ def test_shap_waterfall_adds_up_to_the_output(batch):
     (waterfall,) = fig.data
     n_top = len(e["top"])
     assert waterfall.orientation == "h"
+    # logistic regression: no separate calibration bar (the temperature is inside the log-odds)
     assert list(waterfall.measure) == ["absolute"] + ["relative"] * (n_top + 1) + ["total"]
     x = list(waterfall.x)
-    assert x[0] == e["base_value"] and x[-1] == e["output"]
-    assert x[1:1 + n_top] == [c["shap"] for c in e["top"]] and x[1 + n_top] == e["rest"]
-    assert abs(x[0] + sum(x[1:-1]) - e["output"]) < 1e-9
+    assert x[0] == e["probability_base"] and x[-1] == e["probability"]
+    assert x[1:1 + n_top] == [c["effect"] for c in e["top"]] and x[1 + n_top] == e["rest_effect"]
+    # the bars add up to the probability the page states
+    assert abs(x[0] + sum(x[1:-1]) - e["probability"]) < 1e-6
     labels = list(waterfall.y)
     assert labels[1].startswith(f"{e['top'][0]['feature']} = ") and labels[-2] == f"other {e['n_rest']:,} features"
+    assert labels[-1] == f"probability of {e['class']}"
     assert list(fig.layout.yaxis.categoryarray) == labels and fig.layout.yaxis.autorange == "reversed"
     assert waterfall.increasing.marker.color == pf.PUSHES_TOWARD  # red: toward the class
     assert waterfall.decreasing.marker.color == pf.PUSHES_AWAY
-    assert e["class"] in fig.layout.title.text and e["output_space"] in subtitle(fig)
+    assert fig.layout.title.text.startswith(f"Why sample {e['sample']} is {e['class']}")
+    assert pf._probability(e["probability"]) in subtitle(fig) and "log-odds" in subtitle(fig)
+
+
+def test_shap_waterfall_of_a_forest_ends_with_the_calibration_step(tree_models):
+    """A random forest's SHAP values are its own uncalibrated probability: the temperature scaling is
+    a bar of its own, so the bars end at the calibrated probability the page states."""
+    result, gdsc = tree_models["random-forest"]
+    ids = result.metadata["split"]["test_ids"][:3]
+    X = gdsc.X.loc[ids].to_numpy(float)
+    stated = result.bundle.predict_proba(X)
+    for i in range(len(ids)):
+        (e,) = explain.explain(result.bundle, gdsc.schema, X[i:i + 1], ids[i:i + 1], top_k=10)
+        e = e.to_dict()
+        (waterfall,) = pf.shap_waterfall_figure(e).data
+        labels, x = list(waterfall.y), list(waterfall.x)
+        assert labels[-2] == "calibration (temperature scaling)" and x[-2] == e["calibration_step"]
+        assert x[-1] == e["probability"] == pytest.approx(stated[i].max(), abs=1e-12)
+        assert abs(x[0] + sum(x[1:-1]) - stated[i].max()) < 1e-6
+        assert x[0] == e["base_value"]  # the forest's average probability: SHAP's own base
+
+
+def test_shap_waterfall_of_another_class_says_what_it_shows(batches):
+    batch = batches["tcga-mirna-type"]
+    predicted = explanation_of(batch)["class"]
+    other = next(c for c in batch.model.bundle.classes if c != predicted)
+    (e,) = explain.explain(batch.model.bundle, batch.model.schema, batch.X[:1], batch.ids[:1], class_name=other)
+    fig = pf.shap_waterfall_figure(e.to_dict())
+    assert fig.layout.title.text == f"What speaks for and against {other}"
+    assert f"Sample {batch.ids[0]} is predicted {predicted}" in subtitle(fig)
+    assert "Why sample" not in fig.layout.title.text
 
 
 def test_shap_waterfall_labels_values_and_missing_ones(batches):
@@ -219,7 +252,7 @@ def test_shap_waterfall_labels_values_and_missing_ones(batches):
     labels = list(waterfall.y)
     assert f"{first['top'][0]['feature']} = missing (imputed)" in labels
     assert e["n_rest"] == 0 and not any(y.startswith("other") for y in labels)
-    assert len(labels) == len(e["top"]) + 2 and abs(waterfall.x[0] + sum(waterfall.x[1:-1]) - e["output"]) < 1e-9
+    assert len(labels) == len(e["top"]) + 2 and abs(waterfall.x[0] + sum(waterfall.x[1:-1]) - e["probability"]) < 1e-6
     # every shown feature's label carries the sample's value, compactly
     for c, label in zip(e["top"], labels[1:]):
         if c["value"] is not None:

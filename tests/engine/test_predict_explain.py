@@ -118,3 +118,45 @@ def test_temperature_scaling_equals_scikit_learns(registry, tcga, gdsc, tree_mod
     for bundle, dataset in cases:
         X = dataset.X.to_numpy(dtype=float)[:300]
         assert np.allclose(bundle.predict_proba(X), bundle.classifier.predict_proba(X), rtol=0, atol=1e-9)
+
+
+def _models_as_the_page_shows_them(registry, gdsc, tcga, tree_models):
+    """(bundle, schema, X of real held-out samples) for every default model: logreg on both datasets,
+    the random forest and the gradient-boosting model."""
+    cases = []
+    for name, dataset in (("tissue-of-origin", gdsc), ("tcga-mirna-type", tcga)):
+        model = registry.load(name)
+        cases.append((model.bundle, model.schema, held_out(dataset, model.version)))
+    for algorithm in ("random-forest", "hist-gb"):
+        result, dataset = tree_models[algorithm]
+        ids = result.metadata["split"]["test_ids"]
+        cases.append((result.bundle, dataset.schema, (dataset.X.loc[ids].to_numpy(float), ids)))
+    return cases
+
+
+def test_the_waterfall_adds_up_to_the_probability_the_page_states(registry, gdsc, tcga, tree_models):
+    """base + top effects + the other features + the calibration step == the calibrated probability
+    (the explain page's headline and its class menu), for the predicted class and for another one."""
+    for bundle, schema, (X, ids) in _models_as_the_page_shows_them(registry, gdsc, tcga, tree_models):
+        X, ids = X[:5], ids[:5]
+        stated = bundle.predict_proba(X)  # what predict() returns and the page prints
+        for i in range(len(ids)):
+            predicted = int(np.argmax(stated[i]))
+            other = bundle.classes[(predicted + 1) % len(bundle.classes)]
+            for class_name in (None, other):
+                (e,) = explain.explain(bundle, schema, X[i:i + 1], ids[i:i + 1], class_name=class_name, top_k=10)
+                k = bundle.classes.index(e.class_name)
+                total = e.probability_base + sum(c.effect for c in e.top) + e.rest_effect + e.calibration_step
+                assert abs(total - stated[i, k]) < 1e-6 and e.probability == pytest.approx(stated[i, k], abs=1e-12)
+                assert e.predicted_class == bundle.classes[predicted]
+                if bundle.algorithm == "random-forest":
+                    # bars are the forest's own probability; the last step is the temperature scaling
+                    forest = explain.explained_output(bundle, X[i:i + 1])[0, k]
+                    assert e.calibration_label == explain.CALIBRATION_STEP
+                    assert e.calibration_step == pytest.approx(stated[i, k] - forest, abs=1e-6)
+                    assert [c.effect for c in e.top] == [c.shap for c in e.top]
+                else:  # log-odds through the softmax: the path itself ends at the calibrated probability
+                    assert e.calibration_label is None and abs(e.calibration_step) < 1e-6
+                    assert 0 < e.probability_base < 1
+                data = e.to_dict()
+                assert data["predicted_class"] == e.predicted_class and "effect" in data["top"][0]
