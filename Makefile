@@ -31,3 +31,4 @@ bench: install
 	$(PY) bench/engine_bench.py
 	$(PY) bench/portal_bench.py
 	$(PY) bench/predict_bench.py
+	$(PY) bench/page_bench.py
