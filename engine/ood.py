@@ -62,8 +62,20 @@ class OutOfDistributionDetector:
         pca = self.embed_.steps[-1][1]
         return (X - pca.mean_) @ pca.components_.T
 
+    def rules(self, scores: np.ndarray, out_of_range: np.ndarray | None,
+              n_features: int) -> tuple[np.ndarray, np.ndarray]:
+        """Which rule flags each sample: (far from the training samples: score above the threshold,
+        too many values outside the training range: more than `out_of_range_limit(n_features)`)."""
+        far = np.asarray(scores) > self.threshold_
+        if out_of_range is None:
+            return far, np.zeros_like(far)
+        return far, np.asarray(out_of_range) > out_of_range_limit(n_features)
+
     def flag(self, scores: np.ndarray, out_of_range: np.ndarray | None, n_features: int) -> np.ndarray:
-        flagged = scores > self.threshold_
-        if out_of_range is not None:
-            flagged |= out_of_range > max(1, OUT_OF_RANGE_SHARE * n_features)
-        return flagged
+        far, outside = self.rules(scores, out_of_range, n_features)
+        return far | outside
+
+
+def out_of_range_limit(n_features: int) -> float:
+    """A sample with more values than this outside the training range is flagged (at least 1)."""
+    return max(1, OUT_OF_RANGE_SHARE * n_features)

@@ -14,7 +14,9 @@ from engine.registry import LoadedModel
 class PredictionResult:
     """Per sample: predicted class, calibrated probabilities, confidence (top probability), top-2
     margin, entropy, an abstain flag (confidence below the version's threshold) and an
-    out-of-distribution flag with its score."""
+    out-of-distribution flag with its score and the rule that raised it: `far_from_training` (the
+    score above the detector's threshold) and `outside_range` (too many values outside the training
+    range; all False when the caller gave no counts)."""
 
     ids: list[str]
     classes: list[str]
@@ -26,6 +28,8 @@ class PredictionResult:
     abstain: np.ndarray
     ood_score: np.ndarray
     out_of_distribution: np.ndarray
+    far_from_training: np.ndarray
+    outside_range: np.ndarray
     model: str
     version: int
     sha256: str
@@ -61,12 +65,13 @@ def predict(model: LoadedModel, X: np.ndarray, ids: list[str],
     proba = bundle.predict_proba(X)
     confidence, margin = metrics.confidence_and_margin(proba)
     ood_score = bundle.ood.score(X)
+    far, outside = bundle.ood.rules(ood_score, out_of_range, X.shape[1])
     return PredictionResult(
         ids=[str(i) for i in ids], classes=list(bundle.classes), probabilities=proba,
         predicted=[bundle.classes[k] for k in proba.argmax(axis=1)],
         confidence=confidence, margin=margin, entropy=metrics.entropy(proba),
         abstain=confidence < model.version.abstain_threshold,
         ood_score=ood_score,
-        out_of_distribution=bundle.ood.flag(ood_score, out_of_range, X.shape[1]),
+        out_of_distribution=far | outside, far_from_training=far, outside_range=outside,
         model=model.version.name, version=model.version.version, sha256=model.version.sha256,
     )

@@ -64,8 +64,8 @@ def layout(run_id: str | None = None, sample_id: str | None = None, **_query):
         dbc.Alert(confidence_words(predicted, shown.confidence, version.abstain_threshold,
                                    version.abstain_target_accuracy),
                   color="warning" if shown.abstain else "primary", id="explain-confidence"),
-        dbc.Alert(distribution_words(shown.out_of_distribution, shown.ood_score, shown.ood_threshold,
-                                     shown.out_of_range),
+        dbc.Alert(distribution_words(shown.far_from_training, shown.outside_range, shown.out_of_range,
+                                     shown.n_features),
                   color="danger" if shown.out_of_distribution else "light", id="explain-distribution"),
         dbc.Row([
             dbc.Col([dbc.Label("Explain the class"), dcc.Dropdown(

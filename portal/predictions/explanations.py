@@ -13,7 +13,7 @@ from engine.projection import training_samples
 from engine.registry import LoadedModel, ModelVersion
 from portal.core.context import Portal
 from portal.core.models import PredictionRun
-from portal.core.states import RunStatus
+from portal.core.states import RunAccess, RunStatus
 from portal.predictions import runs
 
 TOP = 20  # contributions in the waterfall
@@ -34,6 +34,9 @@ class SamplePrediction:
     ood_score: float
     ood_threshold: float
     out_of_range: int  # the sample's values outside the training range
+    far_from_training: bool  # the out-of-distribution rule that fired: distance above the threshold
+    outside_range: bool  # ... or too many values outside the training range
+    n_features: int
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ def _model_and_sample(portal: Portal, run: PredictionRun, sample_id: str) -> tup
 
 def predict_sample(portal: Portal, run_id: str, sample_id: str, user_id: int, role: str) -> SamplePrediction:
     """The prediction of one sample of a finished run the user may see (RunError otherwise)."""
-    run = runs.get_run(portal, run_id, user_id, role)
+    run = runs.get_run(portal, run_id, user_id, role, RunAccess.READ)  # a shared run is read too
     if run.status != RunStatus.DONE:
         raise runs.RunError(f"run {run.id} is {run.status}", 409)
     model, X, out_of_range = _model_and_sample(portal, run, sample_id)
@@ -61,7 +64,9 @@ def predict_sample(portal: Portal, run_id: str, sample_id: str, user_id: int, ro
         probabilities=[float(p) for p in result.probabilities[0]], predicted=result.predicted[0],
         confidence=float(result.confidence[0]), abstain=bool(result.abstain[0]),
         out_of_distribution=bool(result.out_of_distribution[0]), ood_score=float(result.ood_score[0]),
-        ood_threshold=float(model.bundle.ood.threshold_), out_of_range=out_of_range)
+        ood_threshold=float(model.bundle.ood.threshold_), out_of_range=out_of_range,
+        far_from_training=bool(result.far_from_training[0]), outside_range=bool(result.outside_range[0]),
+        n_features=len(model.schema.names))
 
 
 def explain_sample(portal: Portal, run: PredictionRun, sample_id: str, class_name: str) -> SampleExplanation:
