@@ -26,6 +26,9 @@ PERMISSIONS: dict[str, tuple[frozenset[str], str]] = {
     "download": (frozenset({ADMIN, CLINICIAN, RESEARCHER}), "download one's prediction results"),
     "run_notebooks": (frozenset({ADMIN, ANALYST, RESEARCHER}), "run parameterized notebooks"),
     "view_notebooks": (EVERYONE, "read notebook runs and their reports"),
+    "share_runs": (frozenset({ADMIN, CLINICIAN, RESEARCHER}),
+                   "share one's prediction runs (read-only) with named users or a role, and revoke a share"),
+    "review": (frozenset({ADMIN, CLINICIAN}), "record a review (verdict and note) of a sample of a run shared with one"),
     "manage_own_api_keys": (frozenset({ADMIN, CLINICIAN, RESEARCHER, ANALYST}), "create and revoke one's API keys"),
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -109,6 +109,7 @@ class PredictionRun(Base):
     model_name: Mapped[str] = mapped_column(String(64))
     model_version: Mapped[int] = mapped_column(Integer)
     artifact_sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)  # an optional name the owner gives
     status: Mapped[str] = mapped_column(String(16), index=True)  # queued, running, done, failed, cancelled
     progress_done: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int] = mapped_column(Integer, default=0)
@@ -140,3 +141,41 @@ class NotebookRun(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     duration_seconds: Mapped[float | None] = mapped_column(nullable=True)
+
+
+class RunShare(Base):
+    """A prediction run shared, read-only, with one user (`user_id`) or with everyone of a role (`role`):
+    exactly one of the two is set. Revoking sets `revoked_at`/`revoked_by`; the row stays as history."""
+
+    __tablename__ = "run_shares"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("prediction_runs.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
+    role: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)
+    granted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class SampleReview(Base):
+    """A reviewer's verdict on one sample of a run, with a short note, signed and dated. Never edited:
+    a new review names the one it replaces in `supersedes_id` (unique: a review is replaced at most once),
+    so the latest of a reviewer's chain is the one in force and the older ones are its history."""
+
+    __tablename__ = "sample_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("prediction_runs.id"), index=True)
+    sample_id: Mapped[str] = mapped_column(String(255))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    verdict: Mapped[str] = mapped_column(String(20))  # a ReviewVerdict
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("sample_reviews.id"), nullable=True, unique=True)
+
+
+@event.listens_for(SampleReview, "before_update")
+def _reviews_are_never_edited(_mapper, _connection, review) -> None:
+    raise ValueError(f"review {review.id} cannot be edited; record a new review that supersedes it")

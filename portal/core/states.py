@@ -39,3 +39,23 @@ class SignInResult(StrEnum):
     WRONG_PASSWORD = "wrong-password"
     LOCKED = "locked"
     INACTIVE = "inactive"
+
+
+class RunAccess(StrEnum):
+    """What a caller means to do with a prediction run: read it (its owner, an admin, or a recipient of
+    an active share) or change it (cancel, share, revoke a share: its owner or an admin only)."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+class ReviewVerdict(StrEnum):
+    """A reviewer's verdict on one sample's prediction."""
+
+    AGREE = "agree"
+    DISAGREE = "disagree"
+    NEEDS_MORE_DATA = "needs-more-data"
+
+    @property
+    def words(self) -> str:
+        return {"agree": "agree", "disagree": "disagree", "needs-more-data": "needs more data"}[self.value]

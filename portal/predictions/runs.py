@@ -1,5 +1,6 @@
 """Uploads and prediction runs: validate and store an upload, queue a run, execute it in chunks with
-progress (in a background job), and read results back. Runs belong to their owner; admins see all.
+progress (in a background job), and read results back. Runs belong to their owner; admins see all; a
+run shared with a user (by name or by role, portal.predictions.sharing) is theirs to read, not to change.
 
 Stored (encrypted): `uploads/<id>/input.parquet` (the validated values, ids, labels, out-of-range counts)
 and `runs/<id>/results.parquet`. The database holds the records, the validation report and a summary."""
@@ -11,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from engine import metrics
 from engine.checksums import sha256_bytes
@@ -21,8 +22,8 @@ from engine.validation import validate
 from portal.accounts import audit
 from portal.accounts.permissions import ADMIN
 from portal.core.context import Portal
-from portal.core.models import PredictionRun, Upload, utcnow
-from portal.core.states import AuditOutcome, RunStatus, UploadStatus
+from portal.core.models import PredictionRun, RunShare, Upload, utcnow
+from portal.core.states import AuditOutcome, RunAccess, RunStatus, UploadStatus
 from portal.jobs import states
 
 log = logging.getLogger(__name__)
@@ -86,23 +87,36 @@ def save_upload(portal: Portal, user_id: int, filename: str, content: bytes, mod
     return UploadOutcome(upload=upload, report=report)
 
 
-def _owned(portal: Portal, model, record_id: str, user_id: int, role: str):
+def _owned(portal: Portal, model, record_id: str, user_id: int, role: str, shared_reads: bool = False):
     with portal.db.session() as session:
         record = session.get(model, record_id)
-    if record is None:
-        raise RunError(f"no {model.__tablename__[:-1].replace('_', ' ')} {record_id}", 404)
-    if record.user_id != user_id and role != ADMIN:
-        audit.record("run.denied", outcome=AuditOutcome.DENIED, target=record_id)
-        raise RunError("this belongs to another user", 403)
-    return record
+        if record is None:
+            raise RunError(f"no {model.__tablename__[:-1].replace('_', ' ')} {record_id}", 404)
+        if record.user_id == user_id or role == ADMIN:
+            return record
+        if shared_reads and session.scalar(select(RunShare.id).where(RunShare.run_id == record_id,
+                                                                     shared_with(user_id, role)).limit(1)):
+            return record
+    audit.record("run.denied", outcome=AuditOutcome.DENIED, target=record_id)
+    raise RunError("this belongs to another user" + (" and is not shared with you" if shared_reads else ""), 403)
+
+
+def shared_with(user_id: int | None, role: str | None):
+    """Where clause on RunShare: the active shares that reach this user, by name or by role."""
+    return and_(RunShare.revoked_at.is_(None), or_(RunShare.user_id == user_id, RunShare.role == role))
 
 
 def get_upload(portal: Portal, upload_id: str, user_id: int, role: str) -> Upload:
     return _owned(portal, Upload, upload_id, user_id, role)
 
 
-def get_run(portal: Portal, run_id: str, user_id: int, role: str) -> PredictionRun:
-    return _owned(portal, PredictionRun, run_id, user_id, role)
+def get_run(portal: Portal, run_id: str, user_id: int, role: str, mode: RunAccess = RunAccess.WRITE) -> PredictionRun:
+    """The run if the user may use it as `mode` says (RunError 404 or 403 otherwise). WRITE (the default:
+    cancel, share, revoke): its owner or an admin. READ (its results, explanations, downloads, a
+    notebook's input): also the recipients of an active share."""
+    if not isinstance(run_id, str) or not run_id:
+        raise RunError("a run id is a non-empty text", 400)
+    return _owned(portal, PredictionRun, run_id, user_id, role, shared_reads=RunAccess(mode) == RunAccess.READ)
 
 
 def queue_run(portal: Portal, upload_id: str, user_id: int, role: str) -> PredictionRun:

@@ -8,7 +8,8 @@ from sqlalchemy import inspect, text
 from portal.core.db import Database, alembic_config
 from portal.core.models import Base
 
-TABLES = {"users", "api_keys", "audit_events", "uploads", "prediction_runs", "notebook_runs"}
+TABLES = {"users", "api_keys", "audit_events", "uploads", "prediction_runs", "notebook_runs", "run_shares",
+          "sample_reviews"}
 
 
 def test_upgrade_from_empty_creates_every_table(database_url):
