@@ -15,11 +15,13 @@ def navbar(links: list[tuple[str, str]], user_name: str, user_role: str) -> dbc.
         [dbc.DropdownMenuItem("Account", href="/account"),
          dbc.DropdownMenuItem("Sign out", href="/logout", external_link=True, id="nav-sign-out")],
         label=f"{user_name} ({user_role})", nav=True, align_end=True, id="nav-user")
+    # below Bootstrap's lg breakpoint the links fold behind a toggler (pages/frame.py opens and closes it)
     return dbc.Navbar(dbc.Container([
         dbc.NavbarBrand("Cancer Alpha", href="/"),
-        dbc.Nav(items, navbar=True, className="me-auto"),
-        dbc.Nav([account], navbar=True),
-    ], fluid=True), color="dark", dark=True, className="mb-0")
+        dbc.NavbarToggler(id="nav-toggler", n_clicks=0),
+        dbc.Collapse([dbc.Nav(items, navbar=True, className="me-auto"), dbc.Nav([account], navbar=True)],
+                     id="nav-collapse", is_open=False, navbar=True),
+    ], fluid=True), color="dark", dark=True, expand="lg", className="mb-0")
 
 
 def research_banner() -> html.Div:

@@ -28,6 +28,13 @@ def layout():
     ])
 
 
+def register_callbacks(app: dash.Dash) -> None:
+    # in the browser: opening the folded navigation needs no server
+    app.clientside_callback("function(n, open) { return n ? !open : open; }",
+                            dash.Output("nav-collapse", "is_open"), dash.Input("nav-toggler", "n_clicks"),
+                            dash.State("nav-collapse", "is_open"), prevent_initial_call=True)
+
+
 def page_denied(permission: str):
     """For a page's layout(): None when the user may open it, else the message to show (audited)."""
     if current_user.is_authenticated and allowed(current_user.role, permission):

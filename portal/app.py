@@ -88,7 +88,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     # the page frame (navigation, banner) comes from the pages folder Dash loads, like the pages
     # themselves: the server names no page module
-    app.layout = importlib.import_module(f"{PAGES.name}.frame").layout
+    frame = importlib.import_module(f"{PAGES.name}.frame")
+    app.layout = frame.layout
+    frame.register_callbacks(app)
     for page in dash.page_registry.values():  # each page module registers its callbacks on this app
         module = importlib.import_module(page["module"])
         if hasattr(module, "register_callbacks"):
