@@ -10,6 +10,7 @@ from dash import dcc, html
 
 PARAM = "nb-param"
 MODEL, VERSION, INPUT, PLAIN = "model", "version", "input", "plain"
+SPLIT_PREFIX = "split:"  # an input value naming a held-out split, "split:<model>:<version>" (as the portal's)
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class Choices:
     versions: dict[str, list[dict]]  # model -> dropdown options (aliases, then version numbers)
     datasets: list[str]
     algorithms: list[str]
-    input_runs: list[dict]  # dropdown options: the user's finished prediction runs
+    input_runs: list[dict]  # dropdown options: the finished prediction runs the user may read, then held-out splits
 
 
 def field_id(name: str, role: str) -> dict:
@@ -45,7 +46,8 @@ def _field(spec, parameter, value, choices: Choices, model_value):
     if role == VERSION:
         return dcc.Dropdown(choices.versions.get(model_value, []), value, id=id_, clearable=False)
     if role == INPUT:
-        return dcc.Dropdown(choices.input_runs, value, id=id_, placeholder="one of your finished prediction runs")
+        return dcc.Dropdown(choices.input_runs, value, id=id_,
+                            placeholder="a finished prediction run or a model's held-out split")
     if parameter.name == "dataset":
         return dcc.Dropdown(choices.datasets, value, id=id_, clearable=False)
     if parameter.name == "algorithm":
@@ -63,11 +65,13 @@ def notebook_form(spec, choices: Choices, values: dict | None = None) -> html.Di
     values = values or {}
     filled = {p.name: values.get(p.name, p.default) for p in spec.parameters}
     if spec.takes_input_file:
-        filled["input_file"] = values.get("input_run")
+        split = values.get("input_split")  # a rerun's input, as the dropdown's value
+        filled["input_file"] = f"{SPLIT_PREFIX}{split}" if split else values.get("input_run")
     rows = []
     for parameter in spec.parameters:
         if parameter.name == "input_file":  # in the portal, samples come from a prediction run, not a path
-            label, note = "input", "the samples of one of your finished prediction runs; its model is chosen with it"
+            label, note = "input", ("the samples of a finished prediction run, or the held-out split of a model "
+                                    "version (real samples with known classes); its model is chosen with it")
         else:
             label, note = parameter.name, f"{parameter.help} ({parameter.type}, default {parameter.default!r})"
         rows.append(dbc.Row([

@@ -22,6 +22,7 @@ from portal.core import context
 from portal.core.states import RunStatus
 from portal.jobs.callbacks import register_job
 from portal.notebooks import catalog as notebook_catalog
+from portal.notebooks import inputs as notebook_inputs
 from portal.notebooks import runs as notebook_runs
 from portal.notebooks.access import notebook_run_or_abort
 from portal.notebooks.catalog import ParameterError
@@ -49,13 +50,12 @@ def choices() -> Choices:
     portal = context.get()
     registry = portal.registry
     models = registry.models()
-    finished = [r for r in runs.list_runs(portal, current_user.id, current_user.role) if r.status == RunStatus.DONE]
     return Choices(
         models=models,
         versions={name: version_options(registry, name) for name in models},
         datasets=list(datasets.SPECS), algorithms=["auto", *ALGORITHMS],
-        input_runs=[{"label": f"{r.created_at:%Y-%m-%d %H:%M} · {r.model_name}:{r.model_version} · "
-                              f"{r.progress_total:,} samples · run {r.id[:8]}", "value": r.id} for r in finished],
+        input_runs=[{"label": c.label, "value": c.value}
+                    for c in notebook_inputs.choices(portal, current_user.id, current_user.role)],
     )
 
 
@@ -156,15 +156,16 @@ def layout(notebook: str | None = None, rerun: str | None = None, **_query):
     ])
 
 
-def _given(states: list[dict]) -> tuple[dict, str | None]:
-    """(parameter values by name, the chosen prediction run) from the form's fields."""
-    values, input_run = {}, None
+def _given(states: list[dict]) -> tuple[dict, object]:
+    """(parameter values by name, the chosen input: a prediction run or a held-out split) from the form's
+    fields."""
+    values, chosen = {}, None
     for item in states:
         if item["id"]["role"] == INPUT:
-            input_run = item.get("value")
+            chosen = item.get("value")
         else:
             values[item["id"]["name"]] = item.get("value")
-    return values, input_run
+    return values, chosen
 
 
 def register_callbacks(app: dash.Dash) -> None:
@@ -191,25 +192,31 @@ def register_callbacks(app: dash.Dash) -> None:
     @app.callback(Output(field_id(ALL, MODEL), "value"), Input(field_id(ALL, INPUT), "value"),
                   State(field_id(ALL, MODEL), "value"), prevent_initial_call=True)
     def model_of_input(inputs, models):
-        """A prediction run's samples fit the model that predicted them: choose it with the run."""
+        """A prediction run's samples fit the model that predicted them, a held-out split its model's:
+        choose it with the input."""
         require("run_notebooks")
         if not inputs or not inputs[0] or not models:
             return [no_update] * len(models)
         try:
-            source = runs.get_run(context.get(), inputs[0], current_user.id, current_user.role)
-        except RunError:
+            input_run, input_split = notebook_inputs.parse_choice(inputs[0])
+            if input_split:
+                name = notebook_inputs.resolve_split(context.get(), input_split).name
+            else:
+                name = runs.get_run(context.get(), input_run, current_user.id, current_user.role).model_name
+        except (RunError, ParameterError):
             return [no_update] * len(models)
-        return [source.model_name] * len(models)
+        return [name] * len(models)
 
     @app.callback(Output("notebooks-queued", "data"), Output("notebooks-message", "children"),
                   Input("notebooks-run", "n_clicks"), State("notebooks-choice", "value"),
                   State(field_id(ALL, ALL), "value"), prevent_initial_call=True)
     def queue(_clicks, name, _values):
         require("run_notebooks")
-        given, input_run = _given(ctx.states_list[1])
+        given, chosen = _given(ctx.states_list[1])
         try:
+            input_run, input_split = notebook_inputs.parse_choice(chosen)
             run = notebook_runs.queue(context.get(), _notebook(name), given, current_user.id, current_user.role,
-                                      input_run=input_run)
+                                      input_run=input_run, input_split=input_split)
         except ParameterError as error:
             return no_update, dbc.Alert([html.Div("Not run: fix these parameters."),
                                          html.Ul([html.Li(p) for p in error.problems])],

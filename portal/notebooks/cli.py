@@ -2,8 +2,10 @@
 
 A run from the command line is recorded like one from the portal (the same table, folder and checks),
 as the user given with --user, or as "system". It may read a file of samples by path (`-p input_file
-PATH`) or one of the user's prediction runs (`--input-run RUN_ID`). Exit status: 0 done, 1 the notebook
-failed (the failing cell is printed), 2 the parameters were refused (nothing ran)."""
+PATH`), one of the user's prediction runs (`--input-run RUN_ID`) or a model version's held-out split
+(`--input-split MODEL[:VERSION]`, no version: production; the run's model unless `-p model` says
+otherwise). Exit status: 0 done, 1 the notebook failed (the failing cell is printed), 2 the parameters
+were refused (nothing ran)."""
 from __future__ import annotations
 
 from engine.caching import BoundedCache
@@ -30,11 +32,11 @@ def cmd_run(settings: Settings, args) -> int:
     spec = notebook_catalog.get(portal.caches.notebook_catalog, args.name)
     run = notebook_runs.queue(portal, spec, dict(args.parameters or []), user.id if user else None,
                               user.role if user else notebook_runs.ADMIN, input_run=args.input_run,
-                              files_allowed=True)
+                              input_split=args.input_split, files_allowed=True)
     print(f"run {run.id}: {spec.name} with {run.parameters}", flush=True)
 
-    def report(done: int, total: int) -> None:
-        print(f"  cell {done} of {total}", flush=True)
+    def report(done: int, total: int, detail: str | None = None) -> None:
+        print(f"  cell {done} of {total}" + (f": {detail}" if detail else ""), flush=True)
 
     status = notebook_runs.execute(portal, run.id, report if args.progress else None)
     run = notebook_runs.get_run(portal, run.id, None, notebook_runs.ADMIN)
@@ -61,5 +63,7 @@ def add_commands(sub) -> None:
                      help="a parameter's value (repeat for several)")
     run.add_argument("--user", help="record the run as this user (e-mail); default: system")
     run.add_argument("--input-run", help="read the samples of this prediction run (instead of -p input_file)")
+    run.add_argument("--input-split", metavar="MODEL[:VERSION]",
+                     help="read the held-out split of this model version (instead of -p input_file)")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="do not print each cell")
     run.set_defaults(func=cmd_run)

@@ -3,12 +3,14 @@ from the command line), keep the executed notebook and its HTML, and record what
 
 A run's folder is `<var>/notebook-runs/<run id>/` with `<notebook>.ipynb` and `<notebook>.html`. A run
 whose input is one of the user's prediction runs gets that upload decrypted into its folder for the
-notebook to read, deleted as soon as the notebook ends. The record holds the notebook, the parameters,
+notebook to read, deleted as soon as the notebook ends; a run whose input is a model version's held-out
+split (portal/notebooks/inputs.py) gets those samples written there the same way. The record holds the notebook, the parameters,
 who, when, how long, the status, the failing cell and its error, the model version and artifact sha256,
 the data checksum and the versions of the packages that computed the result.
 
 Who sees a run: its owner and admins always; everyone with `view_notebooks` too, unless the run read a
-file of samples (a prediction run's upload or a path given on the command line)."""
+file of samples (a prediction run's upload or a path given on the command line). A held-out split is the
+registry's, not a user's: a run that read one is not private."""
 from __future__ import annotations
 
 import contextlib
@@ -34,9 +36,10 @@ from portal.accounts.users import get_user
 from portal.core.context import Portal
 from portal.core.models import NotebookRun, User, utcnow
 from portal.core.settings import PROJECT_ROOT
-from portal.core.states import AuditOutcome, RunStatus
+from portal.core.states import AuditOutcome, RunAccess, RunStatus
 from portal.jobs import states
 from portal.notebooks import html_export as notebook_html
+from portal.notebooks import inputs
 from portal.notebooks.catalog import INPUT_FILE, NotebookSpec, ParameterError, check
 from portal.notebooks.catalog import get as get_notebook
 from portal.predictions import runs
@@ -44,7 +47,7 @@ from portal.predictions.runs import RunError
 
 log = logging.getLogger(__name__)
 
-INPUT_RUN = "input_run"  # recorded with the parameters: the prediction run whose upload was the input
+INPUT_RUN, INPUT_SPLIT = inputs.INPUT_RUN, inputs.INPUT_SPLIT  # recorded with the parameters: what was read
 INPUT_COPY = "input.parquet"
 ENGINE = "cancer-alpha"
 KERNEL = "python3"  # ipykernel's kernel for the Python running the portal: the same environment
@@ -71,10 +74,10 @@ papermill_engines.register(ENGINE, ProgressEngine)
 
 
 def shown_parameters(run: NotebookRun) -> dict:
-    """The parameters as a person reads them: an input path left empty because a prediction run was read
-    instead is not shown."""
+    """The parameters as a person reads them: an input path left empty because a prediction run or a
+    held-out split was read instead is not shown."""
     parameters = dict(run.parameters or {})
-    if parameters.get(INPUT_RUN) and not parameters.get(INPUT_FILE):
+    if (parameters.get(INPUT_RUN) or parameters.get(INPUT_SPLIT)) and not parameters.get(INPUT_FILE):
         parameters.pop(INPUT_FILE, None)
     return parameters
 
@@ -84,7 +87,8 @@ def run_folder(portal: Portal, run_id: str) -> Path:
 
 
 def is_private(run: NotebookRun) -> bool:
-    """Whether the run read a file of samples: then only its owner and admins see it."""
+    """Whether the run read a user's file of samples (a prediction run's upload, a path): then only its
+    owner and admins see it. A held-out split (`input_split`) is the registry's: not private."""
     parameters = run.parameters or {}
     return bool(parameters.get(INPUT_RUN) or parameters.get(INPUT_FILE))
 
@@ -112,15 +116,30 @@ def visible_to(user_id: int | None, role: str):
 
 
 def queue(portal: Portal, spec: NotebookSpec, given: dict, user_id: int | None, role: str | None, *,
-          input_run: str | None = None, files_allowed: bool = False) -> NotebookRun:
+          input_run: str | None = None, input_split: str | None = None, files_allowed: bool = False) -> NotebookRun:
     """A queued run, once the parameters passed their checks (ParameterError otherwise). In the portal
     (`files_allowed` false) a notebook that reads samples reads them from `input_run`, one of the user's
-    finished prediction runs; the command line may give a path instead."""
-    parameters = check(spec, given, portal.registry, files_allowed=files_allowed and not input_run)
-    if spec.takes_input_file and not parameters[INPUT_FILE]:
+    finished prediction runs, or from `input_split`, the held-out split of a model version ("MODEL" or
+    "MODEL:VERSION", recorded with the version's number; its model is the run's model when none is
+    given); the command line may give a path instead."""
+    if input_run and input_split:
+        raise ParameterError(["input: choose a prediction run or a held-out split, not both"])
+    if input_split and not spec.takes_input_file:
+        raise ParameterError([f"{INPUT_SPLIT}: {spec.name} reads no file of samples"])
+    split = inputs.resolve_split(portal, input_split) if input_split else None
+    if split is not None and "model" not in given:
+        given = {**given, "model": split.name, "version": given.get("version", str(split.version))}
+    parameters = check(spec, given, portal.registry, files_allowed=files_allowed and not (input_run or split))
+    if spec.takes_input_file and not parameters[INPUT_FILE] and split is not None:
+        _check_split_fits(portal, split, parameters)
+        parameters[INPUT_SPLIT] = f"{split.name}:{split.version}"
+    elif spec.takes_input_file and not parameters[INPUT_FILE]:
         if not input_run:
-            raise ParameterError([f"{INPUT_FILE}: choose one of your finished prediction runs as the input"])
-        source = runs.get_run(portal, input_run, user_id, role)  # owner or admin, else 403/404
+            raise ParameterError([f"{INPUT_FILE}: choose one of your finished prediction runs or a model's "
+                                  f"held-out split as the input"])
+        if not isinstance(input_run, str):
+            raise ParameterError([f"input: {input_run!r} is not a prediction run"])
+        source = runs.get_run(portal, input_run, user_id, role, RunAccess.READ)  # owner, admin or shared, else 403/404
         if source.status != RunStatus.DONE:
             raise RunError(f"prediction run {input_run} is {source.status}; choose a finished run", 409)
         if parameters.get("model") not in (None, source.model_name):
@@ -137,6 +156,17 @@ def queue(portal: Portal, spec: NotebookSpec, given: dict, user_id: int | None, 
     audit.record("notebook.queue", target=run.id, user_id=user_id, actor=states.owner_email(portal, user_id),
                  details={"notebook": spec.name}, db=portal.db)
     return run
+
+
+def _check_split_fits(portal: Portal, split, parameters: dict) -> None:
+    """A held-out split is read with a version of its own model whose features are the split's."""
+    if parameters.get("model") != split.name:
+        raise ParameterError([f"model: the held-out split of {split.ref} holds samples for {split.name}; "
+                              f"choose that model to read them"])
+    chosen = reports.resolve_version(parameters["model"], parameters.get("version", "production"), portal.registry)
+    if chosen.schema.names != split.schema.names:
+        raise ParameterError([f"version: {chosen.ref} does not take the features of {split.ref}'s held-out "
+                              f"split; choose version {split.version}"])
 
 
 def _model_version(portal: Portal, parameters: dict):
@@ -157,9 +187,11 @@ def execute(portal: Portal, run_id: str, progress: Callable[[int, int], None] | 
     output, html = folder / f"{run.notebook}.ipynb", folder / f"{run.notebook}.html"
     status, error, summary, executed = RunStatus.FAILED, None, {}, None
     try:
-        parameters = {k: v for k, v in run.parameters.items() if k != INPUT_RUN}
+        parameters = {k: v for k, v in run.parameters.items() if k not in (INPUT_RUN, INPUT_SPLIT)}
         if run.parameters.get(INPUT_RUN):
             parameters[INPUT_FILE] = str(_write_input(portal, run, folder))
+        elif run.parameters.get(INPUT_SPLIT):
+            parameters[INPUT_FILE] = str(inputs.write_split(portal, run.parameters[INPUT_SPLIT], folder / INPUT_COPY))
         _point_engine_at(portal)
         notebook = get_notebook(portal.caches.notebook_catalog, run.notebook)
         with _terminate_raises():
@@ -193,7 +225,7 @@ def execute(portal: Portal, run_id: str, progress: Callable[[int, int], None] | 
 
 def _write_input(portal: Portal, run: NotebookRun, folder: Path) -> Path:
     """The prediction run's upload as a Parquet file of samples, for the notebook to read."""
-    source = runs.get_run(portal, run.parameters[INPUT_RUN], run.user_id, _role(portal, run.user_id))
+    source = runs.get_run(portal, run.parameters[INPUT_RUN], run.user_id, _role(portal, run.user_id), RunAccess.READ)
     schema = portal.registry.get(source.model_name, source.model_version).schema
     path = folder / INPUT_COPY
     runs.upload_table(portal, source, schema.id_column).to_parquet(path, index=False)
@@ -226,6 +258,21 @@ def _terminate_raises():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def summary_of(run: NotebookRun) -> dict:
+    """The summary of a finished run (its notebook's summary line, as stamped into the executed
+    notebook's metadata), or {} when it has none (failed, cancelled, not run yet, file gone)."""
+    if run.status != RunStatus.DONE or not run.output_path:
+        return {}
+    try:
+        with open(run.output_path, encoding="utf-8") as file:
+            notebook = nbformat.read(file, as_version=4)
+    except (OSError, ValueError):
+        log.warning("notebook run %s: cannot read %s", run.id, run.output_path)
+        return {}
+    summary = notebook.metadata.get("cancer_alpha_run", {}).get("summary") or {}
+    return dict(summary) if isinstance(summary, dict) else {}
 
 
 def _stamp(executed, record: dict) -> None:

@@ -261,3 +261,16 @@ def upload_table(portal: Portal, run: PredictionRun, id_column: str) -> pd.DataF
     if "__label__" in frame:
         table[LABEL_COLUMN] = frame["__label__"].to_numpy()
     return table
+
+
+def readable_finished_runs(portal: Portal, user_id: int | None, role: str, limit: int = 200) -> list[PredictionRun]:
+    """The finished prediction runs this user may read, newest first (at most `limit`): their own and those
+    shared with them (an active share, by name or role), every run for admins. The one list of runs whose
+    samples a user may reuse (a notebook's input choice): who else may read a run is decided here."""
+    statement = (select(PredictionRun).where(PredictionRun.status == RunStatus.DONE)
+                 .order_by(PredictionRun.created_at.desc()).limit(limit))
+    if role != ADMIN:  # their own and those shared with them
+        shared = select(RunShare.run_id).where(shared_with(user_id, role))
+        statement = statement.where(or_(PredictionRun.user_id == user_id, PredictionRun.id.in_(shared)))
+    with portal.db.session() as session:
+        return list(session.scalars(statement))

@@ -19,6 +19,7 @@ from engine.caching import BoundedCache
 from portal.core.models import AuditEvent, NotebookRun, new_id
 from portal.core.states import RunStatus
 from portal.notebooks import catalog as notebook_catalog
+from portal.notebooks import inputs as notebook_inputs
 from portal.notebooks import runs as notebook_runs
 from portal.notebooks.catalog import ParameterError
 from portal.predictions import runs
@@ -74,7 +75,7 @@ def test_the_catalog_lists_every_notebook_with_typed_parameters():
     ("train_model", {"algorithm": "magic"}, "unknown algorithm 'magic'"),
     ("train_model", {"cv_folds": 1}, "cv_folds must be at least 2"),
     ("cohort_report", {"model": MODEL, "input_file": "/etc/passwd"}, "not a path"),
-    ("cohort_report", {"model": MODEL}, "choose one of your finished prediction runs"),
+    ("cohort_report", {"model": MODEL}, "choose one of your finished prediction runs or a model's held-out split"),
     ("drift_report", {"model": MODEL, "top_n": 0}, "top_n must be at least 1"),
 ])
 def test_bad_parameters_are_refused_before_any_run(portal, notebook, given, message):
@@ -272,3 +273,120 @@ def test_the_newest_runs_shown_are_the_ones_the_user_may_see(portal):
     for role, who in (("analyst", analyst), ("researcher", researcher)):
         assert ([r.id for r in every if notebook_runs.can_view(r, who.id, role)] ==
                 [r.id for r in notebook_runs.list_runs(portal, who.id, role)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Held-out splits as inputs: what analysts (who cannot upload) run cohort and drift reports on
+
+
+@SQLITE_ONLY
+def test_an_analyst_runs_cohort_and_drift_reports_on_a_held_out_split(portal, registry, client_for):
+    analyst, clinician = user(portal, "analyst"), user(portal, "clinician")
+    version = registry.resolve(MODEL)
+    choices = notebook_inputs.choices(portal, analyst.id, "analyst")
+    assert [c.value for c in choices] == [notebook_inputs.split_value(n, v.version)
+                                          for n in registry.models() for v in reversed(registry.versions(n))]
+    assert any(c.label == f"held-out split of {MODEL} v{version.version} · {len(version.test_ids):,} samples with "
+                          f"known classes" for c in choices)
+    summaries = {}
+    for notebook in ("cohort_report", "drift_report"):
+        run = notebook_runs.queue(portal, _spec(portal, notebook), {"model": MODEL}, analyst.id, "analyst",
+                                  input_split=f"{MODEL}:{version.version}")
+        assert run.parameters["input_split"] == f"{MODEL}:{version.version}" and not notebook_runs.is_private(run)
+        assert "input_file" not in notebook_runs.shown_parameters(run)
+        assert notebook_runs.execute(portal, run.id) == RunStatus.DONE, notebook_runs.get_run(
+            portal, run.id, analyst.id, "analyst").error
+        run = notebook_runs.get_run(portal, run.id, clinician.id, "clinician")  # not private: others read it
+        assert not (notebook_runs.run_folder(portal, run.id) / notebook_runs.INPUT_COPY).exists()
+        assert (run.model_name, run.model_version) == (MODEL, version.version)
+        assert run.id in [r.id for r in notebook_runs.list_runs(portal, clinician.id, "clinician")]
+        summaries[notebook] = notebook_runs.summary_of(run)
+    cohort, drift = summaries["cohort_report"], summaries["drift_report"]
+    assert cohort["samples"] == len(version.test_ids) and cohort["label_accuracy"] > 0.9
+    assert drift["samples"] == len(version.test_ids) and drift["verdict"] in ("no drift", "some drift")
+    # the same data gives the same checksum: both notebooks read the one held-out split
+    assert cohort["data_checksum"] == drift["data_checksum"]
+
+
+def test_a_held_out_split_is_named_by_model_and_version(portal, registry):
+    analyst = user(portal, "analyst")
+    spec = _spec(portal, "drift_report")
+    number = registry.resolve(MODEL).version
+    run = notebook_runs.queue(portal, spec, {}, analyst.id, "analyst", input_split=MODEL)  # the run's model
+    assert (run.parameters["model"], run.parameters["input_split"]) == (MODEL, f"{MODEL}:{number}")
+    assert run.model_name == MODEL
+
+
+@pytest.mark.parametrize("given, split, message", [
+    ({}, "no-such-model:1", "input_split 'no-such-model:1': unknown model 'no-such-model'"),
+    ({}, f"{MODEL}:9", f"input_split '{MODEL}:9': unknown version '9' of model '{MODEL}'"),
+    ({}, f"{MODEL}:nightly", "unknown version 'nightly'"),
+    ({}, "", "choose one of your finished prediction runs or a model's held-out split"),
+    ({"model": "tissue-of-origin"}, MODEL, f"holds samples for {MODEL}; choose that model"),
+])
+def test_a_bad_held_out_split_is_refused_with_a_clear_message(portal, given, split, message):
+    analyst = user(portal, "analyst")
+    with pytest.raises(ParameterError, match=re.escape(message)):
+        notebook_runs.queue(portal, _spec(portal, "cohort_report"), given, analyst.id, "analyst",
+                            input_split=split or None)
+    with pytest.raises(ParameterError, match="reads no file of samples"):
+        notebook_runs.queue(portal, _spec(portal, "model_evaluation"), {}, analyst.id, "analyst", input_split=MODEL)
+    assert _count_runs(portal) == 0
+
+
+@pytest.mark.parametrize("value, status, message", [
+    (f"split:{MODEL}:9", 200, "unknown version '9'"),
+    ("split:", 200, "choose one of your finished prediction runs"),
+    (["forged"], 200, "is neither a prediction run nor a held-out split"),
+    ("0" * 32, 200, "no prediction run"),
+])
+def test_a_forged_input_in_the_form_gets_a_message_never_a_500(portal, client_for, value, status, message):
+    client = client_for("analyst")
+    fields = [({"type": "nb-param", "name": "input_file", "role": "input"}, value),
+              ({"type": "nb-param", "name": "model", "role": "model"}, MODEL),
+              ({"type": "nb-param", "name": "version", "role": "version"}, "production"),
+              ({"type": "nb-param", "name": "top_k", "role": "plain"}, 5)]
+    payload = {"output": "..notebooks-queued.data...notebooks-message.children..",
+               "outputs": [{"id": "notebooks-queued", "property": "data"},
+                           {"id": "notebooks-message", "property": "children"}],
+               "inputs": [{"id": "notebooks-run", "property": "n_clicks", "value": 1}],
+               "state": [{"id": "notebooks-choice", "property": "value", "value": "cohort_report"},
+                         [{"id": id_, "property": "value", "value": v} for id_, v in fields]],
+               "changedPropIds": ["notebooks-run.n_clicks"]}
+    flask.g.pop("_login_user", None)
+    answer = client.post("/_dash-update-component", json=payload)
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    assert message in answer.get_data(as_text=True) and "notebooks-parameter-error" in answer.get_data(as_text=True)
+    assert _count_runs(portal) == 0
+
+
+def test_the_input_list_offers_readable_runs_then_held_out_splits(portal, tcga, registry):
+    researcher, admin = user(portal, "researcher"), user(portal, "admin")
+    upload = runs.save_upload(portal, researcher.id, "cohort.csv", cohort_csv(tcga, registry, n=12), MODEL).upload
+    prediction = runs.queue_run(portal, upload.id, researcher.id, "researcher")
+    assert [c.value for c in notebook_inputs.choices(portal, researcher.id, "researcher")][:1] != [prediction.id]
+    runs.execute_run(portal, prediction.id)
+    assert [r.id for r in runs.readable_finished_runs(portal, researcher.id, "researcher")] == [prediction.id]
+    assert runs.readable_finished_runs(portal, admin.id, "admin")[0].id == prediction.id
+    assert runs.readable_finished_runs(portal, user(portal, "analyst").id, "analyst") == []
+    own = notebook_inputs.choices(portal, researcher.id, "researcher")
+    assert own[0].value == prediction.id and own[0].model == MODEL
+    assert own[0].label.startswith(f"cohort.csv · {MODEL} v{prediction.model_version} · 12 samples")
+    assert "by " not in own[0].label and own[1].value.startswith("split:")
+    shown = notebook_inputs.choices(portal, admin.id, "admin")[0]
+    assert shown.value == prediction.id and shown.label.endswith(f"by {email_of('researcher')}")
+    # a rerun of a run that read a split fills the form's input with the split again
+    assert notebook_inputs.choice_of({"input_split": f"{MODEL}:1"}) == f"split:{MODEL}:1"
+    assert notebook_inputs.parse_choice(f"split:{MODEL}:1") == (None, f"{MODEL}:1")
+    assert notebook_inputs.parse_choice(prediction.id) == (prediction.id, None)
+    from components import notebook_form
+    assert notebook_form.SPLIT_PREFIX == notebook_inputs.SPLIT_PREFIX
+
+
+@SQLITE_ONLY
+def test_the_command_line_reads_a_held_out_split(portal):
+    refused = _cli(portal.settings, "run", "cohort_report", "--input-split", "no-such-model")
+    assert refused.returncode == 2 and "unknown model 'no-such-model'" in refused.stderr
+    refused = _cli(portal.settings, "run", "cohort_report", "--input-split", f"{MODEL}:9")
+    assert refused.returncode == 2 and f"unknown version '9' of model '{MODEL}'" in refused.stderr
+    assert _count_runs(portal) == 0
