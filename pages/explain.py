@@ -4,8 +4,6 @@ predicted class (or any other on request), contributions per feature group, the 
 the training samples of the class, and the model's held-out figures. Prints as a report."""
 from __future__ import annotations
 
-from urllib.parse import unquote
-
 import dash
 import dash_bootstrap_components as dbc
 import flask
@@ -15,6 +13,7 @@ from flask_login import current_user
 from components import prediction_figures as pf
 from components.explanation_text import confidence_words, distribution_words
 from components.layout import RESEARCH_ONLY, not_allowed
+from components.links import run_href, segment_value
 from pages.frame import page_denied
 from portal.accounts import audit
 from portal.accounts.permissions import require
@@ -44,7 +43,7 @@ def layout(run_id: str | None = None, sample_id: str | None = None, **_query):
     denied = page_denied("explain")
     if denied:
         return denied
-    sample_id = unquote(sample_id or "")
+    sample_id = segment_value(sample_id)  # percent-encoded by components.links.explain_href
     try:
         shown = explanations.predict_sample(context.get(), run_id or "", sample_id, current_user.id,
                                             current_user.role)
@@ -56,7 +55,7 @@ def layout(run_id: str | None = None, sample_id: str | None = None, **_query):
         html.Div([
             dbc.Button("Print report", id="explain-print", color="secondary", outline=True, size="sm",
                        className="me-2"),
-            dcc.Link("Back to the run", href=f"/runs/{run.id}", className="small"),
+            dcc.Link("Back to the run", href=run_href(run.id), className="small"),
         ], className="no-print mb-2"),
         html.H1(f"Sample {sample_id}", className="h4", id="explain-title"),
         html.P(f"Run {run.id[:8]} · {version.ref} · printed {utcnow():%Y-%m-%d %H:%M} UTC",

@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from components import prediction_figures as pf
 from components.layout import metric_card, not_allowed
+from components.links import explain_href
 from pages.frame import page_denied
 from portal.accounts import audit
 from portal.accounts.permissions import require
@@ -154,7 +155,7 @@ def register_callbacks(app: dash.Dash) -> None:
         if not sample:
             return no_update
         run_or_abort(run_id)
-        return f"/explain/{run_id}/{sample}"
+        return explain_href(run_id, sample)
 
     @app.callback(Output("run-download", "data"), Input("run-download-csv", "n_clicks"),
                   Input("run-download-parquet", "n_clicks"), State("run-id", "data"), prevent_initial_call=True)
