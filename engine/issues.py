@@ -73,8 +73,17 @@ def plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
+NAME_CHARS = 40  # a name longer than this (a whole header read as one name) is cut in messages
+
+
+def short(name) -> str:
+    """A name as a message quotes it: at most NAME_CHARS characters."""
+    text = str(name)
+    return text if len(text) <= NAME_CHARS else text[:NAME_CHARS - 1] + "…"
+
+
 def preview(names: list[str]) -> str:
-    """The first LIST_FIRST names quoted, then how many more."""
-    shown = ", ".join(f"'{n}'" for n in names[:LIST_FIRST])
+    """The first LIST_FIRST names quoted (each cut to NAME_CHARS characters), then how many more."""
+    shown = ", ".join(f"'{short(n)}'" for n in names[:LIST_FIRST])
     more = len(names) - LIST_FIRST
     return shown + (f" and {more:,} more" if more > 0 else "")

@@ -216,8 +216,7 @@ def _parse_text(data: bytes, name: str, kind: str | None, row_limit: int | None,
                 text_columns: set[str] | None) -> pd.DataFrame:
     text = _decode(data, name)
     text = re.sub(r"\A(?:[ \t]*\r?\n)+", "", text)  # leading blank lines would shift the header
-    first_line = text.split("\n", 1)[0]
-    sep = _delimiter(first_line, kind)
+    sep, decimal = _dialect(text, name, kind)
     try:
         # Header first, without NA parsing, so that names are kept exactly and never de-duplicated.
         header = pd.read_csv(io.StringIO(text), sep=sep, header=None, nrows=1, dtype=str,
@@ -231,7 +230,7 @@ def _parse_text(data: bytes, name: str, kind: str | None, row_limit: int | None,
             dtype: Any = str
         else:
             dtype = {i: str for i, n in enumerate(names) if n in text_columns}
-        frame = pd.read_csv(io.StringIO(text), sep=sep, header=None, skiprows=1,
+        frame = pd.read_csv(io.StringIO(text), sep=sep, header=None, skiprows=1, decimal=decimal,
                             names=list(range(len(names))), index_col=False, dtype=dtype,
                             low_memory=False,  # whole-column type inference, no mixed chunks
                             nrows=None if row_limit is None else row_limit + 1)
@@ -268,6 +267,50 @@ def _looks_binary(head: bytes) -> bool:
         return True
     control = sum(head.count(bytes([b])) for b in (*range(0, 9), 11, *range(14, 32), 127))
     return control > 0.05 * max(len(head), 1)
+
+
+DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs"}
+SNIFF_LINES = 50  # lines (the header and the first rows) that decide the delimiter
+DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+(?:[eE][+-]?\d+)?$")
+DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+(?:[eE][+-]?\d+)?$")
+
+
+def _fields(lines: list[str], sep: str) -> list[int]:
+    try:
+        return [len(row) for row in csv.reader(lines, delimiter=sep)]
+    except csv.Error:  # a quoted field across lines: this sample of lines decides nothing
+        return [0]
+
+
+def _dialect(text: str, name: str, kind: str | None) -> tuple[str, str]:
+    """(delimiter, decimal mark) from the header and the first rows: the delimiter that splits every
+    sampled line into the header's number of fields (more than one); decimal commas when a file that
+    is not comma-separated writes its numbers with them and never with a point. When no delimiter
+    fits every line, the header decides (pandas then names the first line that differs); numbers
+    written with both marks are refused in one sentence."""
+    # the first SNIFF_LINES lines are whole (the split's last part holds the rest of the file)
+    lines = [line.rstrip("\r") for line in text.split("\n", SNIFF_LINES)[:SNIFF_LINES] if line.strip()]
+    lines = lines or [text.split("\n", 1)[0]]
+    expected = {"csv": ",", "tsv": "\t"}.get(kind or "")
+    fitting = {}
+    for sep in DELIMITERS:
+        counts = _fields(lines, sep)
+        if counts[0] > 1 and all(c == counts[0] for c in counts):
+            fitting[sep] = counts[0]
+    if fitting:
+        sep = expected if expected in fitting else max(fitting, key=lambda d: fitting[d])
+    else:
+        sep = _delimiter(lines[0], kind)
+    if sep == "," or len(lines) < 2:
+        return sep, "."
+    cells = [cell.strip() for row in csv.reader(lines[1:], delimiter=sep) for cell in row[1:]]
+    commas = sum(1 for c in cells if DECIMAL_COMMA.match(c))
+    points = sum(1 for c in cells if DECIMAL_POINT.match(c))
+    if commas and points:
+        raise _fail(name, "unreadable", f"{name} separates its columns with {DELIMITERS[sep]} and writes "
+                    f"numbers with both decimal commas (such as '{next(c for c in cells if DECIMAL_COMMA.match(c))}') "
+                    "and decimal points; save it again with one decimal mark, a point, throughout.")
+    return sep, "," if commas else "."
 
 
 def _delimiter(first_line: str, kind: str | None) -> str:

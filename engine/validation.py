@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.issues import ERROR, LIST_FIRST, WARNING, Issue, ValidationReport, plural, preview
+from engine.issues import ERROR, LIST_FIRST, WARNING, Issue, ValidationReport, plural, preview, short
 from engine.schema import BINARY, FeatureSchema
 from engine.tables import (InputError, looks_transposed, max_upload_bytes, max_upload_rows, read_samples, source_name,
                            too_many_rows)
@@ -165,7 +165,7 @@ class _Validation:
     def _check_duplicate_columns(self) -> None:
         columns = pd.Series(self.frame.columns)
         duplicated = columns[columns.duplicated()].unique().tolist()
-        self._add([Issue("duplicate-column", f"{self.name}: column '{c}' appears "
+        self._add([Issue("duplicate-column", f"{self.name}: column '{short(c)}' appears "
                          f"{int((columns == c).sum())} times; each column must appear once.", ERROR,
                          column=c, count=int((columns == c).sum())) for c in duplicated],
                   "duplicated columns", unit="column")
@@ -176,7 +176,7 @@ class _Validation:
             self.ids = _id_strings(self.frame[id_column])
             return
         near = [c for c in self.frame.columns if c.lower() == id_column.lower()]
-        hint = f" A column '{near[0]}' exists: rename it to '{id_column}'." if near else ""
+        hint = f" A column '{short(near[0])}' exists: rename it to '{id_column}'." if near else ""
         self.issues.append(Issue(
             "missing-id-column",
             f"{self.name} has no '{id_column}' column; every row must carry its sample id in a column "
@@ -186,7 +186,7 @@ class _Validation:
         allowed = set(self.schema.names) | {self.schema.id_column}
         found = [c for c in self.frame.columns if c not in allowed and _normalise(c) in PII_NAMES]
         self._add([Issue("personal-identifier",
-                         f"{self.name}: column '{c}' looks like a personal identifier; files with "
+                         f"{self.name}: column '{short(c)}' looks like a personal identifier; files with "
                          "names, birth dates, record numbers or contact details are rejected. Remove "
                          "the column and upload de-identified data.", ERROR, column=c) for c in found],
                   "columns with personal identifiers", unit="column")
