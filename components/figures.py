@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
@@ -136,47 +138,101 @@ def confusion_matrix_figure(confusion: dict, normalise: bool = False) -> go.Figu
     return fig
 
 
-def roc_curves_figure(roc: dict) -> go.Figure:
-    """One-vs-rest ROC curve per class (best AUC first in the legend) with the dashed chance line."""
-    colours = _colours(roc)
+CURVES_SHOWN = 6  # beyond this many classes, curves are drawn for the chosen ones only (a tangle otherwise)
+OTHER_CURVE = {"color": "#d3d8de", "width": 1}
+
+
+def curve_classes(curves: dict, score: str, chosen=None) -> list[str]:
+    """The classes whose curves are drawn in colour: all of them up to CURVES_SHOWN; beyond, the chosen
+    ones (that exist), or by default the CURVES_SHOWN // 2 best and worst by `score` (AUC or AP)."""
+    ranked = [name for name, _ in sorted(curves.items(), key=lambda kv: (-kv[1][score], str(kv[0])))]
+    if len(ranked) <= CURVES_SHOWN:
+        return ranked
+    if chosen:
+        return [name for name in ranked if name in set(chosen)]
+    half = CURVES_SHOWN // 2
+    return ranked[:half] + ranked[-half:]
+
+
+def macro_average_curve(curves: dict, x_key: str, y_key: str, grid_points: int = 101) -> tuple[list, list]:
+    """The mean over classes of each class's curve, interpolated on a common x grid (the macro average
+    of one-vs-rest curves, as scikit-learn's documentation draws it). Curves must rise in x (ROC's false
+    positive rate) or fall in it (PR's recall): both are sorted before interpolating."""
+    grid = np.linspace(0.0, 1.0, grid_points)
+    ys = []
+    for curve in curves.values():
+        x, y = np.asarray(curve[x_key], dtype=float), np.asarray(curve[y_key], dtype=float)
+        order = np.argsort(x, kind="stable")
+        ys.append(np.interp(grid, x[order], y[order]))
+    mean = np.mean(ys, axis=0) if ys else np.zeros_like(grid)
+    return grid.round(6).tolist(), mean.round(6).tolist()
+
+
+def _one_vs_rest_figure(curves: dict, chosen, *, x_key: str, y_key: str, score: str, score_name: str,
+                        what: tuple[str, str]) -> tuple[go.Figure, bool, int]:
+    """(figure, whether there are many classes, how many are in colour). One-vs-rest curves: with few classes one coloured line each; with many, the chosen classes in
+    colour, the others as thin grey lines for context, and the macro average in black."""
+    colours = _colours(curves)
+    shown = curve_classes(curves, score, chosen)
     fig = go.Figure()
-    for name, curve in sorted(roc.items(), key=lambda kv: (-kv[1]["auc"], str(kv[0]))):
+    many = len(curves) > CURVES_SHOWN
+    if many:
+        for name, curve in sorted(curves.items(), key=lambda kv: str(kv[0])):
+            if name not in shown:
+                fig.add_trace(go.Scatter(x=list(curve[x_key]), y=list(curve[y_key]), mode="lines",
+                                         line=OTHER_CURVE, name=str(name), showlegend=False,
+                                         hovertemplate=f"{name} ({score_name} {curve[score]:.3f})<extra></extra>"))
+        grid, mean = macro_average_curve(curves, x_key, y_key)
+        fig.add_trace(go.Scatter(x=grid, y=mean, mode="lines", name="macro average",
+                                 line={"color": "#111111", "width": 3},
+                                 hovertemplate="macro average<br>%{x:.3f}, %{y:.3f}<extra></extra>"))
+    for name in shown:
+        curve = curves[name]
         fig.add_trace(go.Scatter(
-            x=list(curve["fpr"]), y=list(curve["tpr"]), mode="lines",
-            name=f"{name} (AUC {curve['auc']:.2f})", line={"color": colours[name], "width": 2},
-            hovertemplate=(f"<b>{name}</b> (AUC {curve['auc']:.3f})<br>false positive rate %{{x:.3f}}"
-                           "<br>true positive rate %{y:.3f}<extra></extra>"),
+            x=list(curve[x_key]), y=list(curve[y_key]), mode="lines",
+            name=f"{name} ({score_name} {curve[score]:.2f})", line={"color": colours[name], "width": 2},
+            hovertemplate=(f"<b>{name}</b> ({score_name} {curve[score]:.3f})<br>{what[0]} %{{x:.3f}}"
+                           f"<br>{what[1]} %{{y:.3f}}<extra></extra>"),
         ))
+    return fig, many, len(shown)
+
+
+def roc_curves_figure(roc: dict, chosen=None) -> go.Figure:
+    """One-vs-rest ROC curve per class (best AUC first in the legend) with the dashed chance line; with
+    more than CURVES_SHOWN classes, the chosen classes (default: the best and worst) over the others in
+    grey and the macro average."""
+    fig, many, n_shown = _one_vs_rest_figure(roc, chosen, x_key="fpr", y_key="tpr", score="auc", score_name="AUC",
+                                             what=("false positive rate", "true positive rate"))
     _chance_diagonal(fig, "chance (AUC 0.50)")
     if not roc:
         _note(fig, "No ROC curves: no class has held-out samples.")
+    subtitle = "Held-out samples. The dashed line is a classifier that guesses."
+    if many:
+        subtitle = (f"Held-out samples. {n_shown} of {len(roc)} classes in colour (choose others above), the rest "
+                    "in grey; black: the macro average. Dashed: guessing.")
     _layout(fig, "ROC curves, one class against the rest",
-            "False positive rate (1 − specificity)", "True positive rate (sensitivity)",
-            subtitle="Held-out samples. The dashed line is a classifier that guesses.",
-            height=max(480, 160 + 24 * len(roc)), legend={"title": {"text": "class (AUC)"}})
+            "False positive rate (1 − specificity)", "True positive rate (sensitivity)", subtitle=subtitle,
+            height=max(480, 160 + 24 * (n_shown + 2)), legend={"title": {"text": "class (AUC)"}})
     fig.update_xaxes(range=[0, 1], constrain="domain")
     fig.update_yaxes(range=[0, 1.02])
     return fig
 
 
-def precision_recall_figure(pr: dict) -> go.Figure:
-    """One-vs-rest precision-recall curve per class (best average precision first in the legend)."""
-    colours = _colours(pr)
-    fig = go.Figure()
-    for name, curve in sorted(pr.items(), key=lambda kv: (-kv[1]["average_precision"], str(kv[0]))):
-        ap = curve["average_precision"]
-        fig.add_trace(go.Scatter(
-            x=list(curve["recall"]), y=list(curve["precision"]), mode="lines",
-            name=f"{name} (AP {ap:.2f})", line={"color": colours[name], "width": 2},
-            hovertemplate=(f"<b>{name}</b> (average precision {ap:.3f})<br>recall %{{x:.3f}}"
-                           "<br>precision %{y:.3f}<extra></extra>"),
-        ))
+def precision_recall_figure(pr: dict, chosen=None) -> go.Figure:
+    """One-vs-rest precision-recall curve per class (best average precision first in the legend); with
+    many classes drawn as roc_curves_figure draws them."""
+    fig, many, n_shown = _one_vs_rest_figure(pr, chosen, x_key="recall", y_key="precision",
+                                             score="average_precision", score_name="AP",
+                                             what=("recall", "precision"))
     if not pr:
         _note(fig, "No precision-recall curves: no class has held-out samples.")
+    subtitle = "Held-out samples. AP = average precision, the area under each curve."
+    if many:
+        subtitle = (f"Held-out samples. {n_shown} of {len(pr)} classes in colour (choose others above), the rest "
+                    "in grey; black: the macro average. AP = average precision.")
     _layout(fig, "Precision-recall curves, one class against the rest",
-            "Recall (sensitivity)", "Precision (positive predictive value)",
-            subtitle="Held-out samples. AP = average precision, the area under each curve.",
-            height=max(480, 160 + 24 * len(pr)), legend={"title": {"text": "class (AP)"}})
+            "Recall (sensitivity)", "Precision (positive predictive value)", subtitle=subtitle,
+            height=max(480, 160 + 24 * (n_shown + 2)), legend={"title": {"text": "class (AP)"}})
     fig.update_xaxes(range=[0, 1.0], constrain="domain")
     fig.update_yaxes(range=[0, 1.02])
     return fig
@@ -333,6 +389,10 @@ def group_importance_figure(importance: dict) -> go.Figure:
     ))
     if not groups:
         _note(fig, "No feature groups recorded.")
+    elif len(groups) == 1:  # one bar compares nothing: say what it would show instead
+        fig.data = ()
+        _note(fig, f"All {n_features.get(names[0], 0)} features belong to one group ({names[0]}): "
+                   "there are no groups to compare.")
     _layout(fig, "Importance by feature group",
             "summed mean |SHAP value| of the group's features", "Feature group",
             subtitle=f"Explained output: {importance.get('output_space', 'model output')}. "
@@ -361,13 +421,23 @@ def per_class_metrics_rows(per_class: dict) -> list[dict]:
 MISSING = "n/a"
 
 
+def _better(va: float | None, vb: float | None, direction: str, label_a: str, label_b: str) -> str:
+    if va is None or vb is None:
+        return MISSING
+    a, b = round(va, 4), round(vb, 4)
+    if a == b:
+        return "equal"
+    return label_a if (a > b) == (direction == "higher") else label_b
+
+
 def metrics_comparison_rows(a: dict, b: dict, label_a: str, label_b: str) -> list[dict]:
     """Rows comparing the headline metrics (engine.headline) of two versions' metrics dicts: one row
     per metric with keys "metric" (readable name), "key", `label_a`, `label_b` (values to 4 decimals,
-    "n/a" when a version lacks the metric), "difference" (b - a, to 4 decimals, or "n/a") and "better"
-    ("higher" or "lower"). The same label twice (a version compared with itself) gets " (b)" on the
+    "n/a" when a version lacks the metric), "difference" (b - a, to 4 decimals, or "n/a"), "better"
+    ("higher" or "lower": which direction is better) and "better version" (the label of the better one,
+    "equal" at 4 decimals, or "n/a"). The same label twice (a version compared with itself) gets " (b)" on the
     second, so neither column is lost."""
-    reserved = {"metric", "key", "difference", "better"}
+    reserved = {"metric", "key", "difference", "better", "better version"}
     if {label_a, label_b} & reserved:
         raise ValueError(f"labels must not be one of {sorted(reserved)}: {label_a!r}, {label_b!r}")
     if label_b == label_a:
@@ -381,5 +451,6 @@ def metrics_comparison_rows(a: dict, b: dict, label_a: str, label_b: str) -> lis
             label_b: MISSING if vb is None else round(vb, 4),
             "difference": MISSING if va is None or vb is None else round(vb - va, 4),
             "better": metric.better,
+            "better version": _better(va, vb, metric.better, label_a, label_b),
         })
     return rows

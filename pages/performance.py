@@ -5,6 +5,7 @@ from __future__ import annotations
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
+import flask
 from dash import Input, Output, dcc, html
 
 from components import figures
@@ -66,6 +67,7 @@ def version_view(version, prefix: str, normalise: bool) -> html.Div:
                                defaultColDef={"sortable": True, "filter": True, "resizable": True},
                                columnSize="sizeToFit", style={"height": "520px"}), lg=5),
         ], className="mb-3"),
+        _curve_picker(m["roc"], prefix),
         dbc.Row([
             dbc.Col(_graph(figures.roc_curves_figure(m["roc"]), f"{prefix}-roc"), lg=6),
             dbc.Col(_graph(figures.precision_recall_figure(m["precision_recall"]), f"{prefix}-pr"), lg=6),
@@ -80,6 +82,17 @@ def version_view(version, prefix: str, normalise: bool) -> html.Div:
             dbc.Col(_graph(figures.group_importance_figure(importance), f"{prefix}-groups"), lg=4),
         ]),
     ])
+
+
+def _curve_picker(roc: dict, prefix: str):
+    """With many classes the curves are drawn for a few: this chooses which (default the best and worst)."""
+    if len(roc) <= figures.CURVES_SHOWN:
+        return html.Div()
+    return dbc.Row(dbc.Col([
+        dbc.Label("Classes drawn in colour in the ROC and precision-recall curves", html_for=f"{prefix}-curve-classes"),
+        dcc.Dropdown(id=f"{prefix}-curve-classes", multi=True, options=sorted(roc, key=str.casefold),
+                     value=figures.curve_classes(roc, "auc")),
+    ], lg=8), className="mb-2")
 
 
 def comparison_view(a, b, normalise: bool) -> html.Div:
@@ -142,6 +155,21 @@ def register_callbacks(app: dash.Dash) -> None:
             return [], None, []
         options = version_options(versions_)
         return options, version_choice(versions_, wanted, registry.default_version(name)), options
+
+    @app.callback(Output("performance-roc", "figure"), Output("performance-pr", "figure"),
+                  Input("performance-curve-classes", "value"), dash.State("performance-model", "value"),
+                  dash.State("performance-version", "value"), prevent_initial_call=True)
+    def curves(chosen, name, number):
+        require("view_performance")
+        if not (isinstance(chosen, list) and all(isinstance(c, str) for c in chosen) and isinstance(name, str)
+                and isinstance(number, int) and not isinstance(number, bool)):
+            flask.abort(400, description="choose classes of a model version")
+        try:
+            metrics = context.get().registry.version_of(name, number).metrics
+        except RegistryError as error:
+            flask.abort(404, description=str(error))
+        return (figures.roc_curves_figure(metrics["roc"], chosen),
+                figures.precision_recall_figure(metrics["precision_recall"], chosen))
 
     @app.callback(Output("performance-content", "children"), Input("performance-model", "value"),
                   Input("performance-version", "value"), Input("performance-compare", "value"),

@@ -96,15 +96,22 @@ def test_a_confusion_matrix_that_does_not_match_its_labels_is_refused():
 
 # --- ROC and precision-recall -----------------------------------------------------------------------
 
+def _coloured(fig) -> dict:
+    """Legend name -> trace of the curves drawn in colour (not the grey context, not the average)."""
+    return {t.name: t for t in fig.data if t.showlegend is not False and t.name != "macro average"}
+
+
 def test_roc_curves_one_line_per_class_with_auc_in_the_legend(metadata):
     roc = metadata["metrics"]["roc"]
     fig = figures.roc_curves_figure(roc)
-    assert len(fig.data) == len(roc) == len(metadata["classes"])
-    by_name = {trace.name: trace for trace in fig.data}
-    for cls, curve in roc.items():
+    shown = figures.curve_classes(roc, "auc")
+    by_name = _coloured(fig)
+    assert len(by_name) == len(shown) == min(len(roc), figures.CURVES_SHOWN)
+    for cls in shown:
+        curve = roc[cls]
         trace = by_name[f"{cls} (AUC {curve['auc']:.2f})"]
         assert list(trace.x) == curve["fpr"] and list(trace.y) == curve["tpr"]
-    aucs = [float(t.name.rsplit("AUC ", 1)[1].rstrip(")")) for t in fig.data]
+    aucs = [float(name.rsplit("AUC ", 1)[1].rstrip(")")) for name in by_name]
     assert aucs == sorted(aucs, reverse=True)  # legend ranked, best first
     assert diagonal(fig).line.dash == "dash"
     assert axis_title(fig, "xaxis").startswith("False positive rate")
@@ -112,12 +119,32 @@ def test_roc_curves_one_line_per_class_with_auc_in_the_legend(metadata):
     serialised(fig)
 
 
+def test_many_classes_draw_the_chosen_curves_over_grey_ones_and_the_macro_average(registry):
+    roc = registry.resolve("tissue-of-origin").metrics["roc"]  # 23 classes
+    assert len(roc) > figures.CURVES_SHOWN
+    ranked = sorted(roc, key=lambda c: (-roc[c]["auc"], c))
+    assert figures.curve_classes(roc, "auc") == ranked[:3] + ranked[-3:]  # the best and the worst by default
+    fig = figures.roc_curves_figure(roc, chosen=["skin", "bone", "not-a-class"])
+    assert sorted(name.split(" (")[0] for name in _coloured(fig)) == ["bone", "skin"]
+    grey = [t for t in fig.data if t.showlegend is False]
+    assert len(grey) == len(roc) - 2 and all(t.line.color == figures.OTHER_CURVE["color"] for t in grey)
+    (average,) = [t for t in fig.data if t.name == "macro average"]
+    grid, mean = figures.macro_average_curve(roc, "fpr", "tpr")
+    assert list(average.x) == grid and list(average.y) == mean and grid[0] == 0 and grid[-1] == 1
+    assert all(0 <= y <= 1 for y in mean) and mean == sorted(mean)  # a ROC curve never falls
+    area = sum((grid[i + 1] - grid[i]) * (mean[i + 1] + mean[i]) / 2 for i in range(len(grid) - 1))
+    assert area == pytest.approx(registry.resolve("tissue-of-origin").metrics["roc_auc_macro"], abs=0.03)
+    assert "2 of 23 classes in colour" in subtitle(fig)
+
+
 def test_precision_recall_one_line_per_class(metadata):
     pr = metadata["metrics"]["precision_recall"]
     fig = figures.precision_recall_figure(pr)
-    assert len(fig.data) == len(pr) == len(metadata["classes"])
-    by_name = {trace.name: trace for trace in fig.data}
-    for cls, curve in pr.items():
+    shown = figures.curve_classes(pr, "average_precision")
+    by_name = _coloured(fig)
+    assert len(by_name) == len(shown) == min(len(pr), figures.CURVES_SHOWN)
+    for cls in shown:
+        curve = pr[cls]
         trace = by_name[f"{cls} (AP {curve['average_precision']:.2f})"]
         assert list(trace.x) == curve["recall"] and list(trace.y) == curve["precision"]
     assert axis_title(fig, "xaxis").startswith("Recall") and axis_title(fig, "yaxis").startswith("Precision")
@@ -126,10 +153,12 @@ def test_precision_recall_one_line_per_class(metadata):
 
 def test_a_class_keeps_its_colour_across_roc_and_pr(metadata):
     metrics = metadata["metrics"]
-    roc = {t.name.rsplit(" (", 1)[0]: t.line.color for t in figures.roc_curves_figure(metrics["roc"]).data}
-    pr = {t.name.rsplit(" (", 1)[0]: t.line.color
-          for t in figures.precision_recall_figure(metrics["precision_recall"]).data}
-    assert roc == pr
+    every = sorted(metrics["roc"])
+    roc = {t.name.rsplit(" (", 1)[0]: t.line.color for t in _coloured(
+        figures.roc_curves_figure(metrics["roc"], chosen=every)).values()}
+    pr = {t.name.rsplit(" (", 1)[0]: t.line.color for t in _coloured(
+        figures.precision_recall_figure(metrics["precision_recall"], chosen=every)).values()}
+    assert roc == pr and len(roc) == len(every)
     assert len(set(roc.values())) == len(roc)  # 23 classes still get distinct colours
 
 
@@ -220,8 +249,16 @@ def test_feature_importance_top_beyond_the_feature_count_and_below_one(metadata)
         figures.feature_importance_figure(importance, top=0)
 
 
-def test_group_importance_bars_per_group(metadata):
-    importance = metadata["global_importance"]
+def test_one_feature_group_gets_a_sentence_not_a_one_bar_chart(registry):
+    importance = registry.resolve("tcga-mirna-type").global_importance
+    assert len(importance["groups"]) == 1
+    fig = figures.group_importance_figure(importance)
+    assert len(fig.data) == 0
+    assert "one group (miRNA)" in fig.layout.annotations[0].text and "298 features" in fig.layout.annotations[0].text
+
+
+def test_group_importance_bars_per_group(registry):
+    importance = registry.resolve("tissue-of-origin").global_importance  # mutations, copy number, MSI
     fig = figures.group_importance_figure(importance)
     (bars,) = fig.data
     expected = sorted(importance["groups"].items(), key=lambda kv: -kv[1])
@@ -312,6 +349,12 @@ def test_comparison_rows_hold_both_values_and_b_minus_a(registry):
     assert isinstance(top3["tissue v1"], float)
     lower_better = {r["key"] for r in rows if r["better"] == "lower"}
     assert lower_better == {"log_loss", "expected_calibration_error", "brier_score"}
+    by_key = {r["key"]: r for r in rows}
+    assert by_key["accuracy"]["better version"] == "mirna v1"  # 0.998 against 0.42
+    assert by_key["expected_calibration_error"]["better version"] == (
+        "mirna v1" if b["calibration"]["expected_calibration_error"] < a["calibration"]["expected_calibration_error"]
+        else "tissue v1")  # lower is better here
+    assert top3["better version"] == "n/a"
     json.dumps(rows)
 
 
@@ -320,6 +363,7 @@ def test_comparing_a_version_with_itself_gives_zero_differences(registry):
     rows = figures.metrics_comparison_rows(a, a, "v1", "v1 again")
     assert all(r["difference"] == 0 for r in rows if r["difference"] != "n/a")
     assert all(r["v1"] == r["v1 again"] for r in rows)
+    assert {r["better version"] for r in rows} <= {"equal", "n/a"}
     same = figures.metrics_comparison_rows(a, a, "tissue-of-origin:1", "tissue-of-origin:1")
     assert all(r["tissue-of-origin:1"] == r["tissue-of-origin:1 (b)"] for r in same)  # no column lost
     with pytest.raises(ValueError, match="must not be"):

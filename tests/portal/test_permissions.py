@@ -18,6 +18,7 @@ CALLBACK_PERMISSIONS = {
     "models-alias-message.children": "manage_models",
     "performance-version.options": "view_performance",
     "performance-content.children": "view_performance",
+    "performance-roc.figure": "view_performance",  # the class picker of the curves
     "admin-users-message.children": "manage_users",
     "admin-deactivate-confirm.displayed": "manage_users",
     "admin-audit-grid.rowData": "view_audit",
@@ -35,10 +36,13 @@ CALLBACK_PERMISSIONS = {
     "run-progress.value": "predict",
     "run-location.pathname": "explain",
     "run-download.data": "download",
+    "run-share-message.children": "share_runs",  # share, and revoke
     "explain-figures.children": "explain",
+    "explain-review-message.children": "review",
     "notebooks-form.children": "run_notebooks",
     '{"name":["ALL"],"role":"version","type":"nb-param"}.options': "run_notebooks",  # pattern-matching ids
     '{"name":["ALL"],"role":"model","type":"nb-param"}.value': "run_notebooks",
+    '{"name":"seed","role":["ALL"],"type":"nb-param"}.value': "run_notebooks",  # follows the version
     "notebooks-queued.data": "run_notebooks",
     "notebooks-finished.data": "run_notebooks",  # background
     "notebooks-cancel.id": "run_notebooks",  # Dash's cancel callback
