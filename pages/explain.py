@@ -19,7 +19,7 @@ from portal.accounts import audit
 from portal.accounts.permissions import require
 from portal.core import context
 from portal.core.models import utcnow
-from portal.predictions import explanations, runs
+from portal.predictions import explanations, reviews, runs
 from portal.predictions.access import run_or_abort
 
 dash.register_page(__name__, path_template="/explain/<run_id>/<sample_id>", name="Explain", permission="explain",
@@ -76,10 +76,13 @@ def layout(run_id: str | None = None, sample_id: str | None = None, **_query):
         dcc.Store(id="explain-ids", data={"run": run.id, "sample": sample_id}),
         dcc.Loading(html.Div(id="explain-figures")),
         _model_facts(version),
+        review_panel(run, sample_id),
     ])
 
 
 def register_callbacks(app: dash.Dash) -> None:
+    register_review_callback(app)
+
     @app.callback(Output("explain-figures", "children"), Input("explain-class", "value"),
                   State("explain-ids", "data"))
     def figures(class_name, ids):
@@ -105,3 +108,56 @@ def register_callbacks(app: dash.Dash) -> None:
     app.clientside_callback("function(n) { if (n) { window.print(); } return ''; }",
                             Output("explain-print", "title"), Input("explain-print", "n_clicks"),
                             prevent_initial_call=True)
+
+
+# -- reviews: a reviewer of a shared run records a verdict and a note; the owner and recipients read them --
+
+def _review_list(shown: list) -> html.Div:
+    if not shown:
+        return html.P("No review of this sample yet.", className="small text-muted mb-2")
+    items = []
+    for review in shown:
+        words = html.Strong(review.verdict.words.capitalize())
+        replaced = "" if review.current else " (superseded by a later review)"
+        items.append(html.Li([words, f" — {review.note}" if review.note else "",
+                              html.Span(f" · {review.signature}{replaced}", className="text-muted")],
+                             className="" if review.current else "text-decoration-line-through text-muted"))
+    return html.Ul(items, className="small mb-2")
+
+
+def review_panel(run, sample_id: str) -> dbc.Card:
+    portal = context.get()
+    body = [html.H2("Reviews", className="h6"),
+            html.Div(_review_list(reviews.of_sample(portal, run, sample_id)), id="explain-review-list")]
+    if reviews.may_review(portal, run, current_user.id, current_user.role):
+        body.append(html.Div([
+            dbc.Label("Your verdict on this prediction", html_for="explain-review-verdict", className="small"),
+            dbc.RadioItems(id="explain-review-verdict", inline=True, className="small",
+                           options=[{"label": v.words.capitalize(), "value": v.value} for v in reviews.ReviewVerdict]),
+            dbc.Textarea(id="explain-review-note", maxLength=reviews.NOTE_MAX, rows=2, className="small mt-1",
+                         placeholder=f"A short note (at most {reviews.NOTE_MAX} characters), signed with your name"),
+            dbc.Button("Record review", id="explain-review-submit", color="primary", size="sm", className="mt-2"),
+            html.Div(id="explain-review-message", className="mt-2"),
+        ], className="no-print"))
+    return dbc.Card(dbc.CardBody(body), className="mb-3", id="explain-reviews")
+
+
+def register_review_callback(app: dash.Dash) -> None:
+    @app.callback(Output("explain-review-message", "children"), Output("explain-review-list", "children"),
+                  Input("explain-review-submit", "n_clicks"), State("explain-review-verdict", "value"),
+                  State("explain-review-note", "value"), State("explain-ids", "data"), prevent_initial_call=True)
+    def record_review(_n, verdict, note, ids):
+        require("review")
+        if not (isinstance(ids, dict) and isinstance(ids.get("run"), str) and isinstance(ids.get("sample"), str)):
+            flask.abort(400, description="explain-ids must name a run and a sample")
+        portal, run = context.get(), run_or_abort(ids["run"])
+        try:
+            review = reviews.record(portal, run.id, ids["sample"], verdict, note, current_user.id, current_user.role)
+        except runs.RunError as error:
+            if error.status in (403, 404):  # not a reviewer of this run, or a sample it lacks: a forged request
+                flask.abort(error.status, description=str(error))
+            return dbc.Alert(f"Not recorded: {error}.", color="danger", className="py-1 small mb-0"), dash.no_update
+        shown = reviews.of_sample(portal, run, ids["sample"])
+        signed = next(r for r in shown if r.id == review.id).signature
+        return (dbc.Alert(f"Review recorded ({reviews.ReviewVerdict(review.verdict).words}), signed {signed}.",
+                          color="success", className="py-1 small mb-0"), _review_list(shown))

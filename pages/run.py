@@ -6,6 +6,7 @@ from __future__ import annotations
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
+import flask
 from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user
 
@@ -14,26 +15,29 @@ from components.layout import metric_card, not_allowed
 from components.links import explain_href
 from pages.frame import page_denied
 from portal.accounts import audit
-from portal.accounts.permissions import require
+from portal.accounts.permissions import ADMIN, ROLES, allowed, require
 from portal.core import context
-from portal.core.states import RunStatus
-from portal.predictions import exports, projection, runs
+from portal.core.states import RunAccess, RunStatus
+from portal.predictions import exports, projection, reviews, runs, sharing
 from portal.predictions.access import run_or_abort
 
 dash.register_page(__name__, path_template="/runs/<run_id>", name="Run", permission="predict", in_nav=False)
 
 GRID_COLUMNS = ["sample_id", runs.LABEL_COLUMN, "predicted_class", "confidence", "margin", "abstain",
-                "out_of_distribution", "ood_score"]
+                "out_of_distribution", "ood_score", "review"]
 
 
 def _graph(figure, id_: str) -> dcc.Graph:
     return dcc.Graph(figure=figure, id=id_, config={"displaylogo": False})
 
 
-def _grid_rows(frame) -> list[dict]:
+def _grid_rows(frame, reviewed: dict | None = None) -> list[dict]:
+    """The grid's rows; `review`: each sample's reviews in force (reviews.current_by_sample)."""
     shown = frame[[c for c in GRID_COLUMNS if c in frame]].copy()
     for column in ("confidence", "margin", "ood_score"):
         shown[column] = shown[column].round(4)
+    reviewed = reviewed or {}
+    shown["review"] = [reviews.grid_text(reviewed.get(str(s), [])) for s in shown["sample_id"]]
     return shown.to_dict("records")
 
 
@@ -80,8 +84,9 @@ def results_view(run) -> html.Div:
             dcc.Download(id="run-download"),
         ], className="mb-2"),
         html.P("Click a row to open that sample's explanation.", className="small text-muted mb-1"),
-        dag.AgGrid(id="run-grid", rowData=_grid_rows(frame), getRowId="params.data.sample_id",
-                   columnDefs=[{"field": c} for c in GRID_COLUMNS if c in frame],
+        dag.AgGrid(id="run-grid", rowData=_grid_rows(frame, reviews.current_by_sample(portal, run)),
+                   getRowId="params.data.sample_id",
+                   columnDefs=[{"field": c} for c in GRID_COLUMNS if c in frame or c == "review"],
                    defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": True},
                    columnSize="sizeToFit", dashGridOptions={"pagination": True, "paginationPageSize": 20},
                    style={"height": "560px"}),
@@ -119,7 +124,7 @@ def layout(run_id: str | None = None, **_query):
     if denied:
         return denied
     try:
-        run = runs.get_run(context.get(), run_id or "", current_user.id, current_user.role)
+        run = runs.get_run(context.get(), run_id or "", current_user.id, current_user.role, RunAccess.READ)
     except runs.RunError as error:
         return not_allowed(str(error))
     header = html.Div([
@@ -128,6 +133,7 @@ def layout(run_id: str | None = None, **_query):
                f"{run.created_at:%Y-%m-%d %H:%M UTC}.", className="small text-muted"),
         dcc.Store(id="run-id", data=run.id),
         dcc.Location(id="run-location", refresh="callback-nav"),
+        sharing_view(run),
     ])
     if run.status == RunStatus.DONE:
         return html.Div([header, results_view(run)])
@@ -137,7 +143,88 @@ def layout(run_id: str | None = None, **_query):
                                        id="run-status")])
 
 
+# -- sharing: the owner (or an admin) shares the run read-only and revokes; a recipient reads who shared it --
+
+def _share_list(shares) -> html.Div:
+    if not shares:
+        return html.P("Not shared: only you (and admins) can open this run.", className="small text-muted mb-1")
+    return html.Ul([html.Li(f"{s.recipient}, by {s.granted_by} on {s.granted_at:%Y-%m-%d %H:%M} UTC")
+                    for s in shares], className="small mb-1")
+
+
+def _share_options(shares) -> list[dict]:
+    return [{"label": s.recipient, "value": s.id} for s in shares]
+
+
+def sharing_view(run) -> html.Div:
+    portal = context.get()
+    if run.user_id != current_user.id and current_user.role != ADMIN:
+        return dbc.Alert(f"Shared with you by {sharing.owner_name(portal, run)}: read-only (you may open its "
+                         f"results, explanations and downloads).", color="info", className="py-1 small",
+                         id="run-shared-note")
+    if not allowed(current_user.role, "share_runs"):
+        return html.Div()
+    shares = sharing.active_shares(portal, run.id, current_user.id, current_user.role)
+    return dbc.Card(dbc.CardBody([
+        html.H2("Share this run (read-only)", className="h6"),
+        html.Div(_share_list(shares), id="run-share-list"),
+        dbc.Row([
+            dbc.Col(dbc.Input(id="run-share-emails", placeholder="e-mail addresses, separated by commas",
+                              maxLength=4000, size="sm"), md=5),
+            dbc.Col(dcc.Dropdown(id="run-share-role", placeholder="or everyone with a role",
+                                 options=[{"label": f"everyone with role {r}", "value": r} for r in ROLES]), md=3),
+            dbc.Col(dbc.Button("Share", id="run-share-submit", color="primary", size="sm"), md="auto"),
+        ], className="g-2 mb-2"),
+        dbc.Row([
+            dbc.Col(dcc.Dropdown(id="run-share-revoke-choice", placeholder="a share to revoke",
+                                 options=_share_options(shares)), md=5),
+            dbc.Col(dbc.Button("Revoke", id="run-share-revoke", color="danger", outline=True, size="sm"), md="auto"),
+        ], className="g-2"),
+        html.Div(id="run-share-message", className="mt-2"),
+    ]), className="mb-3 no-print")
+
+
+def _share_request(trigger, emails, role, share_id, run_id) -> tuple[str, str]:
+    """Do what the sharing form asks; returns (message, colour). Forged values answer 4xx."""
+    require("share_runs")
+    run = run_or_abort(run_id, RunAccess.WRITE)  # owner or admin
+    portal, who, role_of = context.get(), current_user.id, current_user.role
+    if trigger == "run-share-revoke":
+        if share_id is None:
+            return "Choose a share to revoke.", "warning"
+        if not isinstance(share_id, int) or isinstance(share_id, bool):
+            flask.abort(400, description="run-share-revoke-choice must be a share id")
+        sharing.revoke(portal, run.id, share_id, who, role_of)
+        return "The share is revoked: its recipients can no longer open this run.", "success"
+    if not isinstance(emails, (str, type(None))) or not isinstance(role, (str, type(None))):
+        flask.abort(400, description="run-share-emails and run-share-role must be text")
+    if not (emails or "").strip() and not role:
+        return "Name users by e-mail address or choose a role, then press Share.", "warning"
+    done = []
+    if (emails or "").strip():
+        made = sharing.share_with_users(portal, run.id, sharing.parse_emails(emails), who, role_of)
+        done.append(f"{len(made)} new user{'s' if len(made) != 1 else ''}")
+    if role:
+        made_role = sharing.share_with_role(portal, run.id, role, who, role_of)
+        done.append(f"everyone with role {role}" + ("" if made_role else " (already)"))
+    return f"Shared with {' and '.join(done)}.", "success"
+
+
 def register_callbacks(app: dash.Dash) -> None:
+    @app.callback(Output("run-share-message", "children"), Output("run-share-list", "children"),
+                  Output("run-share-revoke-choice", "options"), Output("run-share-revoke-choice", "value"),
+                  Input("run-share-submit", "n_clicks"), Input("run-share-revoke", "n_clicks"),
+                  State("run-share-emails", "value"), State("run-share-role", "value"),
+                  State("run-share-revoke-choice", "value"), State("run-id", "data"), prevent_initial_call=True)
+    def share(_share, _revoke, emails, role, share_id, run_id):
+        try:
+            message, colour = _share_request(dash.ctx.triggered_id, emails, role, share_id, run_id)
+        except runs.RunError as error:  # an unknown address, a role that does not exist, a share gone
+            message, colour = f"Not done: {error}.", "danger"
+        shares = sharing.active_shares(context.get(), run_id, current_user.id, current_user.role)
+        return (dbc.Alert(message, color=colour, className="py-1 small mb-0"), _share_list(shares),
+                _share_options(shares), None)
+
     @app.callback(Output("run-progress", "value"), Output("run-progress", "label"), Output("run-reload", "href"),
                   Input("run-poll", "n_intervals"), State("run-id", "data"))
     def poll(_n, run_id):

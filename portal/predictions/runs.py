@@ -244,9 +244,10 @@ def sample_input(portal: Portal, run: PredictionRun, sample_id: str, schema_name
     return row[schema_names].to_numpy(dtype=float)[None, :], int(row["__out_of_range__"])
 
 
-def list_runs(portal: Portal, user_id: int, role: str, limit: int = 200) -> list[PredictionRun]:
+def list_runs(portal: Portal, user_id: int, role: str, limit: int = 200, own: bool = False) -> list[PredictionRun]:
+    """The user's runs, newest first; every run for an admin unless `own`."""
     statement = select(PredictionRun).order_by(PredictionRun.created_at.desc()).limit(limit)
-    if role != ADMIN:
+    if role != ADMIN or own:
         statement = statement.where(PredictionRun.user_id == user_id)
     with portal.db.session() as session:
         return list(session.scalars(statement))

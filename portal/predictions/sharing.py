@@ -152,6 +152,12 @@ def active_shares(portal: Portal, run_id: str, user_id: int, role: str) -> list[
     return out
 
 
+def owner_name(portal: Portal, run: PredictionRun) -> str:
+    with portal.db.session() as session:
+        owner = session.get(User, run.user_id)
+    return owner.name if owner else f"user {run.user_id}"
+
+
 def is_recipient(portal: Portal, run_id: str, user_id: int, role: str) -> bool:
     """Whether an active share of the run reaches this user (not whether they own it)."""
     with portal.db.session() as session:

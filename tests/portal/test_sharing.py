@@ -46,6 +46,7 @@ def test_owner_shares_with_a_named_user_and_revokes(portal, finished):
     assert _status(lambda: read(clinician)) == 403  # not shared yet
     (share,) = sharing.share_with_users(portal, finished.id, [email_of("clinician")], researcher.id, "researcher")
     assert read(clinician).id == finished.id
+    assert [r.id for r in runs.readable_finished_runs(portal, clinician.id, "clinician")] == [finished.id]
     assert explanations.predict_sample(portal, finished.id, runs.results(portal, finished).iloc[0]["sample_id"],
                                        clinician.id, "clinician").run.id == finished.id
     assert _status(lambda: read(analyst)) == 403  # not a recipient
@@ -65,6 +66,7 @@ def test_owner_shares_with_a_named_user_and_revokes(portal, finished):
     sharing.revoke(portal, finished.id, share.id, researcher.id, "researcher")
     assert _status(lambda: read(clinician)) == 403  # 403 again after the revocation
     assert sharing.visible_runs(portal, clinician.id, "clinician") == []
+    assert runs.readable_finished_runs(portal, clinician.id, "clinician") == []
     assert _status(lambda: sharing.revoke(portal, finished.id, share.id, researcher.id, "researcher")) == 404
     shared, unshared = _audit(portal, "run.share"), _audit(portal, "run.unshare")
     assert [(e.target, e.details["user"], e.actor) for e in shared] == [(finished.id, clinician.id, email_of("researcher"))]
