@@ -3,13 +3,14 @@ the engine knows the choices (models, versions, datasets, algorithms, the user's
 number, text or checkbox field otherwise, each with its help. Arguments in, components out."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 PARAM = "nb-param"
 MODEL, VERSION, INPUT, PLAIN = "model", "version", "input", "plain"
+VERSION_SEED = -1  # a seed that means "the version's own training seed" (engine.reports.VERSION_SEED)
 SPLIT_PREFIX = "split:"  # an input value naming a held-out split, "split:<model>:<version>" (as the portal's)
 
 
@@ -22,6 +23,7 @@ class Choices:
     datasets: list[str]
     algorithms: list[str]
     input_runs: list[dict]  # dropdown options: the finished prediction runs the user may read, then held-out splits
+    seeds: dict[str, dict[str, int]] = field(default_factory=dict)  # model -> version option -> training seed
 
 
 def field_id(name: str, role: str) -> dict:
@@ -38,9 +40,25 @@ def _role(spec, name: str) -> str:
     return PLAIN
 
 
-def _field(spec, parameter, value, choices: Choices, model_value):
+def follows_version(spec, name: str) -> bool:
+    """Whether the parameter is the seed of a registered version's held-out split (model_evaluation's),
+    which the form fills with the chosen version's own training seed."""
+    return name == "seed" and spec.parameter("dataset") is None and spec.parameter("version") is not None
+
+
+def version_seed(choices: Choices, model, version, value):
+    """What a seed field shows: `value`, or the chosen version's training seed for VERSION_SEED."""
+    if value == VERSION_SEED:
+        return choices.seeds.get(model, {}).get(version, value)
+    return value
+
+
+def _field(spec, parameter, value, choices: Choices, filled: dict):
     role = _role(spec, parameter.name)
     id_ = field_id(parameter.name, role)
+    model_value = filled.get("model")
+    if follows_version(spec, parameter.name):
+        value = version_seed(choices, model_value, filled.get("version"), value)
     if role == MODEL:
         return dcc.Dropdown(choices.models, value, id=id_, clearable=False)
     if role == VERSION:
@@ -74,9 +92,11 @@ def notebook_form(spec, choices: Choices, values: dict | None = None) -> html.Di
                                     "version (real samples with known classes); its model is chosen with it")
         else:
             label, note = parameter.name, f"{parameter.help} ({parameter.type}, default {parameter.default!r})"
+            if follows_version(spec, parameter.name):
+                note += "; filled with the chosen version's training seed"
         rows.append(dbc.Row([
             dbc.Label(label, width=3, className="fw-semibold", html_for=""),
-            dbc.Col([_field(spec, parameter, filled[parameter.name], choices, filled.get("model")),
+            dbc.Col([_field(spec, parameter, filled[parameter.name], choices, filled),
                      dbc.FormText(note)], width=9),
         ], className="mb-2"))
     return html.Div([html.P(spec.description, className="text-muted", id="notebook-description"), *rows])

@@ -57,6 +57,16 @@ def require_int(name: str, value, minimum: int | None = None, maximum: int | Non
     return value
 
 
+VERSION_SEED = -1  # a seed parameter's default in model_evaluation: the version's own training seed
+
+
+def evaluation_seed(version: ModelVersion, seed) -> int:
+    """The seed that fixes `version`'s held-out split: `seed`, or the version's own training seed for
+    VERSION_SEED (-1). ValueError for anything but a whole number from -1 to 2**32 - 2."""
+    seed = require_int("seed", seed, minimum=VERSION_SEED, maximum=2**32 - 2)
+    return version.seed if seed == VERSION_SEED else seed
+
+
 def require_text(name: str, value) -> str:
     if not isinstance(value, str):
         raise ValueError(f"parameter {name} must be a text, got {value!r}")
@@ -132,6 +142,25 @@ def validated_input(path: Path, schema: FeatureSchema, label_column: str | None 
 
 def describe_folders() -> str:
     return f"registry: {settings.models_dir()}; data: {settings.data_dir()}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress inside a long cell
+
+
+PROGRESS_PREFIX = "progress: "  # a line a cell prints to say where it is; a runner shows what follows
+
+
+def training_progress(candidate: int, candidates: int, fold: int, folds: int) -> None:
+    """engine.training.train's progress callback for a notebook: one line on stdout, flushed at once,
+    `progress: candidate 2 of 4, fold 3 of 5`, readable in the report and read by a runner as it streams."""
+    print(f"{PROGRESS_PREFIX}candidate {candidate} of {candidates}, fold {fold} of {folds}", flush=True)
+
+
+def progress_detail(line: str) -> str | None:
+    """What a progress line says (`candidate 2 of 4, fold 3 of 5`), or None for any other line."""
+    line = line.strip()
+    return line[len(PROGRESS_PREFIX):].strip() or None if line.startswith(PROGRESS_PREFIX) else None
 
 
 # ---------------------------------------------------------------------------------------------

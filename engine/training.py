@@ -14,6 +14,7 @@ import logging
 import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
@@ -110,10 +111,12 @@ class CandidateScore:
         return self.std / np.sqrt(len(self.fold_scores))
 
 
-def _cross_validate(candidate, preprocessing, X, y, folds, seed, n_classes) -> CandidateScore:
+def _cross_validate(candidate, preprocessing, X, y, folds, seed, n_classes, on_fold=None) -> CandidateScore:
     oof = np.zeros((len(y), n_classes))
     scores = []
-    for fit_idx, val_idx in folds:
+    for fold, (fit_idx, val_idx) in enumerate(folds, start=1):
+        if on_fold is not None:
+            on_fold(fold)
         model = build_pipeline(candidate, preprocessing, seed).fit(X[fit_idx], y[fit_idx])
         raw = _raw_output(model, X[val_idx])
         oof[val_idx] = raw if raw.ndim == 2 else np.column_stack([-raw, raw])
@@ -134,8 +137,15 @@ class TrainingResult:
     metadata: dict  # everything the registry stores beside the artifact, but the name and version
 
 
+Progress = Callable[[int, int, int, int], None]  # (candidate, candidates, fold, folds), counted from 1
+
+
 def train(dataset: Dataset, algorithm: str = "auto", seed: int = DEFAULT_SEED,
-          cv_folds: int = DEFAULT_CV_FOLDS, target_accuracy: float = DEFAULT_TARGET_ACCURACY) -> TrainingResult:
+          cv_folds: int = DEFAULT_CV_FOLDS, target_accuracy: float = DEFAULT_TARGET_ACCURACY,
+          progress: Progress | None = None) -> TrainingResult:
+    """Train and evaluate one model version (the steps above). `progress(candidate, candidates, fold,
+    folds)`, when given, is called before each cross-validation fit: it only reports, and the result is
+    the same with or without it."""
     if algorithm != "auto" and algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; choose auto or one of {', '.join(ALGORITHMS)}")
     X_all = dataset.X.to_numpy(dtype=float)
@@ -148,8 +158,13 @@ def train(dataset: Dataset, algorithm: str = "auto", seed: int = DEFAULT_SEED,
 
     algorithms = ALGORITHMS if algorithm == "auto" else (algorithm,)
     pre = dataset.spec.preprocessing
-    scores = [_cross_validate(c, pre, X, y, folds, seed, len(classes))
-              for a in algorithms for c in CANDIDATES[a]]
+    candidates = [c for a in algorithms for c in CANDIDATES[a]]
+
+    def on_fold(number: int):
+        return None if progress is None else (lambda fold: progress(number, len(candidates), fold, len(folds)))
+
+    scores = [_cross_validate(c, pre, X, y, folds, seed, len(classes), on_fold(i))
+              for i, c in enumerate(candidates, start=1)]
     chosen = select(scores)
     log.info("chosen: %s", chosen.candidate.label)
 

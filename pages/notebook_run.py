@@ -1,7 +1,9 @@
-"""One notebook run: what ran (notebook, parameters, who, when, how long), what it read (model version,
-artifact sha256, data checksum, package versions), how it ended (the failing cell and its error), its HTML
-report inside the portal, downloads of the .ipynb and the HTML, and a rerun with the same parameters. A run
-still queued or running is shown again every 2 s until it ends."""
+"""One notebook run: its verdict in plain sentences (components/notebook_verdict.py, from the run's
+summary), what ran (notebook, parameters, who, when, how long), what it read (model version, artifact
+sha256, data checksum, package versions), how it ended (the failing cell and its error), its HTML report
+inside the portal (outputs only: the code is in the .ipynb), downloads of the .ipynb and the HTML (the same
+report), and a rerun with the same parameters. A run still queued or running is shown again every 2 s
+until it ends."""
 from __future__ import annotations
 
 import dash
@@ -9,6 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 from flask_login import current_user
 
+from components.notebook_verdict import verdict_sentences
 from pages.frame import page_denied
 from portal.accounts.permissions import allowed, require
 from portal.core import context
@@ -55,7 +58,9 @@ def _view(run) -> html.Div:
     if allowed(current_user.role, "run_notebooks"):
         actions.append(dbc.Button("Rerun with these parameters", href=f"/notebooks?rerun={run.id}",
                                   color="secondary", size="sm", id="notebook-run-rerun"))
-    status_note = {RunStatus.DONE: None,
+    verdict = verdict_sentences(run.notebook, notebook_runs.summary_of(run))
+    status_note = {RunStatus.DONE: dbc.Alert([html.P(sentence, className="mb-1") for sentence in verdict],
+                                             color="info", id="notebook-run-verdict") if verdict else None,
                    RunStatus.FAILED: dbc.Alert([html.Strong("The notebook failed. "), run.error or ""],
                                                color="danger", id="notebook-run-error")}
     return html.Div([

@@ -13,7 +13,7 @@ from flask_login import current_user
 from components.layout import run_cancelled
 from components.notebook_form import INPUT, MODEL, VERSION, Choices, field_id, notebook_form
 from components.version_choices import alias_and_version_options
-from engine import datasets
+from engine import datasets, reports
 from engine.registry import PRODUCTION_ALIAS
 from engine.training import ALGORITHMS
 from pages.frame import page_denied
@@ -50,9 +50,11 @@ def choices() -> Choices:
     portal = context.get()
     registry = portal.registry
     models = registry.models()
+    versions = {name: version_options(registry, name) for name in models}
     return Choices(
-        models=models,
-        versions={name: version_options(registry, name) for name in models},
+        models=models, versions=versions,
+        seeds={name: {o["value"]: registry.version_of(name, o["value"]).seed for o in options}
+               for name, options in versions.items()},
         datasets=list(datasets.SPECS), algorithms=["auto", *ALGORITHMS],
         input_runs=[{"label": c.label, "value": c.value}
                     for c in notebook_inputs.choices(portal, current_user.id, current_user.role)],
@@ -188,6 +190,21 @@ def register_callbacks(app: dash.Dash) -> None:
         options = version_options(context.get().registry, models[0])
         keep = [c if any(o["value"] == c for o in options) else PRODUCTION_ALIAS for c in current]
         return [options] * len(current), keep
+
+    @app.callback(Output(field_id("seed", ALL), "value"), Input(field_id(ALL, MODEL), "value"),
+                  Input(field_id(ALL, VERSION), "value"), State(field_id("seed", ALL), "value"),
+                  prevent_initial_call=True)
+    def version_seed(models, versions, seeds):
+        """model_evaluation's seed follows the chosen version: its own training seed (a form without a
+        registered model and version, such as train_model's, keeps its seed)."""
+        require("run_notebooks")
+        if not seeds or not models or not versions or not models[0]:
+            return [no_update] * len(seeds)
+        try:
+            seed = reports.resolve_version(models[0], versions[0], context.get().registry).seed
+        except ValueError:
+            return [no_update] * len(seeds)
+        return [seed] * len(seeds)
 
     @app.callback(Output(field_id(ALL, MODEL), "value"), Input(field_id(ALL, INPUT), "value"),
                   State(field_id(ALL, MODEL), "value"), prevent_initial_call=True)

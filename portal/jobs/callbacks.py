@@ -33,8 +33,9 @@ def register_job(app: dash.Dash, prefix: str, permission: str, execute: Callable
                   cancel=[Input(f"{prefix}-cancel", "n_clicks")])
     def run_job(set_progress, run_id):
         # in the background job: no request here; the guard checked the permission on the request
-        def report(done, total):
-            set_progress((round(100 * done / total) if total else 100, progress_text(done, total)))
+        def report(done, total, detail=None):  # detail: where a long step is, after its label
+            text = progress_text(done, total)
+            set_progress((round(100 * done / total) if total else 100, f"{text}: {detail}" if detail else text))
 
         return {"run": run_id, "status": execute(context.standalone(settings), run_id, report)}
 

@@ -146,7 +146,7 @@ def _domain_problems(spec: NotebookSpec, values: dict, registry: Registry, files
         checked(reports.resolve_version, values["model"], values.get("version", "production"), registry)
     for name in ("seed", "top_k", "top_n"):
         if name in values and "dataset" not in values:
-            checked(reports.require_int, name, values[name], 0 if name == "seed" else 1,
+            checked(reports.require_int, name, values[name], reports.VERSION_SEED if name == "seed" else 1,
                     2**32 - 2 if name == "seed" else 1000)
     if spec.takes_input_file and files_allowed:
         checked(reports.input_path, values[INPUT_FILE])

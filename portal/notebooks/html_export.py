@@ -1,5 +1,6 @@
 """Executed notebooks as self-contained HTML pages for the portal: nbconvert's lab page with no script
-from a CDN (template in nbconvert_templates/offline), served under a content security policy that
+from a CDN (template in nbconvert_templates/offline) and without the input cells (nbconvert's
+exclude_input: a report of outputs, tables, figures and errors), served under a content security policy that
 allows inline scripts and styles only, in a sandbox (an opaque origin: a report's scripts cannot read
 the portal's cookies or call it as the user)."""
 from __future__ import annotations
@@ -27,9 +28,10 @@ CONTENT_SECURITY_POLICY = "; ".join([
 
 
 def to_html(notebook) -> str:
-    """An executed notebook (an nbformat node) as one HTML page."""
+    """An executed notebook (an nbformat node) as one HTML page, its code left out. The one file is both
+    the report shown in the portal and the HTML download; the .ipynb download keeps the code."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name=TEMPLATE)
+    exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name=TEMPLATE, exclude_input=True)
     body, _ = exporter.from_notebook_node(notebook)
     return REMOTE_SCRIPT.sub("", body)

@@ -54,19 +54,49 @@ KERNEL = "python3"  # ipykernel's kernel for the Python running the portal: the 
 PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "shap", "plotly", "papermill", "nbconvert", "ipykernel")
 
 
+class ProgressLines:
+    """A file-like stdout sink for papermill's client: it receives each stream output of the kernel as it
+    arrives, splits it into lines and calls `on_detail(text)` for each progress line
+    (engine.reports.PROGRESS_PREFIX: `progress: candidate 2 of 4, fold 3 of 5`)."""
+
+    def __init__(self, on_detail: Callable[[str], None]):
+        self.on_detail, self.pending = on_detail, ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            detail = reports.progress_detail(line)
+            if detail:
+                self.on_detail(detail)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
 class ProgressEngine(NBClientEngine):
-    """papermill's own engine, which also reports each finished cell: `on_cell(done, total)`."""
+    """papermill's own engine, which also reports each finished cell, `on_cell(done, total)`, and where a
+    running cell is when it prints progress lines, `on_cell(its number, total, detail="candidate 2 of 4,
+    fold 3 of 5")`."""
 
     @classmethod
     def execute_managed_notebook(cls, nb_man, kernel_name, on_cell=None, **kwargs):
         if on_cell is not None:
-            complete = nb_man.cell_complete
+            start, complete, running = nb_man.cell_start, nb_man.cell_complete, [0]
+
+            def cell_start(cell, cell_index=None, **more):
+                running[0] = cell_index
+                start(cell, cell_index, **more)
 
             def cell_complete(cell, cell_index=None, **more):
                 complete(cell, cell_index=cell_index, **more)
                 on_cell(cell_index + 1, len(nb_man.nb.cells))
 
-            nb_man.cell_complete = cell_complete
+            nb_man.cell_start, nb_man.cell_complete = cell_start, cell_complete
+            if kwargs.get("stdout_file") is None:
+                kwargs["stdout_file"] = ProgressLines(
+                    lambda detail: on_cell(running[0] + 1, len(nb_man.nb.cells), detail=detail))
         return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
 
 
@@ -176,8 +206,10 @@ def _model_version(portal: Portal, parameters: dict):
     return reports.resolve_version(parameters["model"], parameters.get("version", "production"), portal.registry)
 
 
-def execute(portal: Portal, run_id: str, progress: Callable[[int, int], None] | None = None) -> str:
-    """Run a queued notebook to its end; returns the final status. Only a queued run starts, once."""
+def execute(portal: Portal, run_id: str, progress: Callable[..., None] | None = None) -> str:
+    """Run a queued notebook to its end; returns the final status. Only a queued run starts, once.
+    `progress(done, total)` after each cell; `progress(cell, total, detail=...)` when the running cell
+    says where it is (train_model's training cell: "candidate 2 of 4, fold 3 of 5")."""
     claimed, run = states.claim(portal, NotebookRun, run_id)
     if not claimed:
         return run.status if run else RunStatus.FAILED

@@ -14,9 +14,11 @@ def test_run_a_notebook_open_its_report_and_rerun(signed_in):
     dash_duo.wait_for_page(url=dash_duo.server.url + "/notebooks?notebook=model_evaluation")
     dash_duo.wait_for_contains_text("#notebook-description", "held-out metrics", timeout=20)
 
+    # the seed field shows the chosen version's own training seed
+    dash_duo.wait_for_element(notebook_field_selector("seed") + f'[value="{TRAINING_SEED}"]', timeout=20)
     set_parameter(dash_duo, "seed", "-3")  # checked before any run: a clear message and no run
     dash_duo.find_element("#notebooks-run").click()
-    dash_duo.wait_for_contains_text("#notebooks-parameter-error", "seed must be at least 0", timeout=20)
+    dash_duo.wait_for_contains_text("#notebooks-parameter-error", "seed must be at least -1", timeout=20)
 
     set_parameter(dash_duo, "seed", str(TRAINING_SEED))
     dash_duo.find_element("#notebooks-run").click()
@@ -26,6 +28,7 @@ def test_run_a_notebook_open_its_report_and_rerun(signed_in):
     dash_duo.wait_for_contains_text("#notebooks-history", "model_evaluation", timeout=20)
 
     dash_duo.find_element("#notebooks-open-run").click()
+    dash_duo.wait_for_contains_text("#notebook-run-verdict", "were reproduced", timeout=20)
     dash_duo.wait_for_contains_text("#notebook-run-facts", "tissue-of-origin:1", timeout=20)
     dash_duo.wait_for_contains_text("#notebook-run-facts", f"seed = {TRAINING_SEED}")
     frame = dash_duo.wait_for_element("#notebook-run-report", timeout=20)
@@ -63,3 +66,18 @@ def test_a_cohort_report_on_a_prediction_run(signed_in, example_file):
     dash_duo.driver.switch_to.default_content()
     assert dash_duo.get_logs() == []
 
+
+
+def test_an_analyst_runs_a_drift_report_on_a_held_out_split(signed_in):
+    dash_duo = signed_in("analyst")  # no upload permission: the held-out splits are the inputs offered
+    dash_duo.wait_for_page(url=dash_duo.server.url + "/notebooks?notebook=drift_report")
+    dash_duo.wait_for_contains_text("#notebook-description", "drift", timeout=20)
+    model = notebook_field_selector("model", "model")
+    choose(dash_duo, notebook_field_selector("input_file", "input"), index=0)  # tcga-mirna-type v1, then tissue-of-origin
+    dash_duo.wait_for_contains_text(model, MODEL, timeout=10)  # the split's model comes with it
+    dash_duo.find_element("#notebooks-run").click()
+    dash_duo.wait_for_contains_text("#notebooks-outcome", "The run ended as done", timeout=180)
+    dash_duo.find_element("#notebooks-open-run").click()
+    dash_duo.wait_for_contains_text("#notebook-run-verdict", "Drift verdict:", timeout=20)
+    dash_duo.wait_for_contains_text("#notebook-run-facts", f"input_split = '{MODEL}:1'", timeout=20)
+    assert dash_duo.get_logs() == []

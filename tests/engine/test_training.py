@@ -47,7 +47,10 @@ def test_held_out_split_keeps_patients_on_one_side(tcga):
 def test_same_data_seed_and_packages_give_identical_models(tcga):
     small = feature_subset(tcga, 40)
     first = training.train(small, algorithm="logreg", seed=11, cv_folds=FAST_FOLDS)
-    second = training.train(small, algorithm="logreg", seed=11, cv_folds=FAST_FOLDS)
+    calls = []  # reporting progress changes nothing in the result
+    second = training.train(small, algorithm="logreg", seed=11, cv_folds=FAST_FOLDS,
+                            progress=lambda *where: calls.append(where))
+    assert calls == [(c, 2, f, FAST_FOLDS) for c in (1, 2) for f in range(1, FAST_FOLDS + 1)]  # logreg: 2 candidates
     drop = ("created",)
     assert {k: v for k, v in first.metadata.items() if k not in drop} == \
         {k: v for k, v in second.metadata.items() if k not in drop}

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import types
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -60,7 +61,8 @@ def test_the_catalog_lists_every_notebook_with_typed_parameters():
     evaluation = catalog["model_evaluation"]
     assert evaluation.title == "Model evaluation" and evaluation.description
     assert [(p.name, p.type, p.default) for p in evaluation.parameters] == [
-        ("model", "str", "tissue-of-origin"), ("version", "str", "production"), ("seed", "int", 42)]
+        ("model", "str", "tissue-of-origin"), ("version", "str", "production"), ("seed", "int", -1)]
+    assert "-1: the version's own seed" in evaluation.parameter("seed").help
     assert all(p.help for spec in catalog.values() for p in spec.parameters)
     assert catalog["cohort_report"].takes_input_file and not catalog["train_model"].takes_input_file
 
@@ -90,7 +92,7 @@ def test_bad_parameters_are_refused_before_any_run(portal, notebook, given, mess
 def test_a_run_keeps_its_notebook_report_and_record(portal, registry, client_for):
     analyst = user(portal, "analyst")
     spec = _spec(portal, "model_evaluation")
-    run = notebook_runs.queue(portal, spec, {"model": MODEL, "seed": str(TRAINING_SEED)}, analyst.id, "analyst")
+    run = notebook_runs.queue(portal, spec, {"model": MODEL}, analyst.id, "analyst")  # seed -1: the version's
     cells = []
     assert notebook_runs.execute(portal, run.id, lambda done, total: cells.append((done, total))) == RunStatus.DONE
     total = cells[-1][1]
@@ -98,11 +100,14 @@ def test_a_run_keeps_its_notebook_report_and_record(portal, registry, client_for
 
     run = notebook_runs.get_run(portal, run.id, analyst.id, "analyst")
     version = registry.resolve(MODEL)
-    assert run.parameters == {"model": MODEL, "version": "production", "seed": TRAINING_SEED}
+    assert run.parameters == {"model": MODEL, "version": "production", "seed": -1}
+    assert notebook_runs.summary_of(run)["seed"] == TRAINING_SEED
     assert (run.model_name, run.model_version, run.artifact_sha256) == (MODEL, version.version, version.sha256)
     assert run.data_checksum.startswith("sha256:") and run.error is None and run.duration_seconds > 0
     assert run.started_at <= run.finished_at and run.package_versions["scikit-learn"]
     report = Path(run.html_path).read_text()
+    assert "reports.held_out(selected, seed)" not in report  # the report hides the code; the .ipynb keeps it
+    assert "reports.held_out(selected, seed)" in Path(run.output_path).read_text()
     assert "plotly-graph-div" in report and not re.search(r'<script[^>]+src="https?://', report)
     assert Path(run.output_path).parent == portal.settings.notebook_runs_dir / run.id
     assert _actions(portal) == ["notebook.queue", "notebook.run"]
@@ -116,6 +121,8 @@ def test_a_run_keeps_its_notebook_report_and_record(portal, registry, client_for
     assert "default-src 'none'" in policy and "sandbox allow-scripts" in policy and "http" not in policy
     notebook = _get(clinician, f"/notebook-runs/{run.id}/download/ipynb")
     assert notebook.status_code == 200 and "attachment" in notebook.headers["Content-Disposition"]
+    page = _get(clinician, f"/notebooks/runs/{run.id}")
+    assert page.status_code == 200
     stamped = json.loads(notebook.data)["metadata"]["cancer_alpha_run"]
     assert stamped["run"] == run.id and stamped["status"] == "done" and stamped["summary"]["metrics_match"]
     assert _get(clinician, f"/notebook-runs/{run.id}/download/pdf").status_code == 404
@@ -390,3 +397,81 @@ def test_the_command_line_reads_a_held_out_split(portal):
     refused = _cli(portal.settings, "run", "cohort_report", "--input-split", f"{MODEL}:9")
     assert refused.returncode == 2 and f"unknown version '9' of model '{MODEL}'" in refused.stderr
     assert _count_runs(portal) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The verdict on a run's page, the seed that follows the version, progress inside a cell
+
+
+def test_a_run_page_opens_with_its_verdict(portal, registry, monkeypatch):
+    import dash
+
+    # the module as the app loaded it (importing pages.notebook_run again would register its page twice)
+    notebook_run = sys.modules[next(name for name in dash.page_registry if name.endswith("notebook_run"))]
+    analyst = user(portal, "analyst")
+    run = notebook_runs.queue(portal, _spec(portal, "drift_report"), {}, analyst.id, "analyst", input_split=MODEL)
+    summary = {"model": MODEL, "version": 1, "sha256": "a" * 64, "data_checksum": "sha256:" + "b" * 64,
+               "verdict": "no drift", "drifted_features": 0, "features": 298, "samples": 40, "reference_samples": 90}
+    monkeypatch.setattr(notebook_runs, "summary_of", lambda r: summary if r.id == run.id else {})
+    run.status = RunStatus.DONE
+    monkeypatch.setattr(notebook_run, "current_user", types.SimpleNamespace(id=analyst.id, role="analyst"))
+    view = notebook_run._view(run)
+    text = str(view)
+    assert "notebook-run-verdict" in text and "Drift verdict: no drift." in text
+    assert "0 of 298 features drift" in text
+
+
+def test_the_seed_field_follows_the_chosen_version(portal, client_for, registry):
+    from components.notebook_form import Choices, notebook_form
+
+    spec = _spec(portal, "model_evaluation")
+    choices = Choices(models=[MODEL], versions={MODEL: [{"label": "production", "value": "production"}]},
+                      datasets=[], algorithms=[], input_runs=[], seeds={MODEL: {"production": TRAINING_SEED}})
+    form = str(notebook_form(spec, choices, {"model": MODEL, "version": "production"}))
+    assert f"value={TRAINING_SEED}" in form.replace(" ", "") or f"'value': {TRAINING_SEED}" in form
+    assert "filled with the chosen version's training seed" in form
+    client = client_for("analyst")
+    seed_id = {"type": "nb-param", "name": "seed", "role": "plain"}
+    payload = {"output": '{"name":"seed","role":["ALL"],"type":"nb-param"}.value',
+               "outputs": [{"id": seed_id, "property": "value"}],
+               "inputs": [[{"id": {"type": "nb-param", "name": "model", "role": "model"}, "property": "value",
+                            "value": MODEL}],
+                          [{"id": {"type": "nb-param", "name": "version", "role": "version"}, "property": "value",
+                            "value": "1"}]],
+               "state": [[{"id": seed_id, "property": "value", "value": -1}]],
+               "changedPropIds": ['{"name":"version","role":"version","type":"nb-param"}.value']}
+    flask.g.pop("_login_user", None)
+    answer = client.post("/_dash-update-component", json=payload)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert json.dumps(TRAINING_SEED) in json.dumps(answer.json["response"])
+    assert registry.get(MODEL, 1).seed == TRAINING_SEED
+
+
+def test_a_cell_that_prints_progress_lines_is_followed_inside(portal, tmp_path):
+    seen = []
+    sink = notebook_runs.ProgressLines(seen.append)
+    sink.write("progress: candidate 1 of 2, fold 1 of 3\nother text\nprogress: candid")
+    sink.write("ate 1 of 2, fold 2 of 3\n")
+    assert seen == ["candidate 1 of 2, fold 1 of 3", "candidate 1 of 2, fold 2 of 3"]
+
+    import nbformat
+    import papermill
+    from engine import reports
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from engine import reports"),
+        nbformat.v4.new_code_cell("import time\nfor fold in (1, 2):\n    reports.training_progress(1, 1, fold, 2)\n"
+                                  "    time.sleep(0.3)"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    source = tmp_path / "progress.ipynb"
+    nbformat.write(notebook, str(source))
+    calls = []
+    notebook_runs._point_engine_at(portal)
+    papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"), engine_name=notebook_runs.ENGINE,
+                               kernel_name=notebook_runs.KERNEL, progress_bar=False, cwd=str(tmp_path),
+                               on_cell=lambda *args, **kwargs: calls.append((args, kwargs)))
+    assert ((2, 2), {"detail": "candidate 1 of 1, fold 1 of 2"}) in calls
+    assert ((2, 2), {"detail": "candidate 1 of 1, fold 2 of 2"}) in calls
+    assert calls[-1] == ((2, 2), {}) and ((1, 2), {}) in calls
+    assert reports.progress_detail("progress: candidate 2 of 4, fold 3 of 5") == "candidate 2 of 4, fold 3 of 5"
+    assert reports.progress_detail("candidate 2") is None
