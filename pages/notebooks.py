@@ -19,7 +19,7 @@ from engine.training import ALGORITHMS
 from pages.frame import page_denied
 from portal.accounts.permissions import allowed, require
 from portal.core import context
-from portal.core.states import RunStatus
+from portal.core.states import RunAccess, RunStatus
 from portal.jobs.callbacks import register_job
 from portal.notebooks import catalog as notebook_catalog
 from portal.notebooks import inputs as notebook_inputs
@@ -219,7 +219,8 @@ def register_callbacks(app: dash.Dash) -> None:
             if input_split:
                 name = notebook_inputs.resolve_split(context.get(), input_split).name
             else:
-                name = runs.get_run(context.get(), input_run, current_user.id, current_user.role).model_name
+                name = runs.get_run(context.get(), input_run, current_user.id, current_user.role,
+                                    RunAccess.READ).model_name
         except (RunError, ParameterError):
             return [no_update] * len(models)
         return [name] * len(models)
