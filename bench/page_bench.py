@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import socket
 import statistics
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-from selenium import webdriver  # noqa: E402
+from browser import browser, free_port  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -83,20 +82,6 @@ def predicted_run(app, var: Path, version, n: int) -> str:
         run = runs.queue_run(portal, upload.id, owner.id, owner.role)
         runs.execute_run(portal, run.id)
     return run.id
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def browser() -> webdriver.Chrome:
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1400,1000", "--disable-background-networking"):
-        options.add_argument(flag)
-    return webdriver.Chrome(options=options)
 
 
 def load(driver, url: str, selector: str | None) -> tuple[float, float]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import sys
 import tempfile
 import threading
@@ -22,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from selenium import webdriver  # noqa: E402
+from browser import browser, free_port  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -44,20 +43,6 @@ def cohort(path: Path, version, n: int) -> None:
     out = frame.iloc[rows].copy()
     out.insert(0, version.schema.id_column, [f"{ids[r]}#{k}" for k, r in enumerate(rows)])
     out.to_csv(path, index=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def browser() -> webdriver.Chrome:
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1400,1000", "--disable-background-networking"):
-        options.add_argument(flag)
-    return webdriver.Chrome(options=options)
 
 
 def upload_to_results(driver, base: str, path: Path) -> float:

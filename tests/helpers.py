@@ -65,6 +65,19 @@ def user_of(portal, role: str):
     return find_user(portal.db, email_of(role))
 
 
+def finished_run(portal, tcga, registry, n: int = 5, role: str = "researcher"):
+    """A finished prediction run of the role's test user on n real held-out samples of MODEL, predicted
+    in-process (inside an app or request context)."""
+    from portal.core.states import RunStatus
+    from portal.predictions import runs
+
+    owner = user_of(portal, role)
+    upload = runs.save_upload(portal, owner.id, "cohort.csv", cohort_csv(tcga, registry, n=n), MODEL).upload
+    run = runs.queue_run(portal, upload.id, owner.id, role)
+    assert runs.execute_run(portal, run.id) == RunStatus.DONE
+    return runs.get_run(portal, run.id, owner.id, role)
+
+
 def make_settings(tmp_path, database_url, models_root, **overrides) -> Settings:
     values = dict(var_dir=tmp_path, database_url=database_url, models_dir=models_root,
                   secret_key="test-secret-key-not-for-production", admin_email=ADMIN_EMAIL,

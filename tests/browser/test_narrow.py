@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from portal.core.states import RunStatus
 from portal.predictions import runs
-from tests.helpers import MODEL, cohort_csv, user_of
+from tests.helpers import finished_run
 
 NARROW = 400
 
@@ -15,11 +14,7 @@ NARROW = 400
 def _finished_run(app, tcga, registry) -> tuple[str, str]:
     with app.server.app_context():
         portal = app.server.extensions["cancer_alpha"]
-        researcher = user_of(portal, "researcher")
-        upload = runs.save_upload(portal, researcher.id, "narrow.csv", cohort_csv(tcga, registry, n=5), MODEL).upload
-        run = runs.queue_run(portal, upload.id, researcher.id, "researcher")
-        assert runs.execute_run(portal, run.id) == RunStatus.DONE
-        run = runs.get_run(portal, run.id, researcher.id, "researcher")
+        run = finished_run(portal, tcga, registry, n=5)
         return run.id, str(runs.results(portal, run).iloc[0]["sample_id"])
 
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from portal.core.states import RunStatus
 from portal.predictions import examples, explanations, projection, runs
-from tests.helpers import MODEL, cohort_csv
+from tests.helpers import MODEL, finished_run
 from tests.helpers import user_of as user
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -23,11 +22,7 @@ def portal(app):
 
 @pytest.fixture
 def finished(portal, tcga, registry):
-    researcher = user(portal, "researcher")
-    upload = runs.save_upload(portal, researcher.id, "c.csv", cohort_csv(tcga, registry, n=12), MODEL).upload
-    run = runs.queue_run(portal, upload.id, researcher.id, "researcher")
-    assert runs.execute_run(portal, run.id) == RunStatus.DONE
-    return runs.get_run(portal, run.id, researcher.id, "researcher"), researcher
+    return finished_run(portal, tcga, registry, n=12), user(portal, "researcher")
 
 
 @SQLITE_ONLY
@@ -93,11 +88,7 @@ def _explain_figures(client, class_name, ids):
 def test_the_explain_callback_refuses_forged_input_with_4xx(app, client_for, tcga, registry):
     with app.server.app_context():  # a finished run of the researcher's; the clients then sign in
         portal = app.server.extensions["cancer_alpha"]
-        researcher = user(portal, "researcher")
-        upload = runs.save_upload(portal, researcher.id, "c.csv", cohort_csv(tcga, registry, n=3), MODEL).upload
-        run = runs.queue_run(portal, upload.id, researcher.id, "researcher")
-        assert runs.execute_run(portal, run.id) == RunStatus.DONE
-        run = runs.get_run(portal, run.id, researcher.id, "researcher")
+        run = finished_run(portal, tcga, registry, n=3)
         sample = runs.results(portal, run).iloc[0]["sample_id"]
     owner, other = client_for("researcher"), client_for("clinician")
     assert _explain_figures(owner, "BRCA", {"run": run.id, "sample": sample}).status_code == 200

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from portal.core.models import AuditEvent, SampleReview
-from portal.core.states import ReviewVerdict, RunAccess, RunStatus
+from portal.core.states import ReviewVerdict, RunAccess
 from portal.predictions import explanations, reviews, runs, sharing
-from tests.helpers import MODEL, cohort_csv, email_of
+from tests.helpers import email_of, finished_run
 from tests.helpers import user_of as user
 
 
@@ -22,11 +22,7 @@ def portal(app):
 @pytest.fixture
 def finished(portal, tcga, registry):
     """A finished run of the researcher's on five real held-out samples."""
-    researcher = user(portal, "researcher")
-    upload = runs.save_upload(portal, researcher.id, "c.csv", cohort_csv(tcga, registry, n=5), MODEL).upload
-    run = runs.queue_run(portal, upload.id, researcher.id, "researcher")
-    assert runs.execute_run(portal, run.id) == RunStatus.DONE
-    return runs.get_run(portal, run.id, researcher.id, "researcher")
+    return finished_run(portal, tcga, registry, n=5)
 
 
 def _status(call) -> int:

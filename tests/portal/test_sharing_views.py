@@ -8,9 +8,8 @@ import pytest
 from flask_login import login_user
 
 from portal.accounts.signin import SessionUser
-from portal.core.states import RunStatus
 from portal.predictions import reviews, runs, sharing
-from tests.helpers import MODEL, cohort_csv, email_of
+from tests.helpers import email_of, finished_run
 from tests.helpers import user_of as user
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -21,11 +20,7 @@ def shared(app, tcga, registry):
     """A finished run of the researcher's (four samples); nothing shared yet."""
     with app.server.test_request_context():
         portal = app.server.extensions["cancer_alpha"]
-        researcher = user(portal, "researcher")
-        upload = runs.save_upload(portal, researcher.id, "c.csv", cohort_csv(tcga, registry, n=4), MODEL).upload
-        run = runs.queue_run(portal, upload.id, researcher.id, "researcher")
-        assert runs.execute_run(portal, run.id) == RunStatus.DONE
-        run = runs.get_run(portal, run.id, researcher.id, "researcher")
+        run = finished_run(portal, tcga, registry, n=4)
         samples = runs.results(portal, run)["sample_id"].astype(str).tolist()
     return portal, run.id, samples
 
