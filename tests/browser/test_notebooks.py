@@ -5,6 +5,7 @@ one of the user's prediction runs."""
 from __future__ import annotations
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.helpers import MODEL, TRAINING_SEED, choose, notebook_field, notebook_field_selector, set_parameter, upload
 
@@ -15,7 +16,10 @@ def test_run_a_notebook_open_its_report_and_rerun(signed_in):
     dash_duo.wait_for_contains_text("#notebook-description", "held-out metrics", timeout=20)
 
     # the seed field shows the chosen version's own training seed
-    dash_duo.wait_for_element(notebook_field_selector("seed") + f'[value="{TRAINING_SEED}"]', timeout=20)
+    dash_duo.wait_for_element(notebook_field_selector("seed"), timeout=20)
+    # React keeps an input's value as a property, not as the HTML attribute a CSS selector would match
+    WebDriverWait(dash_duo.driver, 20).until(
+        lambda _: notebook_field(dash_duo, "seed").get_attribute("value") == str(TRAINING_SEED))
     set_parameter(dash_duo, "seed", "-3")  # checked before any run: a clear message and no run
     dash_duo.find_element("#notebooks-run").click()
     dash_duo.wait_for_contains_text("#notebooks-parameter-error", "seed must be at least -1", timeout=20)
