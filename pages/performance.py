@@ -9,6 +9,7 @@ import flask
 from dash import Input, Output, dcc, html
 
 from components import figures
+from components.glossary import column
 from components.layout import metric_card
 from components.version_choices import EMPTY_REGISTRY, model_choice, version_choice, version_options
 from engine.registry import RegistryError
@@ -63,7 +64,9 @@ def version_view(version, prefix: str, normalise: bool) -> html.Div:
             dbc.Col(_graph(figures.confusion_matrix_figure(m["confusion_matrix"], normalise=normalise),
                            f"{prefix}-confusion"), lg=7),
             dbc.Col(dag.AgGrid(id=f"{prefix}-per-class", rowData=figures.per_class_metrics_rows(m["per_class"]),
-                               columnDefs=[{"field": f} for f in ("class", "precision", "recall", "f1", "support")],
+                               columnDefs=[column("class", "Class"), column("precision", "Precision", "precision"),
+                                           column("recall", "Recall", "recall"), column("f1", "F1", "F1"),
+                                           column("support", "Support", "support")],
                                defaultColDef={"sortable": True, "filter": True, "resizable": True},
                                columnSize="sizeToFit", style={"height": "520px"}), lg=5),
         ], className="mb-3"),

@@ -11,6 +11,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user
 
 from components import prediction_figures as pf
+from components.glossary import column
 from components.layout import metric_card, not_allowed
 from components.links import explain_href
 from pages.frame import page_denied
@@ -25,6 +26,13 @@ dash.register_page(__name__, path_template="/runs/<run_id>", name="Run", permiss
 
 GRID_COLUMNS = ["sample_id", runs.LABEL_COLUMN, "predicted_class", "confidence", "margin", "abstain",
                 "out_of_distribution", "ood_score", "review"]
+GRID_HEADERS = {  # field -> (header in words, the glossary term it is)
+    "sample_id": ("Sample", None), runs.LABEL_COLUMN: ("True class (your file)", None),
+    "predicted_class": ("Predicted class", None), "confidence": ("Confidence", "confidence"),
+    "margin": ("Margin to the 2nd class", "margin"), "abstain": ("Below abstain threshold", "abstain threshold"),
+    "out_of_distribution": ("Out of distribution", "out of distribution"),
+    "ood_score": ("Distance to training", "distance to training"), "review": ("Review", None),
+}
 
 
 def _graph(figure, id_: str) -> dcc.Graph:
@@ -34,8 +42,8 @@ def _graph(figure, id_: str) -> dcc.Graph:
 def _grid_rows(frame, reviewed: dict | None = None) -> list[dict]:
     """The grid's rows; `review`: each sample's reviews in force (reviews.current_by_sample)."""
     shown = frame[[c for c in GRID_COLUMNS if c in frame]].copy()
-    for column in ("confidence", "margin", "ood_score"):
-        shown[column] = shown[column].round(4)
+    for name in ("confidence", "margin", "ood_score"):
+        shown[name] = shown[name].round(4)
     reviewed = reviewed or {}
     shown["review"] = [reviews.grid_text(reviewed.get(str(s), [])) for s in shown["sample_id"]]
     return shown.to_dict("records")
@@ -86,7 +94,7 @@ def results_view(run) -> html.Div:
         html.P("Click a row to open that sample's explanation.", className="small text-muted mb-1"),
         dag.AgGrid(id="run-grid", rowData=_grid_rows(frame, reviews.current_by_sample(portal, run)),
                    getRowId="params.data.sample_id",
-                   columnDefs=[{"field": c} for c in GRID_COLUMNS if c in frame or c == "review"],
+                   columnDefs=[column(c, *GRID_HEADERS[c]) for c in GRID_COLUMNS if c in frame or c == "review"],
                    defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": True},
                    columnSize="sizeToFit", dashGridOptions={"pagination": True, "paginationPageSize": 20},
                    style={"height": "560px"}),

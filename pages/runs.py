@@ -8,6 +8,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 from flask_login import current_user
 
+from components.glossary import column
 from pages.frame import page_denied
 from portal.accounts.permissions import ADMIN, require
 from portal.core import context
@@ -15,6 +16,14 @@ from portal.predictions import sharing
 from portal.predictions.access import run_or_abort
 
 dash.register_page(__name__, path="/runs", name="My runs", order=6, permission="predict")
+
+
+HEADERS = {  # field -> (header in words, the glossary term it is)
+    "created": ("Started", None), "status": ("Status", None), "model": ("Model and version", None),
+    "samples": ("Samples", None), "abstained": ("Below abstain threshold", "abstain threshold"),
+    "out_of_distribution": ("Out of distribution", "out of distribution"), "owner": ("Owner", None),
+    "shared_by": ("Shared", None),
+}
 
 
 def run_rows() -> list[dict]:
@@ -46,7 +55,7 @@ def layout(**_query):
         html.Div() if rows else dbc.Alert(["No runs yet. ", dcc.Link("Upload a cohort on Predict", href="/predict"),
                                             " to start one; runs others share with you appear here too."],
                                            color="light", id="runs-empty"),
-        dag.AgGrid(id="runs-grid", rowData=rows, getRowId="params.data.run", columnDefs=[{"field": c} for c in columns],
+        dag.AgGrid(id="runs-grid", rowData=rows, getRowId="params.data.run", columnDefs=[column(c, *HEADERS[c]) for c in columns],
                    defaultColDef={"sortable": True, "filter": True, "resizable": True}, columnSize="sizeToFit",
                    dashGridOptions={"pagination": True, "paginationPageSize": 25},
                    **({} if rows else {"style": {"display": "none"}})),

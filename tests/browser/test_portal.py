@@ -12,12 +12,13 @@ PAGES = {  # path -> (an element that shows the page's real content, text it mus
     "/performance": ("#performance-content", "Calibration error"),
     "/admin": ("#admin-users-grid", "analyst@example.org"),
     "/account": ("#account-who", "role"),
+    "/glossary": ("#glossary-terms", "balanced accuracy"),
 }
 ALLOWED = {
-    "admin": ["/", "/models", "/performance", "/admin", "/account"],
-    "clinician": ["/", "/models", "/performance", "/account"],
-    "researcher": ["/", "/models", "/performance", "/account"],
-    "analyst": ["/", "/models", "/performance", "/account"],
+    "admin": ["/", "/models", "/performance", "/admin", "/account", "/glossary"],
+    "clinician": ["/", "/models", "/performance", "/account", "/glossary"],
+    "researcher": ["/", "/models", "/performance", "/account", "/glossary"],
+    "analyst": ["/", "/models", "/performance", "/account", "/glossary"],
 }
 
 
