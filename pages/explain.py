@@ -39,6 +39,15 @@ def _model_facts(version) -> dbc.Card:
     ]), className="mb-3")
 
 
+def _true_label(shown) -> html.P:
+    """The class the uploaded file gave the sample, beside the prediction (on screen and in print)."""
+    if shown.true_label is None:
+        return html.P(id="explain-true-label", className="d-none")
+    verdict = "the model agrees" if shown.true_label == shown.predicted else f"the model predicts {shown.predicted}"
+    return html.P(f"Known class in your file: {shown.true_label} ({verdict}).", id="explain-true-label",
+                  className="small")
+
+
 def layout(run_id: str | None = None, sample_id: str | None = None, **_query):
     denied = page_denied("explain")
     if denied:
@@ -58,6 +67,7 @@ def layout(run_id: str | None = None, sample_id: str | None = None, **_query):
             dcc.Link("Back to the run", href=run_href(run.id), className="small"),
         ], className="no-print mb-2"),
         html.H1(f"Sample {sample_id}", className="h4", id="explain-title"),
+        _true_label(shown),
         html.P(f"Run {run.id[:8]} · {version.ref} · printed {utcnow():%Y-%m-%d %H:%M} UTC",
                className="print-only small"),
         dbc.Alert(confidence_words(predicted, shown.confidence, version.abstain_threshold,

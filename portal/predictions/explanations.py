@@ -34,6 +34,7 @@ class SamplePrediction:
     ood_score: float
     ood_threshold: float
     out_of_range: int  # the sample's values outside the training range
+    true_label: str | None  # the class the upload gave the sample (its true_label column), if any
     far_from_training: bool  # the out-of-distribution rule that fired: distance above the threshold
     outside_range: bool  # ... or too many values outside the training range
     n_features: int
@@ -65,6 +66,7 @@ def predict_sample(portal: Portal, run_id: str, sample_id: str, user_id: int, ro
         confidence=float(result.confidence[0]), abstain=bool(result.abstain[0]),
         out_of_distribution=bool(result.out_of_distribution[0]), ood_score=float(result.ood_score[0]),
         ood_threshold=float(model.bundle.ood.threshold_), out_of_range=out_of_range,
+        true_label=runs.sample_label(portal, run, sample_id),
         far_from_training=bool(result.far_from_training[0]), outside_range=bool(result.outside_range[0]),
         n_features=len(model.schema.names))
 

@@ -244,6 +244,16 @@ def sample_input(portal: Portal, run: PredictionRun, sample_id: str, schema_name
     return row[schema_names].to_numpy(dtype=float)[None, :], int(row["__out_of_range__"])
 
 
+def sample_label(portal: Portal, run: PredictionRun, sample_id: str) -> str | None:
+    """The known class the upload gave one sample (its `true_label` column), or None without one."""
+    frame = _input_frame(portal, run.upload_id)
+    if "__label__" not in frame:
+        return None
+    rows = np.flatnonzero(frame["__id__"].astype(str).to_numpy() == sample_id)
+    label = frame["__label__"].iloc[rows[0]] if len(rows) else None
+    return None if label is None or pd.isna(label) else str(label)
+
+
 def list_runs(portal: Portal, user_id: int, role: str, limit: int = 200, own: bool = False) -> list[PredictionRun]:
     """The user's runs, newest first; every run for an admin unless `own`."""
     statement = select(PredictionRun).order_by(PredictionRun.created_at.desc()).limit(limit)

@@ -32,6 +32,7 @@ def test_upload_run_explore_explain_and_download(signed_in, example_file, tmp_pa
     dash_duo.wait_for_element("#run-grid .ag-row", timeout=30).click()
     dash_duo.wait_for_element("#explain-waterfall .main-svg", timeout=30)
     dash_duo.wait_for_contains_text("#explain-confidence", "calibrated probability", timeout=10)
+    dash_duo.wait_for_contains_text("#explain-true-label", "Known class in your file", timeout=10)  # printed too
     dash_duo.wait_for_contains_text("#explain-notice", "Research use only, not for diagnosis.")
     dash_duo.wait_for_element("#explain-context .main-svg", timeout=30)
     assert dash_duo.get_logs() == []

@@ -26,13 +26,14 @@ def finished(portal, tcga, registry):
 
 
 @SQLITE_ONLY
-def test_a_sample_is_predicted_and_explained_as_the_run_did(portal, finished):
+def test_a_sample_is_predicted_and_explained_as_the_run_did(portal, finished, tcga):
     run, researcher = finished
     stored = runs.results(portal, run).iloc[3]
     shown = explanations.predict_sample(portal, run.id, stored["sample_id"], researcher.id, "researcher")
     assert shown.predicted == stored["predicted_class"] and shown.confidence == pytest.approx(stored["confidence"])
     assert shown.version.ref == f"{MODEL}:{run.model_version}" and len(shown.probabilities) == len(shown.classes)
     assert max(shown.probabilities) == pytest.approx(shown.confidence)
+    assert shown.true_label == stored["true_label"] == tcga.y.loc[stored["sample_id"]]  # the file's own label
 
     explained = explanations.explain_sample(portal, run, shown.sample_id, shown.predicted)
     assert explained.class_name == shown.predicted and explained.contributions["group_sums"]
