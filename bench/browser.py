@@ -1,9 +1,10 @@
-"""What the browser benchmarks share: a free loopback port for the portal, and headless Chromium."""
+"""What the browser benchmarks share: a free loopback port for the portal, headless Chromium, sign-in."""
 from __future__ import annotations
 
 import socket
 
 from selenium import webdriver
+from selenium.webdriver.common.by import By
 
 
 def free_port() -> int:
@@ -18,3 +19,11 @@ def browser() -> webdriver.Chrome:
                  "--window-size=1400,1000", "--disable-background-networking"):
         options.add_argument(flag)
     return webdriver.Chrome(options=options)
+
+
+def sign_in(driver: webdriver.Chrome, base: str, email: str, password: str) -> None:
+    """Through the portal's real sign-in form."""
+    driver.get(f"{base}/login")
+    driver.find_element(By.ID, "login-email").send_keys(email)
+    driver.find_element(By.ID, "login-password").send_keys(password)
+    driver.find_element(By.ID, "login-submit").click()

@@ -31,8 +31,7 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-from browser import browser, free_port  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
+from browser import browser, free_port, sign_in  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from engine import datasets  # noqa: E402
@@ -123,10 +122,7 @@ def main() -> None:
     ]
     driver = browser()
     try:
-        driver.get(f"{base}/login")
-        driver.find_element(By.ID, "login-email").send_keys(EMAIL)
-        driver.find_element(By.ID, "login-password").send_keys(PASSWORD)
-        driver.find_element(By.ID, "login-submit").click()
+        sign_in(driver, base, EMAIL, PASSWORD)
         WebDriverWait(driver, 60).until(lambda d: d.execute_script(USABLE, "#home-models"))
         print(f"page usable in headless Chromium (median of {args.repeat}; server = waiting for Dash's "
               f"requests, browser = the rest); target 1 s, 3 s for the 20,000-sample results")

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from browser import browser, free_port  # noqa: E402
+from browser import browser, free_port, sign_in  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -70,10 +70,7 @@ def main() -> None:
     time.sleep(2)
     driver = browser()
     try:
-        driver.get(f"{base}/login")
-        driver.find_element(By.ID, "login-email").send_keys(EMAIL)
-        driver.find_element(By.ID, "login-password").send_keys(PASSWORD)
-        driver.find_element(By.ID, "login-submit").click()
+        sign_in(driver, base, EMAIL, PASSWORD)
         for n in (1_000, 10_000):
             path = var / f"cohort-{n}.csv"
             cohort(path, version, n)

@@ -60,6 +60,13 @@ def app(make_portal, database_url):
 
 
 @pytest.fixture
+def portal(app):
+    """The app's Portal inside a request context (audit entries and access checks need one)."""
+    with app.server.test_request_context():
+        yield app.server.extensions["cancer_alpha"]
+
+
+@pytest.fixture
 def client_for(app):
     """client_for(role) -> a Flask test client signed in as that role's test user."""
     def make(role: str):

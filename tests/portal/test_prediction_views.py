@@ -15,12 +15,6 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def portal(app):
-    with app.server.test_request_context():
-        yield app.server.extensions["cancer_alpha"]
-
-
-@pytest.fixture
 def finished(portal, tcga, registry):
     return finished_run(portal, tcga, registry, n=12), user(portal, "researcher")
 

@@ -14,12 +14,6 @@ from tests.helpers import user_of as user
 
 
 @pytest.fixture
-def portal(app):
-    with app.server.test_request_context():
-        yield app.server.extensions["cancer_alpha"]
-
-
-@pytest.fixture
 def finished(portal, tcga, registry):
     """A finished run of the researcher's on five real held-out samples."""
     return finished_run(portal, tcga, registry, n=5)
