@@ -96,11 +96,12 @@ def resolve_split(portal: Portal, text) -> ModelVersion:
     return found
 
 
-def write_split(portal: Portal, ref: str, path: Path) -> Path:
+def write_split(portal: Portal, ref: str, path: Path, user_id: int | None, actor: str | None) -> Path:
     """The held-out split recorded as "<model>:<version>" as a Parquet file of samples (id column, true
-    label, the version's features), for the notebook to read."""
+    label, the version's features), for the notebook to read; audited as the run owner's notebook input."""
     name, _, number = ref.rpartition(":")
-    examples.held_out_samples(portal, name, int(number)).to_parquet(path, index=False)
+    examples.held_out_samples(portal, name, int(number), action="notebook.input.split", user_id=user_id,
+                              actor=actor).to_parquet(path, index=False)
     return path
 
 

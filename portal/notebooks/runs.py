@@ -223,7 +223,8 @@ def execute(portal: Portal, run_id: str, progress: Callable[..., None] | None = 
         if run.parameters.get(INPUT_RUN):
             parameters[INPUT_FILE] = str(_write_input(portal, run, folder))
         elif run.parameters.get(INPUT_SPLIT):
-            parameters[INPUT_FILE] = str(inputs.write_split(portal, run.parameters[INPUT_SPLIT], folder / INPUT_COPY))
+            parameters[INPUT_FILE] = str(inputs.write_split(portal, run.parameters[INPUT_SPLIT], folder / INPUT_COPY,
+                                                            run.user_id, states.owner_email(portal, run.user_id)))
         _point_engine_at(portal)
         notebook = get_notebook(portal.caches.notebook_catalog, run.notebook)
         with _terminate_raises():

@@ -11,9 +11,10 @@ from portal.core.context import Portal
 from portal.predictions.runs import LABEL_COLUMN
 
 
-def held_out_samples(portal: Portal, name: str, number: int) -> pd.DataFrame:
-    """The id column, the label column and the version's features, one held-out sample a row (audited:
-    inside a request as the signed-in user, in a job as the caller's portal)."""
+def held_out_samples(portal: Portal, name: str, number: int, action: str = "download.example",
+                     user_id: int | None = None, actor: str | None = None) -> pd.DataFrame:
+    """The id column, the label column and the version's features, one held-out sample a row. Audited as
+    `action`: inside a request as the signed-in user, in a job as the `user_id`/`actor` it is done for."""
     version = portal.registry.version_of(name, number)
     dataset = datasets.load(version.dataset_id, portal.settings.data_dir)
     ids = version.test_ids
@@ -21,5 +22,6 @@ def held_out_samples(portal: Portal, name: str, number: int) -> pd.DataFrame:
     frame.index.name = version.schema.id_column
     frame.insert(0, LABEL_COLUMN, dataset.y.loc[ids].to_numpy())
     frame = frame.reset_index()
-    audit.record("download.example", target=version.ref, details={"samples": len(frame)}, db=portal.db)
+    audit.record(action, target=version.ref, details={"samples": len(frame)}, user_id=user_id, actor=actor,
+                 db=portal.db)
     return frame

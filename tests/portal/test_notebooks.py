@@ -309,6 +309,12 @@ def test_an_analyst_runs_cohort_and_drift_reports_on_a_held_out_split(portal, re
         assert run.id in [r.id for r in notebook_runs.list_runs(portal, clinician.id, "clinician")]
         summaries[notebook] = notebook_runs.summary_of(run)
     cohort, drift = summaries["cohort_report"], summaries["drift_report"]
+    with portal.db.session() as session:  # each run's read of the split is audited as the analyst's input
+        reads = session.execute(select(AuditEvent.actor, AuditEvent.user_id, AuditEvent.target)
+                                .where(AuditEvent.action == "notebook.input.split")).all()
+        assert session.scalar(select(func.count()).select_from(AuditEvent)
+                              .where(AuditEvent.action == "download.example")) == 0
+    assert reads == [(analyst.email, analyst.id, version.ref)] * 2
     assert cohort["samples"] == len(version.test_ids) and cohort["label_accuracy"] > 0.9
     assert drift["samples"] == len(version.test_ids) and drift["verdict"] in ("no drift", "some drift")
     # the same data gives the same checksum: both notebooks read the one held-out split
