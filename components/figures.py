@@ -7,12 +7,19 @@ tests can check them without a browser.
 
 Conventions: every figure has a title, axis titles and hover text with exact values; sequential data
 uses one sequential colour scale (Blues), categories use a qualitative palette, and a class or feature
-group keeps the same colour across figures. Curves are drawn from the already thinned points stored in
-the metadata (at most 101 per curve), so figures stay light.
+group keeps the same colour across figures. With more classes than the palette has colours, a class is
+told by its colour and its marker symbol (or line dash) together (`class_styles`). Legends sit right of
+the plot area (vertical) or below it (horizontal), never over the title. Count axes switch to a log
+scale when the counts are skewed (`is_skewed`). A chart that would show one bar is a sentence instead.
+Features are shown by their readable label (`engine.feature_labels`, from the feature's group) with the
+raw id in the hover. Curves are drawn from the already thinned points stored in the metadata (at most
+101 per curve), so figures stay light.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
@@ -20,6 +27,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from engine import feature_labels
 from engine.headline import HEADLINE_METRICS
 
 FONT = {"family": "Inter, 'Helvetica Neue', Arial, sans-serif", "size": 13, "color": "#2a3f5f"}
@@ -27,26 +35,67 @@ SEQUENTIAL = "Blues"
 REFERENCE_LINE = {"color": "#7f7f7f", "width": 1.5, "dash": "dash"}
 ANNOTATE_MAX_CLASSES = 10  # confusion matrices up to this size show their values in the cells
 
+# Legends never cover the title: a vertical legend sits right of the plot area, its top level with the
+# plot's top; a horizontal one sits at the figure's bottom edge, below the x axis title, in a bottom
+# margin made for it (room for two rows of entries when a narrow column wraps them).
+LEGEND_RIGHT = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top", "yref": "paper"}
+LEGEND_BELOW = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": 0.0, "yanchor": "bottom", "yref": "container"}
+BOTTOM_MARGIN, LEGEND_BELOW_MARGIN = 60, 120
+_LEGEND_PLACE = ("orientation", "x", "xanchor", "y", "yanchor", "xref", "yref")
+
+# Count axes: a log scale when the largest count is more than SKEWED_RATIO times the smallest nonzero one.
+SKEWED_RATIO = 20
+LOG_SCALE = " (log scale)"
+
 
 # --- shared helpers ---------------------------------------------------------------------------------
 
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, *, subtitle: str | None = None,
             height: int | None = None, x_axis: str = "xaxis", **layout) -> go.Figure:
     """The common look of every figure: template, font, margins, title (and subtitle), axis titles.
-    `x_axis` names the axis that carries the x title (the bottom one when panels share x)."""
+    `x_axis` names the axis that carries the x title (the bottom one when panels share x).
+    A `legend` with orientation "h" is put below the plot, any other right of it, whatever position
+    it asks for: no legend can cover the title."""
+    legend = dict(layout.pop("legend", None) or {})
+    below = legend.get("orientation") == "h"
+    legend = {**{k: v for k, v in legend.items() if k not in _LEGEND_PLACE}, **(LEGEND_BELOW if below else LEGEND_RIGHT)}
+    top = 77 + 18 * (subtitle.count("<br>") + 1) if subtitle else 65  # room for every line of the subtitle
     fig.update_layout(
         template="plotly_white",
         font=FONT,
-        margin={"l": 70, "r": 30, "t": 95 if subtitle else 65, "b": 60},
+        margin={"l": 70, "r": 30, "t": top, "b": LEGEND_BELOW_MARGIN if below else BOTTOM_MARGIN},
         title={"text": title, "x": 0.01, "xanchor": "left",
                **({"subtitle": {"text": subtitle, "font": {"size": 12, "color": "#5b6b7f"}}} if subtitle else {})},
         hoverlabel={"font_size": 12},
         height=height,
+        legend=legend,
         yaxis={"title": {"text": y_title}, "automargin": True},
         **{x_axis: {"title": {"text": x_title}, "automargin": True}},
         **layout,
     )
     return fig
+
+
+def is_skewed(counts) -> bool:
+    """Whether counts call for a log scale: the largest is more than SKEWED_RATIO times the smallest
+    nonzero one (zeros are ignored; fewer than two nonzero counts are never skewed)."""
+    nonzero = [float(c) for c in counts if c and float(c) > 0]
+    return len(nonzero) >= 2 and max(nonzero) > SKEWED_RATIO * min(nonzero)
+
+
+def _count_axis(fig: go.Figure, counts, axis: str = "xaxis") -> bool:
+    """Make `axis` (a layout key such as "xaxis" or "yaxis2", whose title is set) a count axis: on a
+    log scale when the counts are skewed (`is_skewed`; its title then ends in " (log scale)"), from
+    zero otherwise, with ticks at the powers of ten. Returns whether it is on a log scale."""
+    log = is_skewed(counts)
+    if log:  # from half the smallest count, so that a bar of one sample still shows
+        nonzero = [float(c) for c in counts if c and float(c) > 0]
+        fig.layout[axis].update(type="log", dtick=1,
+                                range=[math.log10(min(nonzero) / 2), math.log10(max(nonzero) * 1.15)],
+                                title={"text": (fig.layout[axis].title.text or "") + LOG_SCALE})
+    else:
+        fig.layout[axis].update(rangemode="tozero")
+    return log
 
 
 def _note(fig: go.Figure, text: str) -> go.Figure:
@@ -56,16 +105,46 @@ def _note(fig: go.Figure, text: str) -> go.Figure:
     return fig
 
 
+# Many classes: colour alone cannot tell 23 tissues apart, so each class gets a (colour, symbol) pair,
+# or (colour, line dash) on curves: 10 colour-blind-safe colours, then the next symbol or dash.
+FEW_COLOURS = tuple(qualitative.Safe)  # up to 11 names: one colour each, circles and solid lines
+MANY_COLOURS = tuple(qualitative.Safe[:10])  # more: without Safe's grey, which the figures keep for context
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "triangle-down", "star", "pentagon",
+           "hexagon")
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+@dataclass(frozen=True)
+class ClassStyle:
+    """How one class (or feature group) is drawn in every figure."""
+
+    colour: str
+    symbol: str = "circle"
+    dash: str = "solid"
+
+
+def class_styles(names) -> dict[str, ClassStyle]:
+    """A fixed style per name, by sorted name (case-insensitive), so a class looks the same in every
+    figure. Up to 11 names: one colour-blind-safe colour each (circles, solid lines). More: 10 colours
+    times SYMBOLS (and DASHES for lines), name k getting colour k mod 10 and symbol k div 10, so every
+    name up to 100 (60 for dashes) has a pair of its own."""
+    ordered = sorted(set(names), key=lambda s: (str(s).casefold(), str(s)))
+    if len(ordered) <= len(FEW_COLOURS):
+        return {name: ClassStyle(FEW_COLOURS[i]) for i, name in enumerate(ordered)}
+    n = len(MANY_COLOURS)
+    return {name: ClassStyle(MANY_COLOURS[i % n], SYMBOLS[(i // n) % len(SYMBOLS)], DASHES[(i // n) % len(DASHES)])
+            for i, name in enumerate(ordered)}
+
+
 def _palette(n: int) -> list[str]:
-    """Colour-blind-safe colours when few are needed, a 24-colour palette for many classes."""
-    return list(qualitative.Safe if n <= len(qualitative.Safe) else qualitative.Dark24)
+    """The colours used for `n` names (see `class_styles`)."""
+    return list(FEW_COLOURS if n <= len(FEW_COLOURS) else MANY_COLOURS)
 
 
 def _colours(names) -> dict[str, str]:
-    """A fixed colour per name (by sorted name), so a class or group looks the same in every figure."""
-    ordered = sorted(set(names), key=lambda s: (str(s).casefold(), str(s)))
-    palette = _palette(len(ordered))
-    return {name: palette[i % len(palette)] for i, name in enumerate(ordered)}
+    """A fixed colour per name (by sorted name), so a class or group looks the same in every figure.
+    With more than 11 names colours repeat: draw markers with `class_styles` symbols too."""
+    return {name: style.colour for name, style in class_styles(names).items()}
 
 
 def _chance_diagonal(fig: go.Figure, name: str) -> None:
@@ -172,7 +251,7 @@ def _one_vs_rest_figure(curves: dict, chosen, *, x_key: str, y_key: str, score: 
                         what: tuple[str, str]) -> tuple[go.Figure, bool, int]:
     """(figure, whether there are many classes, how many are in colour). One-vs-rest curves: with few classes one coloured line each; with many, the chosen classes in
     colour, the others as thin grey lines for context, and the macro average in black."""
-    colours = _colours(curves)
+    styles = class_styles(curves)
     shown = curve_classes(curves, score, chosen)
     fig = go.Figure()
     many = len(curves) > CURVES_SHOWN
@@ -190,7 +269,8 @@ def _one_vs_rest_figure(curves: dict, chosen, *, x_key: str, y_key: str, score: 
         curve = curves[name]
         fig.add_trace(go.Scatter(
             x=list(curve[x_key]), y=list(curve[y_key]), mode="lines",
-            name=f"{name} ({score_name} {curve[score]:.2f})", line={"color": colours[name], "width": 2},
+            name=f"{name} ({score_name} {curve[score]:.2f})",
+            line={"color": styles[name].colour, "width": 2, "dash": styles[name].dash},
             hovertemplate=(f"<b>{name}</b> ({score_name} {curve[score]:.3f})<br>{what[0]} %{{x:.3f}}"
                            f"<br>{what[1]} %{{y:.3f}}<extra></extra>"),
         ))
@@ -241,7 +321,8 @@ def precision_recall_figure(pr: dict, chosen=None) -> go.Figure:
 def calibration_figure(calibration: dict) -> go.Figure:
     """Reliability diagram of the top-class probability: accuracy against mean confidence per bin with
     the perfect-calibration diagonal (top panel), and the number of samples per bin (bottom panel,
-    same x axis). ECE and Brier score are in the subtitle."""
+    same x axis; on a log scale when the largest bin holds more than SKEWED_RATIO times the smallest
+    nonzero one, as its axis title says). ECE and Brier score are in the subtitle."""
     curve = list(calibration.get("curve") or [])
     ece, brier = _number(calibration.get("expected_calibration_error")), _number(calibration.get("brier_score"))
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.74, 0.26], vertical_spacing=0.04)
@@ -273,11 +354,10 @@ def calibration_figure(calibration: dict) -> go.Figure:
         " Points on the diagonal are perfectly calibrated."
     _layout(fig, "Calibration of the predicted class's probability",
             "Mean confidence (probability of the predicted class)", "Accuracy (share correct)",
-            subtitle=subtitle, height=540, x_axis="xaxis2", bargap=0,
-            legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0})
+            subtitle=subtitle, height=560, x_axis="xaxis2", bargap=0, legend={"orientation": "h"})
     fig.update_xaxes(range=[0, 1])
-    fig.update_layout(yaxis_range=[0, 1.02],
-                      yaxis2={"title": {"text": "samples"}, "rangemode": "tozero", "automargin": True})
+    fig.update_layout(yaxis_range=[0, 1.02], yaxis2={"title": {"text": "samples"}, "automargin": True})
+    _count_axis(fig, counts, "yaxis2")
     return fig
 
 
@@ -326,8 +406,7 @@ def accuracy_coverage_figure(curve: dict, selective: dict) -> go.Figure:
     _layout(fig, "Accuracy against coverage when the model abstains on low confidence",
             "Coverage (share of samples given a prediction)", "Accuracy on the samples kept",
             subtitle="Held-out samples, most confident first. Hover for the confidence threshold of each point.",
-            height=460, showlegend=True,
-            legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0})
+            height=480, showlegend=True, legend={"orientation": "h"})
     fig.update_xaxes(range=[0, 1.02], tickformat=".0%")
     fig.update_yaxes(range=y_range)
     return fig
@@ -335,36 +414,73 @@ def accuracy_coverage_figure(curve: dict, selective: dict) -> go.Figure:
 
 # --- explanations -----------------------------------------------------------------------------------
 
-def feature_importance_figure(importance: dict, top: int = 20) -> go.Figure:
-    """The `top` features by mean |SHAP value| as horizontal bars, largest on top, coloured by group."""
+TICK_WIDTH = 40  # characters: a longer tick label is broken onto two lines
+
+
+def _tick_text(text: str, width: int = TICK_WIDTH) -> str:
+    """`text` on two lines (broken at the space nearest its middle) when longer than `width`."""
+    text = str(text)
+    if len(text) <= width or " " not in text:
+        return text
+    spaces = [i for i, ch in enumerate(text) if ch == " "]
+    cut = min(spaces, key=lambda i: abs(i - len(text) / 2))
+    return text[:cut] + "<br>" + text[cut + 1:]
+
+
+def _feature_ticks(fig: go.Figure, ids: list[str], texts: list[str], axis: str = "yaxis") -> bool:
+    """Category axis `axis` keeps the raw ids as its categories (in this order) and shows `texts`,
+    long ones on two lines. Returns whether any label takes two lines."""
+    shown = [_tick_text(t) for t in texts]
+    fig.layout[axis].update(type="category", categoryorder="array", categoryarray=ids,
+                            tickmode="array", tickvals=ids, ticktext=shown)
+    return any("<br>" in t for t in shown)
+
+
+def feature_importance_figure(importance: dict, top: int = 20, *,
+                              labels: Mapping[str, "feature_labels.FeatureLabel | str"] | None = None) -> go.Figure:
+    """The `top` features by mean |SHAP value| as horizontal bars, largest on top, coloured by group.
+
+    Bars are keyed by the raw feature id (the y categories) and the axis shows each feature's readable
+    label (`engine.feature_labels`, from its group, or as given in `labels`: raw id -> label); the
+    hover gives both ("BRAF mutation · BRAF_mut"). A single bar would compare nothing: with one
+    feature to show, the figure says which it is instead."""
     if top < 1:
         raise ValueError("top must be at least 1")
     features = sorted(importance.get("features") or [], key=lambda f: -f["mean_abs_shap"])
     shown = features[:top]
     colours = _colours(list(importance.get("groups") or {}) + [f["group"] for f in features])
     rank = {f["feature"]: i + 1 for i, f in enumerate(features)}
+    named = {f["feature"]: feature_labels.resolve(f["feature"], f["group"], labels) for f in shown}
     fig = go.Figure()
     for group in sorted({f["group"] for f in shown}, key=lambda g: (str(g).casefold(), str(g))):
         rows = [f for f in shown if f["group"] == group]
         fig.add_trace(go.Bar(
             x=[f["mean_abs_shap"] for f in rows], y=[f["feature"] for f in rows], orientation="h",
             name=group, marker={"color": colours[group]},
-            customdata=[[f["group"], rank[f["feature"]]] for f in rows],
-            hovertemplate=("<b>%{y}</b> (%{customdata[0]})<br>mean |SHAP value| %{x:.4g}"
+            customdata=[[f["group"], rank[f["feature"]], named[f["feature"]].hover] for f in rows],
+            hovertemplate=("<b>%{customdata[2]}</b> (%{customdata[0]})<br>mean |SHAP value| %{x:.4g}"
                            f"<br>rank %{{customdata[1]}} of {len(features)}<extra></extra>"),
         ))
     if not shown:
         _note(fig, "No feature importance recorded.")
+    elif len(shown) == 1:  # one bar compares nothing: say it
+        only = shown[0]
+        fig.data = ()
+        _note(fig, f"The most influential feature: {named[only['feature']].hover} ({only['group']}),<br>"
+                   f"mean |SHAP value| {only['mean_abs_shap']:.4g}. Show more features to compare them.")
     space = importance.get("output_space", "model output")
     n_samples = importance.get("n_samples")
     subtitle = (f"Top {len(shown)} of {len(features)} features, averaged over classes"
                 + (f" and {n_samples} held-out samples" if n_samples else "")
-                + f".<br>Explained output: {space}.")
+                + f".<br>Explained output: {space}. Hover a bar for the feature's id.")
+    ids = [f["feature"] for f in shown]
+    two_lines = any(len(named[i].label) > TICK_WIDTH for i in ids)
     _layout(fig, "Most influential features (global SHAP importance)",
-            "mean |SHAP value|", "Feature", subtitle=subtitle, height=max(400, 170 + 22 * len(shown)),
+            "mean |SHAP value|", "Feature", subtitle=subtitle,
+            height=max(400, 170 + (30 if two_lines else 22) * len(shown)),
             barmode="overlay", legend={"title": {"text": "feature group"}})
-    fig.update_yaxes(type="category", categoryorder="array",
-                     categoryarray=[f["feature"] for f in shown], autorange="reversed")
+    _feature_ticks(fig, ids, [named[i].label for i in ids])
+    fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(rangemode="tozero")
     return fig
 

@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score
 
 from components import prediction_figures as pf
-from engine import explain, metrics, projection
+from engine import explain, feature_labels, metrics, projection
 from engine.predict import predict
 
 MODELS = ("tissue-of-origin", "tcga-mirna-type")
@@ -66,7 +66,9 @@ def test_predicted_class_counts(batch):
     assert_axis_titles(fig)
     confident, uncertain = fig.data
     assert confident.name == "confident" and uncertain.name == "below the abstain threshold"
-    assert fig.layout.barmode == "stack" and confident.orientation == "h"
+    skewed = pf.is_skewed([c + u for c, u in zip(confident.x, uncertain.x)])  # then a log axis, parts side by side
+    assert fig.layout.barmode == ("group" if skewed else "stack") and confident.orientation == "h"
+    assert fig.layout.xaxis.type == ("log" if skewed else None)
     assert sum(confident.x) + sum(uncertain.x) == len(r.ids)
     assert sum(uncertain.x) == int(r.abstain.sum())
     names = list(confident.y)
@@ -141,19 +143,24 @@ def test_projection_of_held_out_samples(batch):
     fig = pf.projection_figure(proj.training_coordinates, list(proj.training_labels), xy, batch.ids,
                                batch.result.predicted, proj.explained_variance_ratio)
     serialised(fig)
-    *training, uploaded = fig.data
-    assert uploaded.name == "uploaded samples" and len(uploaded.x) == len(batch.ids)
-    assert np.allclose(uploaded.x, xy[:, 0]) and np.allclose(uploaded.y, xy[:, 1])
-    assert [row[0] for row in uploaded.customdata] == batch.ids
-    assert [row[1] for row in uploaded.customdata] == batch.result.predicted
-    assert uploaded.marker.size > max(t.marker.size for t in training)
-    assert uploaded.marker.line.color == pf.OUTLINE and uploaded.marker.line.width > 0
+    uploaded = pf.uploaded_traces(fig)  # one trace a predicted class
+    training = pf.training_traces(fig)  # one trace a class
+    assert sum(len(t.x) for t in uploaded) == len(batch.ids)
+    drawn = {sample: (x, y, t.name.removesuffix(" (uploaded)"))
+             for t in uploaded for sample, x, y in zip(t.customdata, t.x, t.y)}
+    assert list(drawn) != [] and set(drawn) == set(batch.ids)
+    for i, sample in enumerate(batch.ids):
+        x, y, predicted = drawn[sample]
+        assert np.isclose(x, xy[i, 0]) and np.isclose(y, xy[i, 1]) and predicted == batch.result.predicted[i]
+    assert min(t.marker.size for t in uploaded) > max(t.marker.size for t in training)
+    assert all(t.marker.line.color == pf.OUTLINE and t.marker.line.width > 0 for t in uploaded)
     assert all(t.marker.opacity < 0.5 for t in training)
-    counts = {t.name: len(t.x) for t in training}
+    counts = {t.name.removesuffix(" (training)"): len(t.x) for t in training}
     labels = list(proj.training_labels)
     assert counts == {c: labels.count(c) for c in set(labels)}
     assert sum(counts.values()) == len(proj.training_coordinates)
-    assert all(t.type == ("scattergl" if len(t.x) > 2000 else "scatter") for t in fig.data)
+    assert all(t.type == ("scattergl" if len(t.x) > 2000 else "scatter") for t in training)
+    assert all(t.type == ("scattergl" if len(batch.ids) > 2000 else "scatter") for t in uploaded)
     ratio = proj.explained_variance_ratio
     assert fig.layout.xaxis.title.text == f"PC1 ({ratio[0]:.1%} of variance)"
     assert fig.layout.yaxis.title.text == f"PC2 ({ratio[1]:.1%} of variance)"
@@ -170,8 +177,9 @@ def test_projection_draws_at_most_5000_uploaded_samples(registry, tcga):
     n = 3 * len(ids)
     fig = pf.projection_figure(proj.training_coordinates, proj.training_labels, np.vstack([xy] * 3),
                                [f"{i} (copy {k})" for k in range(3) for i in ids], predicted * 3)
-    uploaded = fig.data[-1]
-    assert uploaded.type == "scattergl" and len(uploaded.x) == pf.MAX_UPLOADED_POINTS == 5000
+    uploaded = pf.uploaded_traces(fig)
+    assert all(t.type == "scattergl" for t in uploaded)  # 5,000 points together: WebGL for all of them
+    assert sum(len(t.x) for t in uploaded) == pf.MAX_UPLOADED_POINTS == 5000
     assert f"First 5,000 of {n:,} uploaded samples shown." in subtitle(fig)
     assert fig.layout.xaxis.title.text == "PC1"  # no explained variance given
     serialised(fig)
@@ -300,7 +308,11 @@ def test_feature_context_for_binary_features(batches):
         own = int(item["value"])
         assert trace.marker.line.color[own] == pf.BOTH and trace.marker.line.color[1 - own] != pf.BOTH
     assert fig.layout.yaxis.tickformat == ".0%" and fig.layout.yaxis.title.text == "share of samples"
-    assert [a.text.split(" (")[0] for a in fig.layout.annotations[:6]] == [i["feature"] for i in items]
+    # panel titles: the readable label and the sample's value; the raw id is in every panel's hover
+    for a, trace, item in zip(fig.layout.annotations[:6], fig.data, items):
+        label = feature_labels.feature_label(item["feature"], item["group"])
+        assert a.text.replace("<br>", " ").startswith(label.label[:20]) and a.text.endswith(pf._compact(item["value"]))
+        assert f"{label.label} · {item['feature']}" in trace.hovertemplate
 
 
 def test_feature_context_for_continuous_features(batches):
