@@ -57,6 +57,11 @@ def layout(model: str | None = None, **_query):
                                                 f"An optional column '{runs.LABEL_COLUMN}' holds known classes.",
                                                 className="small text-muted")]),
                    className="border border-2 rounded p-4 text-center mb-3", style={"borderStyle": "dashed"}),
+        dbc.Row([
+            dbc.Col([dbc.Label("Run name (optional)", html_for="predict-run-name", className="small mb-0"),
+                     dbc.Input(id="predict-run-name", maxLength=runs.MAX_RUN_NAME, size="sm",
+                               placeholder="e.g. cohort 3, second batch")], md=4),
+        ], className="mb-2"),
         html.Div([
             dbc.Button("Run prediction", id="predict-run", color="primary", disabled=True, className="me-2"),
             dbc.Button("Cancel", id="predict-cancel", color="danger", outline=True, disabled=True),
@@ -138,13 +143,14 @@ def register_callbacks(app: dash.Dash) -> None:
         return validation_report_view(outcome.report), outcome.upload.id if valid else None, not valid
 
     @app.callback(Output("predict-queued", "data"), Output("predict-message", "children"),
-                  Input("predict-run", "n_clicks"), State("predict-upload-id", "data"), prevent_initial_call=True)
-    def queue(_clicks, upload_id):
+                  Input("predict-run", "n_clicks"), State("predict-upload-id", "data"),
+                  State("predict-run-name", "value"), prevent_initial_call=True)
+    def queue(_clicks, upload_id, name):
         require("predict")
         if not upload_id:
             return no_update, dbc.Alert("Upload a file that passes validation first.", color="warning")
         try:
-            run = runs.queue_run(context.get(), upload_id, current_user.id, current_user.role)
+            run = runs.queue_run(context.get(), upload_id, current_user.id, current_user.role, name=name)
         except runs.RunError as error:
             return no_update, dbc.Alert(str(error), color="danger")
         return run.id, html.Span(["Running… the run is saved: you can leave and find it under ",

@@ -58,6 +58,20 @@ class Storage:
         except InvalidToken:
             raise StorageError(f"stored file {name} cannot be decrypted with this storage key") from None
 
+    def delete(self, name: str) -> bool:
+        """Remove a stored file (and its folder once empty); False if there was none."""
+        path = self._path(name)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        if path.parent != self.root.resolve():
+            try:
+                path.parent.rmdir()
+            except OSError:  # other files are left in it
+                pass
+        return True
+
     def put_frame(self, name: str, frame: pd.DataFrame) -> None:
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)

@@ -119,14 +119,32 @@ def get_run(portal: Portal, run_id: str, user_id: int, role: str, mode: RunAcces
     return _owned(portal, PredictionRun, run_id, user_id, role, shared_reads=RunAccess(mode) == RunAccess.READ)
 
 
-def queue_run(portal: Portal, upload_id: str, user_id: int, role: str) -> PredictionRun:
+MAX_RUN_NAME = 200  # characters of a run's optional name (PredictionRun.name)
+
+
+def run_name(name) -> str | None:
+    """An optional run name as stored: stripped, None when empty (RunError 400 for more than
+    MAX_RUN_NAME characters or a value that is not text)."""
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise RunError("a run name is text", 400)
+    name = name.strip()
+    if len(name) > MAX_RUN_NAME:
+        raise RunError(f"keep the run name to {MAX_RUN_NAME} characters (it has {len(name)})", 400)
+    return name or None
+
+
+def queue_run(portal: Portal, upload_id: str, user_id: int, role: str, name: str | None = None) -> PredictionRun:
+    """Queue a prediction run of a valid upload of the user's, with an optional name (see run_name)."""
+    name = run_name(name)
     upload = get_upload(portal, upload_id, user_id, role)
     if upload.status != UploadStatus.VALID:
         raise RunError("this upload did not pass validation; fix the file and upload it again")
     version = portal.registry.get(upload.model_name, upload.model_version)
     run = PredictionRun(user_id=user_id, upload_id=upload.id, model_name=upload.model_name,
                         model_version=upload.model_version, artifact_sha256=version.sha256, status=RunStatus.QUEUED,
-                        progress_done=0, progress_total=upload.n_samples or 0)
+                        progress_done=0, progress_total=upload.n_samples or 0, name=name)
     with portal.db.session() as session:
         session.add(run)
     audit.record("prediction.queue", target=run.id, details={"model": version.ref, "samples": run.progress_total})

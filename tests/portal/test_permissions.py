@@ -33,6 +33,9 @@ CALLBACK_PERMISSIONS = {
     "predict-message.children": "predict",
     "predict-location.pathname": "predict",
     "runs-location.pathname": "predict",
+    "runs-location.href": "predict",  # compare two runs
+    "runs-grid.rowData": "predict",  # delete a run, and rename one (allow_duplicate)
+    "compare-location.pathname": "explain",
     "run-progress.value": "predict",
     "run-location.pathname": "explain",
     "run-download.data": "download",
