@@ -1,7 +1,8 @@
 """Explain one sample of a run (/explain/<run>/<sample>): the predicted class with its calibrated
 probability in plain words, the abstain and out-of-distribution warnings, a SHAP waterfall for the
-predicted class (or any other on request), contributions per feature group, the sample's values beside
-the training samples of the class, and the model's held-out figures. Prints as a report."""
+predicted class (or any other on request) and contributions per feature group, in a second tab the
+sample's values beside the training samples of the class (drawn when opened), and the model's held-out
+figures. Prints as a report."""
 from __future__ import annotations
 
 import dash
@@ -84,10 +85,25 @@ def layout(run_id: str | None = None, sample_id: str | None = None, **_query):
                 md=4, className="no-print"),
         ], className="mb-2"),
         dcc.Store(id="explain-ids", data={"run": run.id, "sample": sample_id}),
-        dcc.Loading(html.Div(id="explain-figures")),
+        dcc.Tabs(id="explain-tabs", value="why", className="mb-2", children=[  # one tab drawn at a time
+            dcc.Tab(dcc.Loading(html.Div(id="explain-figures")), label="Why this prediction", value="why"),
+            dcc.Tab(dcc.Loading(html.Div(id="explain-context-holder")), value="context",
+                    label="Its values beside the training samples"),
+        ]),
         _model_facts(version),
         review_panel(run, sample_id),
     ])
+
+
+def _explained(ids, class_name) -> explanations.SampleExplanation:
+    """The sample's explanation for `class_name`, for a request that may be forged (4xx, never a 500)."""
+    if not (isinstance(ids, dict) and isinstance(ids.get("run"), str) and isinstance(ids.get("sample"), str)):
+        flask.abort(400, description="explain-ids must name a run and a sample")
+    run = run_or_abort(ids["run"])
+    try:
+        return explanations.explain_sample(context.get(), run, ids["sample"], class_name)
+    except runs.RunError as error:
+        flask.abort(error.status, description=str(error))
 
 
 def register_callbacks(app: dash.Dash) -> None:
@@ -97,23 +113,23 @@ def register_callbacks(app: dash.Dash) -> None:
                   State("explain-ids", "data"))
     def figures(class_name, ids):
         require("explain")
-        if not (isinstance(ids, dict) and isinstance(ids.get("run"), str) and isinstance(ids.get("sample"), str)):
-            flask.abort(400, description="explain-ids must name a run and a sample")
-        run = run_or_abort(ids["run"])
-        try:
-            explained = explanations.explain_sample(context.get(), run, ids["sample"], class_name)
-        except runs.RunError as error:
-            flask.abort(error.status, description=str(error))
+        explained = _explained(ids, class_name)
         data = explained.contributions
-        return html.Div([
-            dbc.Row([
-                dbc.Col(dcc.Graph(figure=pf.shap_waterfall_figure(data), id="explain-waterfall"), lg=7),
-                dbc.Col(dcc.Graph(figure=pf.group_contributions_figure(data["group_sums"], explained.class_name),
-                                  id="explain-groups"), lg=5),
-            ]),
-            dcc.Graph(figure=pf.feature_context_figure(explained.feature_context, explained.class_name),
-                      id="explain-context"),
+        return dbc.Row([
+            dbc.Col(dcc.Graph(figure=pf.shap_waterfall_figure(data), id="explain-waterfall"), lg=7),
+            dbc.Col(dcc.Graph(figure=pf.group_contributions_figure(data["group_sums"], explained.class_name),
+                              id="explain-groups"), lg=5),
         ])
+
+    @app.callback(Output("explain-context-holder", "children"), Input("explain-tabs", "value"),
+                  Input("explain-class", "value"), State("explain-ids", "data"))
+    def context_figure(tab, class_name, ids):
+        require("explain")
+        if tab != "context":  # drawn only when its tab is opened
+            return dash.no_update
+        explained = _explained(ids, class_name)
+        return dcc.Graph(figure=pf.feature_context_figure(explained.feature_context, explained.class_name),
+                         id="explain-context")
 
     app.clientside_callback("function(n) { if (n) { window.print(); } return ''; }",
                             Output("explain-print", "title"), Input("explain-print", "n_clicks"),

@@ -3,7 +3,7 @@ banner, and the page container. The layout is a function, built per request for 
 from __future__ import annotations
 
 import dash
-from dash import html
+from dash import dcc, html
 from flask_login import current_user
 
 from components.layout import navbar, not_allowed, research_banner
@@ -24,8 +24,20 @@ def layout():
     return html.Div([
         navbar(links, current_user.name, current_user.role),
         research_banner(),
-        html.Main(dash.page_container, className="container-fluid py-3 px-4"),
+        html.Main(page_loading(dash.page_container), className="container-fluid py-3 px-4"),
     ])
+
+
+LOADING_AFTER_MS = 300  # a page that takes longer than this shows a spinner over what was there
+
+
+def page_loading(container) -> dcc.Loading:
+    """A spinner while a page's content is on its way, shown only when it takes longer than
+    LOADING_AFTER_MS (a faster page never flickers), and only for the page itself: the callbacks inside
+    a page have their own indicators."""
+    return dcc.Loading(container, id="page-loading", delay_show=LOADING_AFTER_MS, type="circle",
+                       target_components={"_pages_content": "children"},
+                       overlay_style={"visibility": "visible", "opacity": 0.4})
 
 
 def register_callbacks(app: dash.Dash) -> None:

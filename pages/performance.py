@@ -58,33 +58,38 @@ def version_view(version, prefix: str, normalise: bool) -> html.Div:
     """Everything about one version; `prefix` keeps ids unique when two versions share the page."""
     m = version.metrics
     importance = version.global_importance
+    per_class = dag.AgGrid(id=f"{prefix}-per-class", rowData=figures.per_class_metrics_rows(m["per_class"]),
+                           columnDefs=[column("class", "Class"), column("precision", "Precision", "precision"),
+                                       column("recall", "Recall", "recall"), column("f1", "F1", "F1"),
+                                       column("support", "Support", "support")],
+                           defaultColDef={"sortable": True, "filter": True, "resizable": True},
+                           columnSize="sizeToFit", style={"height": "520px"})
     return html.Div([
         headline(version),
-        dbc.Row([
-            dbc.Col(_graph(figures.confusion_matrix_figure(m["confusion_matrix"], normalise=normalise),
-                           f"{prefix}-confusion"), lg=7),
-            dbc.Col(dag.AgGrid(id=f"{prefix}-per-class", rowData=figures.per_class_metrics_rows(m["per_class"]),
-                               columnDefs=[column("class", "Class"), column("precision", "Precision", "precision"),
-                                           column("recall", "Recall", "recall"), column("f1", "F1", "F1"),
-                                           column("support", "Support", "support")],
-                               defaultColDef={"sortable": True, "filter": True, "resizable": True},
-                               columnSize="sizeToFit", style={"height": "520px"}), lg=5),
-        ], className="mb-3"),
-        _curve_picker(m["roc"], prefix),
-        dbc.Row([
-            dbc.Col(_graph(figures.roc_curves_figure(m["roc"]), f"{prefix}-roc"), lg=6),
-            dbc.Col(_graph(figures.precision_recall_figure(m["precision_recall"]), f"{prefix}-pr"), lg=6),
-        ], className="mb-3"),
-        dbc.Row([
-            dbc.Col(_graph(figures.calibration_figure(m["calibration"]), f"{prefix}-calibration"), lg=6),
-            dbc.Col(_graph(figures.accuracy_coverage_figure(m["accuracy_coverage"], m["selective"]),
-                           f"{prefix}-coverage"), lg=6),
-        ], className="mb-3"),
-        dbc.Row([
-            dbc.Col(_graph(figures.feature_importance_figure(importance), f"{prefix}-importance"), lg=8),
-            dbc.Col(_graph(figures.group_importance_figure(importance), f"{prefix}-groups"), lg=4),
+        figure_tabs(prefix, [
+            ("Errors by class", [dbc.Col(_graph(figures.confusion_matrix_figure(m["confusion_matrix"],
+                                                                                normalise=normalise),
+                                                f"{prefix}-confusion"), lg=7), dbc.Col(per_class, lg=5)]),
+            ("ROC and precision-recall", [
+                dbc.Col(_curve_picker(m["roc"], prefix), width=12),
+                dbc.Col(_graph(figures.roc_curves_figure(m["roc"]), f"{prefix}-roc"), lg=6),
+                dbc.Col(_graph(figures.precision_recall_figure(m["precision_recall"]), f"{prefix}-pr"), lg=6)]),
+            ("Calibration and coverage", [
+                dbc.Col(_graph(figures.calibration_figure(m["calibration"]), f"{prefix}-calibration"), lg=6),
+                dbc.Col(_graph(figures.accuracy_coverage_figure(m["accuracy_coverage"], m["selective"]),
+                               f"{prefix}-coverage"), lg=6)]),
+            ("What the model uses", [
+                dbc.Col(_graph(figures.feature_importance_figure(importance), f"{prefix}-importance"), lg=8),
+                dbc.Col(_graph(figures.group_importance_figure(importance), f"{prefix}-groups"), lg=4)]),
         ]),
     ])
+
+
+def figure_tabs(prefix: str, tabs: list[tuple[str, list]]) -> dcc.Tabs:
+    """Figures in tabs of a row each: only the chosen tab is drawn, so the page opens fast."""
+    return dcc.Tabs(id=f"{prefix}-tabs", value="0", children=[
+        dcc.Tab(dbc.Row(columns, className="mt-3"), label=label, value=str(k))
+        for k, (label, columns) in enumerate(tabs)])
 
 
 def _curve_picker(roc: dict, prefix: str):
@@ -101,18 +106,21 @@ def _curve_picker(roc: dict, prefix: str):
 def comparison_view(a, b, normalise: bool) -> html.Div:
     rows = figures.metrics_comparison_rows(a.metrics, b.metrics, a.ref, b.ref)
     side = [
-        ("confusion", lambda v: figures.confusion_matrix_figure(v.metrics["confusion_matrix"], normalise=normalise)),
-        ("coverage", lambda v: figures.accuracy_coverage_figure(v.metrics["accuracy_coverage"], v.metrics["selective"])),
-        ("calibration", lambda v: figures.calibration_figure(v.metrics["calibration"])),
-        ("groups", lambda v: figures.group_importance_figure(v.global_importance)),
+        ("confusion", "Errors by class",
+         lambda v: figures.confusion_matrix_figure(v.metrics["confusion_matrix"], normalise=normalise)),
+        ("coverage", "Coverage",
+         lambda v: figures.accuracy_coverage_figure(v.metrics["accuracy_coverage"], v.metrics["selective"])),
+        ("calibration", "Calibration", lambda v: figures.calibration_figure(v.metrics["calibration"])),
+        ("groups", "Feature groups", lambda v: figures.group_importance_figure(v.global_importance)),
     ]
     return html.Div([
         html.H2(f"{a.ref} and {b.ref} side by side", className="h5"),
         dag.AgGrid(id="performance-comparison", rowData=rows, columnSize="sizeToFit",
                    columnDefs=[{"field": k} for k in rows[0]] if rows else [],
                    dashGridOptions={"domLayout": "autoHeight"}),
-        *[dbc.Row([dbc.Col([html.H3(v.ref, className="h6"), _graph(draw(v), f"performance-{tag}-{side_}")], lg=6)
-                   for v, side_ in ((a, "a"), (b, "b"))], className="mt-3") for tag, draw in side],
+        figure_tabs("performance-compared", [
+            (title, [dbc.Col([html.H3(v.ref, className="h6"), _graph(draw(v), f"performance-{tag}-{side_}")], lg=6)
+                     for v, side_ in ((a, "a"), (b, "b"))]) for tag, title, draw in side]),
     ])
 
 

@@ -11,6 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user
 
+from components import run_figures
 from components.layout import run_cancelled
 from components.validation_view import validation_report_view
 from components.version_choices import EMPTY_REGISTRY, model_choice, version_options
@@ -20,7 +21,7 @@ from portal.accounts.permissions import require
 from portal.core import context
 from portal.core.states import RunStatus, UploadStatus
 from portal.jobs.callbacks import register_job
-from portal.predictions import examples, runs
+from portal.predictions import examples, figure_store, runs
 
 dash.register_page(__name__, path="/predict", name="Predict", order=5, permission="upload")
 
@@ -85,7 +86,9 @@ def _decode(contents: str) -> bytes:
 
 
 def register_callbacks(app: dash.Dash) -> None:
-    register_job(app, "predict", "predict", runs.execute_run, runs.cancel_run,
+    # the run's figures are drawn in its job, so its page opens at once (portal.predictions.figure_store)
+    register_job(app, "predict", "predict", figure_store.predict_and_draw(run_figures.FORMAT, run_figures.draw),
+                 runs.cancel_run,
                  lambda done, total: f"{done:,} of {total:,} samples", lambda: run_cancelled("predict"))
 
     @app.callback(Output("predict-version", "options"), Output("predict-version", "value"),

@@ -10,22 +10,21 @@ import flask
 from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user
 
-from components import prediction_figures as pf
+from components import run_figures
 from components.glossary import column
-from components.layout import metric_card, not_allowed
+from components.layout import metric_card, not_allowed, run_cancelled
 from components.links import explain_href
 from pages.frame import page_denied
 from portal.accounts import audit
 from portal.accounts.permissions import ADMIN, ROLES, allowed, require
 from portal.core import context
 from portal.core.states import RunAccess, RunStatus
-from portal.predictions import exports, projection, reviews, runs, sharing
+from portal.jobs.callbacks import register_job
+from portal.predictions import exports, figure_store, result_rows, runs, sharing, waiting
 from portal.predictions.access import run_or_abort
 
 dash.register_page(__name__, path_template="/runs/<run_id>", name="Run", permission="predict", in_nav=False)
 
-GRID_COLUMNS = ["sample_id", runs.LABEL_COLUMN, "predicted_class", "confidence", "margin", "abstain",
-                "out_of_distribution", "ood_score", "review"]
 GRID_HEADERS = {  # field -> (header in words, the glossary term it is)
     "sample_id": ("Sample", None), runs.LABEL_COLUMN: ("True class (your file)", None),
     "predicted_class": ("Predicted class", None), "confidence": ("Confidence", "confidence"),
@@ -33,25 +32,44 @@ GRID_HEADERS = {  # field -> (header in words, the glossary term it is)
     "out_of_distribution": ("Out of distribution", "out of distribution"),
     "ood_score": ("Distance to training", "distance to training"), "review": ("Review", None),
 }
+GRID_BLOCK = 100  # rows the grid fetches from the server at a time
+GRID_PAGE_SIZES = [20, 50, 100]
+FIGURE_TABS = {  # stored figure -> (its tab's label, the graph's id); one tab is drawn at a time
+    "class_counts": ("Predicted classes", "run-class-counts"), "confidence": ("Confidence", "run-confidence"),
+    "confidence_ood": ("Confidence and distance", "run-confidence-ood"),
+    "projection": ("Among the training samples", "run-projection"),
+    "label_confusion": ("Against your labels", "run-label-confusion"),
+}
 
 
 def _graph(figure, id_: str) -> dcc.Graph:
     return dcc.Graph(figure=figure, id=id_, config={"displaylogo": False})
 
 
-def _grid_rows(frame, reviewed: dict | None = None) -> list[dict]:
-    """The grid's rows; `review`: each sample's reviews in force (reviews.current_by_sample)."""
-    shown = frame[[c for c in GRID_COLUMNS if c in frame]].copy()
-    for name in ("confidence", "margin", "ood_score"):
-        shown[name] = shown[name].round(4)
-    reviewed = reviewed or {}
-    shown["review"] = [reviews.grid_text(reviewed.get(str(s), [])) for s in shown["sample_id"]]
-    return shown.to_dict("records")
+def _grid_column(field: str) -> dict:
+    header, term = GRID_HEADERS[field]
+    kind = "agNumberColumnFilter" if field in result_rows.NUMBER_FIELDS else "agTextColumnFilter"
+    return column(field, header, term, filter=kind,
+                  filterParams={"maxNumConditions": 2, "buttons": ["reset"], "debounceMs": 300})
 
 
-def _summary_cards(run, frame, version) -> dbc.Row:
-    n = len(frame)
-    abstained, odd = int(frame["abstain"].sum()), int(frame["out_of_distribution"].sum())
+def results_grid(run, fields: list[str]) -> dag.AgGrid:
+    """The run's samples, paged, sorted and filtered on the server (portal.predictions.result_rows)."""
+    return dag.AgGrid(
+        id="run-grid", rowModelType="infinite", getRowId="params.data.sample_id",
+        columnDefs=[_grid_column(f) for f in fields],
+        defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True},
+        columnSize="sizeToFit", style={"height": "560px"},
+        dashGridOptions={"pagination": True, "paginationPageSize": GRID_PAGE_SIZES[0],
+                         "paginationPageSizeSelector": GRID_PAGE_SIZES, "cacheBlockSize": GRID_BLOCK,
+                         "maxBlocksInCache": 50, "infiniteInitialRowCount": min(GRID_BLOCK, run.progress_total)},
+    )
+
+
+def _summary_cards(run, version) -> dbc.Row:
+    summary = run.summary or {}
+    n = summary.get("n", run.progress_total)
+    abstained, odd = summary.get("abstain", 0), summary.get("out_of_distribution", 0)
     return dbc.Row([
         dbc.Col(metric_card("Samples", f"{n:,}", f"model {run.model_name}:{run.model_version}")),
         dbc.Col(metric_card("Below abstain threshold", f"{abstained:,}",
@@ -60,6 +78,13 @@ def _summary_cards(run, frame, version) -> dbc.Row:
         dbc.Col(metric_card("Held-out balanced accuracy", f"{version.headline_metrics['balanced_accuracy']:.3f}",
                             "of this model version")),
     ], className="g-2 mb-3")
+
+
+def figure_tabs(drawn: dict[str, dict]) -> dcc.Tabs:
+    """The run's figures, one tab each: only the chosen one is drawn, so the page opens fast."""
+    return dcc.Tabs(id="run-figure-tabs", value="class_counts", className="mt-3", children=[
+        dcc.Tab(_graph(drawn[name], graph_id), label=label, value=name)
+        for name, (label, graph_id) in FIGURE_TABS.items() if name in drawn])
 
 
 def _label_section(summary: dict):
@@ -72,56 +97,50 @@ def _label_section(summary: dict):
     return html.Div([
         html.H2("Against the labels in your file", className="h5 mt-4"),
         html.P(f"{agreement['n']} labelled samples: accuracy {agreement['accuracy']:.3f}, balanced accuracy "
-               f"{agreement['balanced_accuracy']:.3f}. Recall per class: {recall}.{unknown}", id="run-label-metrics"),
-        _graph(pf.label_confusion_figure(agreement), "run-label-confusion"),
+               f"{agreement['balanced_accuracy']:.3f}. Recall per class: {recall}.{unknown} The tab "
+               f"'Against your labels' below shows where they differ.", id="run-label-metrics"),
     ])
 
 
 def results_view(run) -> html.Div:
     portal = context.get()
-    frame = runs.results(portal, run)
-    model = runs.run_model(portal, run)
-    version = model.version
-    mapped = projection.run_projection(portal, run, model)
-    ids, predicted = frame["sample_id"].astype(str).tolist(), frame["predicted_class"].tolist()
+    version = portal.registry.get(run.model_name, run.model_version)
+    drawn = figure_store.figures(portal, run, run_figures.FORMAT, run_figures.draw)
     return html.Div([
-        _summary_cards(run, frame, version),
+        _summary_cards(run, version),
         html.Div([
             dbc.Button("Download CSV", id="run-download-csv", color="primary", outline=True, size="sm", className="me-2"),
             dbc.Button("Download Parquet", id="run-download-parquet", color="primary", outline=True, size="sm"),
             dcc.Download(id="run-download"),
         ], className="mb-2"),
-        html.P("Click a row to open that sample's explanation.", className="small text-muted mb-1"),
-        dag.AgGrid(id="run-grid", rowData=_grid_rows(frame, reviews.current_by_sample(portal, run)),
-                   getRowId="params.data.sample_id",
-                   columnDefs=[column(c, *GRID_HEADERS[c]) for c in GRID_COLUMNS if c in frame or c == "review"],
-                   defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": True},
-                   columnSize="sizeToFit", dashGridOptions={"pagination": True, "paginationPageSize": 20},
-                   style={"height": "560px"}),
-        dbc.Row([
-            dbc.Col(_graph(pf.predicted_class_counts_figure(predicted, frame["abstain"].tolist(), model.bundle.classes),
-                           "run-class-counts"), lg=6),
-            dbc.Col(_graph(pf.confidence_histogram_figure(frame["confidence"].tolist(), version.abstain_threshold),
-                           "run-confidence"), lg=6),
-        ], className="mt-3"),
-        dbc.Row([
-            dbc.Col(_graph(pf.confidence_ood_figure(ids, predicted, frame["confidence"].tolist(),
-                                                    frame["ood_score"].tolist(), model.bundle.ood.threshold_,
-                                                    version.abstain_threshold),
-                           "run-confidence-ood"), lg=6),
-            dbc.Col(_graph(pf.projection_figure(mapped.training_coordinates, mapped.training_labels,
-                                                mapped.upload_coordinates, ids, predicted,
-                                                mapped.explained_variance_ratio),
-                           "run-projection"), lg=6),
-        ], className="mt-3"),
+        html.P("Click a row to open that sample's explanation. Sort and filter by any column.",
+               className="small text-muted mb-1"),
+        results_grid(run, result_rows.fields(portal, run)),
         _label_section(run.summary or {}),
+        figure_tabs(drawn),
     ])
 
 
+RETRY = "run-retry"  # the prefix of the retry's background job (portal.jobs.callbacks.register_job)
+
+
 def progress_view(run) -> html.Div:
+    """A run still going: its status in words and its progress, polled from the database; a run that no
+    worker picked up offers its owner (or an admin) a retry."""
+    portal = context.get()
+    may_retry = run.user_id == current_user.id or current_user.role == ADMIN
+    stalled = waiting.stalled(portal, run)
     return html.Div([
-        dbc.Alert(f"This run is {run.status}.", color="info", id="run-status"),
+        dbc.Alert(waiting.status_words(portal, run), color="warning" if stalled else "info", id="run-status"),
         dbc.Progress(id="run-progress", value=0, max=100, striped=True, animated=True),
+        html.Div([
+            dbc.Button("Retry", id=f"{RETRY}-run", color="primary", size="sm", className="me-2"),
+            dbc.Button("Stop the retry", id=f"{RETRY}-cancel", color="danger", outline=True, size="sm",
+                       disabled=True),
+            html.Div(id=f"{RETRY}-message", className="mt-2"),
+        ], id="run-retry-box", className="mt-2 no-print", hidden=not (stalled and may_retry)),
+        html.Div([dbc.Progress(id=f"{RETRY}-progress"), html.Span(id=f"{RETRY}-progress-label")], hidden=True),
+        dcc.Store(id=f"{RETRY}-queued"), dcc.Store(id=f"{RETRY}-finished"),
         dcc.Interval(id="run-poll", interval=1000),
         dcc.Location(id="run-reload", refresh=True),
     ])
@@ -136,7 +155,8 @@ def layout(run_id: str | None = None, **_query):
     except runs.RunError as error:
         return not_allowed(str(error))
     header = html.Div([
-        html.H1(f"Run {run.id[:8]}", className="h4"),
+        html.H1(f"{run.name} (run {run.id[:8]})" if run.name else f"Run {run.id[:8]}", className="h4",
+                id="run-title"),
         html.P(f"Model {run.model_name}:{run.model_version} (artifact {run.artifact_sha256[:12]}), started "
                f"{run.created_at:%Y-%m-%d %H:%M UTC}.", className="small text-muted"),
         dcc.Store(id="run-id", data=run.id),
@@ -234,13 +254,44 @@ def register_callbacks(app: dash.Dash) -> None:
                 _share_options(shares), None)
 
     @app.callback(Output("run-progress", "value"), Output("run-progress", "label"), Output("run-reload", "href"),
+                  Output("run-status", "children"), Output("run-status", "color"), Output("run-retry-box", "hidden"),
                   Input("run-poll", "n_intervals"), State("run-id", "data"))
     def poll(_n, run_id):
         require("predict")
-        run = run_or_abort(run_id)
+        portal, run = context.get(), run_or_abort(run_id)
         done = round(100 * run.progress_done / run.progress_total) if run.progress_total else 0
         label = f"{run.progress_done:,} of {run.progress_total:,}"
-        return done, label, (f"/runs/{run.id}" if run.status not in RunStatus.active() else no_update)
+        reload = f"/runs/{run.id}" if run.status not in RunStatus.active() else no_update
+        stalled = waiting.stalled(portal, run)
+        may_retry = run.user_id == current_user.id or current_user.role == ADMIN
+        return (done, label, reload, waiting.status_words(portal, run), "warning" if stalled else "info",
+                not (stalled and may_retry))
+
+    register_job(app, RETRY, "predict", figure_store.predict_and_draw(run_figures.FORMAT, run_figures.draw),
+                 runs.cancel_run,
+                 lambda done, total: f"{done:,} of {total:,} samples", lambda: run_cancelled(RETRY))
+
+    @app.callback(Output(f"{RETRY}-queued", "data"), Output(f"{RETRY}-message", "children"),
+                  Input(f"{RETRY}-run", "n_clicks"), State("run-id", "data"), prevent_initial_call=True)
+    def retry(_clicks, run_id):
+        require("predict")
+        run_or_abort(run_id, RunAccess.WRITE)  # the owner or an admin; 403/404 otherwise
+        try:
+            run = waiting.retry(context.get(), run_id, current_user.id, current_user.role)
+        except runs.RunError as error:  # no longer waiting, or not for long enough
+            return no_update, dbc.Alert(f"Not retried: {error}.", color="warning", className="py-1 small mb-0")
+        return run.id, dbc.Alert("Started again: this page follows it.", color="info", className="py-1 small mb-0")
+
+    @app.callback(Output("run-grid", "getRowsResponse"), Input("run-grid", "getRowsRequest"),
+                  State("run-id", "data"), prevent_initial_call=True)
+    def grid_rows(request, run_id):
+        require("predict")
+        run = run_or_abort(run_id)
+        try:
+            rows, count = result_rows.block(result_rows.grid_table(context.get(), run), request)
+        except runs.RunError as error:  # a forged request, or a run without results
+            flask.abort(error.status, description=str(error))
+        return {"rowData": rows, "rowCount": count}
 
     @app.callback(Output("run-location", "pathname"), Input("run-grid", "cellClicked"), State("run-id", "data"),
                   prevent_initial_call=True)

@@ -11,8 +11,10 @@ import json
 import os
 import re
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
 from engine import datasets
 from portal.accounts.permissions import ROLES
@@ -140,9 +142,39 @@ def set_parameter(dash_duo, name: str, value: str) -> None:
     field.send_keys(value, Keys.TAB)  # debounced inputs report their value on blur
 
 
+def click(dash_duo, element) -> None:
+    """Click an element after scrolling it to the middle of the window at once: Bootstrap makes scrolling
+    smooth, and a click while the page still glides lands beside the element."""
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
+                                   element)
+    element.click()
+
+
+def click_when_drawn(dash_duo, selector: str, timeout: float = 30) -> None:
+    """Click the element `selector` finds once it stays put: the results grid draws its rows again when
+    the server's block arrives, which can leave a row found a moment earlier detached."""
+    def clicked(_driver) -> bool:
+        try:
+            click(dash_duo, dash_duo.find_element(selector))
+        except StaleElementReferenceException:
+            return False
+        return True
+    dash_duo.wait_for_element(selector, timeout=timeout)
+    WebDriverWait(dash_duo.driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(clicked)
+
+
 def choose(dash_duo, selector: str, value=None, index=None) -> None:
     """Pick a dcc.Dropdown option, then close its menu (Dash 4 keeps it open over the next control)."""
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});",
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
                                    dash_duo.find_element(selector))
     dash_duo.select_dcc_dropdown(selector, value=value, index=index)
     dash_duo.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+
+
+def post_grid_rows(client, run_id, request):
+    """The results grid asking the server for a block of a run's rows, as the browser posts it."""
+    return client.post("/_dash-update-component", json={
+        "output": "run-grid.getRowsResponse", "outputs": {"id": "run-grid", "property": "getRowsResponse"},
+        "inputs": [{"id": "run-grid", "property": "getRowsRequest", "value": request}],
+        "state": [{"id": "run-id", "property": "data", "value": run_id}],
+        "changedPropIds": ["run-grid.getRowsRequest"]})

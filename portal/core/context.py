@@ -26,6 +26,9 @@ class PortalCaches:
 
     uploads: BoundedCache = field(default_factory=lambda: BoundedCache(2))
     """Decrypted uploads by upload id: the results and explain pages read one repeatedly."""
+    run_tables: BoundedCache = field(default_factory=lambda: BoundedCache(4))
+    """Finished runs' results as the results grid shows them, by run id (a finished run never changes;
+    a deleted one is refused by the access check before this is read)."""
     training_samples: BoundedCache = field(default_factory=lambda: BoundedCache(8))
     """A version's training values and labels (the explain page's context of a feature)."""
     projections: BoundedCache = field(default_factory=lambda: BoundedCache(4))

@@ -59,6 +59,9 @@ class Settings:
     """`CANCER_ALPHA_MAX_UPLOAD_BYTES`: the largest upload accepted."""
     max_rows: int = 100_000
     """`CANCER_ALPHA_MAX_ROWS`: the most samples in one upload."""
+    queue_timeout_seconds: int = 120
+    """`CANCER_ALPHA_QUEUE_TIMEOUT_SECONDS`: how long a run may wait for a worker before its page says that
+    none picked it up, and offers to retry it."""
     api_rate_limit: str = "600 per minute"
     """`CANCER_ALPHA_API_RATE_LIMIT`: requests per API key (Flask-Limiter notation)."""
     metrics_token: str | None = field(default=None, repr=False)
@@ -133,6 +136,7 @@ class Settings:
             storage_key=get("storage_key", ""),
             max_upload_bytes=integer("max_upload_bytes", 50 * 1024 * 1024),
             max_rows=integer("max_rows", 100_000),
+            queue_timeout_seconds=integer("queue_timeout_seconds", 120),
             api_rate_limit=get("api_rate_limit", "600 per minute"),
             metrics_token=get("metrics_token"),
             metrics_allow=get("metrics_allow", "127.0.0.1/32,::1/128"),

@@ -20,7 +20,7 @@ from portal.core.context import Portal
 from portal.core.models import PredictionRun, RunShare, SampleReview, Upload, User
 from portal.core.states import RunAccess, RunStatus
 from portal.jobs import states
-from portal.predictions import runs, sharing
+from portal.predictions import figure_store, runs, sharing
 from portal.predictions.runs import RunError
 
 log = logging.getLogger(__name__)
@@ -99,13 +99,15 @@ def delete_run(portal: Portal, run_id: str, user_id: int, role: str) -> DeletedR
                                                 .where(PredictionRun.upload_id == run.upload_id)):
             session.execute(delete(Upload).where(Upload.id == run.upload_id))
             upload_removed = True
-    names = [runs._results_name(run_id)] + ([runs._input_name(run.upload_id)] if upload_removed else [])
+    names = [runs._results_name(run_id), figure_store.stored_name(run_id)]
+    names += [runs._input_name(run.upload_id)] if upload_removed else []
     files_removed = 0
     for name in names:  # after the commit: a file left behind is logged, never a run half deleted
         try:
             files_removed += portal.storage.delete(name)
         except OSError:
             log.warning("deleted run %s, but could not remove its stored file %s", run_id, name, exc_info=True)
+    portal.caches.run_tables.pop(run_id)
     if upload_removed:
         portal.caches.uploads.pop(run.upload_id)
     outcome = DeletedRun(run_id=run_id, shares=shares, reviews=reviews, upload_removed=upload_removed,

@@ -12,7 +12,8 @@ from __future__ import annotations
 from selenium.webdriver.common.by import By
 
 from components.links import explain_href, run_href
-from tests.helpers import MODEL, PASSWORD, choose, email_of, finished_run, notebook_field_selector, submit_sign_in
+from tests.helpers import (MODEL, PASSWORD, choose, click, email_of, finished_run, notebook_field_selector,
+                           submit_sign_in)
 
 NOTE = "Agrees with the histology report."  # made-up review note
 NOTEBOOK_TIMEOUT = 180  # papermill on 2 shared cores: tens of seconds, more under load
@@ -25,21 +26,13 @@ def switch_user(dash_duo, role: str) -> None:
     dash_duo.wait_for_element("#home-models", timeout=20)
 
 
-def click(dash_duo, element) -> None:
-    """Click an element after scrolling it to the middle of the window at once: Bootstrap makes scrolling
-    smooth, and a click while the page still glides lands beside the element."""
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
-                                   element)
-    element.click()
-
-
 def open_page(dash_duo, path: str) -> None:
     dash_duo.wait_for_page(url=dash_duo.server.url + path)
 
 
 def researcher_shares(dash_duo, run_id: str) -> None:
     open_page(dash_duo, run_href(run_id))
-    dash_duo.wait_for_element("#run-grid .ag-row", timeout=30)
+    dash_duo.wait_for_element("#run-grid .ag-row:not(.ag-row-loading)", timeout=30)
     dash_duo.wait_for_contains_text("#run-share-list", "Not shared", timeout=20)
     dash_duo.find_element("#run-share-emails").send_keys(email_of("clinician"))
     choose(dash_duo, "#run-share-role", value="everyone with role analyst")
@@ -63,7 +56,7 @@ def clinician_reviews(dash_duo, run_id: str, n_samples: int) -> str:
     dash_duo.wait_for_element("#explain-waterfall .main-svg", timeout=30)
     dash_duo.wait_for_contains_text("#explain-review-list", "No review of this sample yet", timeout=10)
 
-    dash_duo.wait_for_element("#explain-context .main-svg", timeout=30)  # the last figure: the page stops moving
+    dash_duo.wait_for_element("#explain-groups .main-svg", timeout=30)  # the last figure: the page stops moving
     click(dash_duo, dash_duo.find_element("#explain-review-verdict").find_element(
         By.XPATH, ".//label[normalize-space()='Agree']"))
     dash_duo.find_element("#explain-review-note").send_keys(NOTE)
@@ -88,7 +81,7 @@ def owner_reads_the_review(dash_duo, run_id: str, sample: str) -> None:
     dash_duo.wait_for_contains_text("#explain-review-list", f"Agree — {NOTE} · Clinician, ", timeout=30)
     assert not dash_duo.find_elements("#explain-review-submit")  # a researcher reads reviews, records none
     open_page(dash_duo, run_href(run_id))
-    dash_duo.wait_for_element("#run-grid .ag-row", timeout=30)
+    dash_duo.wait_for_element("#run-grid .ag-row:not(.ag-row-loading)", timeout=30)
     dash_duo.wait_for_text_to_equal(f"#run-grid .ag-row[row-id='{sample}'] [col-id='review']", "agree (Clinician)",
                                     timeout=30)  # the reviewed sample's row, in the Review column
 

@@ -36,7 +36,7 @@ def test_narrow_screen_folds_the_navigation_and_keeps_pages_usable(signed_in, ap
     link.click()
     dash_duo.wait_for_element("#predict-upload", timeout=20)
     assert dash_duo.find_element("#predict-upload").is_displayed() and _fits(dash_duo)
-    for path, ready in ((f"/runs/{run_id}", "#run-grid .ag-row"),
+    for path, ready in ((f"/runs/{run_id}", "#run-grid .ag-row:not(.ag-row-loading)"),
                         (f"/explain/{run_id}/{quote(sample, safe='')}", "#explain-waterfall .main-svg")):
         dash_duo.wait_for_page(url=dash_duo.server.url + path)
         dash_duo.wait_for_element(ready, timeout=30)

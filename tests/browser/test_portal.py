@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import PASSWORD, choose, email_of, submit_sign_in
+from tests.helpers import PASSWORD, choose, click, email_of, submit_sign_in
 
 PAGES = {  # path -> (an element that shows the page's real content, text it must contain)
     "/": ("#home-models", "tissue-of-origin"),
@@ -45,8 +45,12 @@ def test_each_role_opens_the_pages_it_may(signed_in, role):
 def test_performance_shows_figures_and_compares_versions(signed_in):
     dash_duo = signed_in("researcher")
     open_page(dash_duo, "/performance?model=tissue-of-origin")
-    for part in ("confusion", "roc", "pr", "calibration", "coverage", "importance", "groups"):
-        dash_duo.wait_for_element(f"#performance-{part} .main-svg", timeout=20)
+    for tab, parts in (("Errors by class", ("confusion",)), ("ROC and precision-recall", ("roc", "pr")),
+                       ("Calibration and coverage", ("calibration", "coverage")),
+                       ("What the model uses", ("importance", "groups")), ("Errors by class", ("confusion",))):
+        click(dash_duo, dash_duo.driver.find_element("xpath", f"//div[@id='performance-tabs']//*[text()='{tab}']"))
+        for part in parts:
+            dash_duo.wait_for_element(f"#performance-{part} .main-svg", timeout=20)
     dash_duo.driver.find_element("xpath", "//label[text()='row-normalised']").click()
     dash_duo.wait_for_contains_text("#performance-confusion", "share of each true class", timeout=20)
     assert dash_duo.get_logs() == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tests.helpers import PASSWORD, email_of, submit_sign_in, upload
+from tests.helpers import PASSWORD, click, click_when_drawn, email_of, submit_sign_in, upload
 
 
 def run_to_results(dash_duo) -> str:
@@ -22,18 +22,27 @@ def test_upload_run_explore_explain_and_download(signed_in, example_file, tmp_pa
     dash_duo.wait_for_element("#run-grid", timeout=60)
     run_id = dash_duo.driver.current_url.split("/runs/")[1].split("?")[0]
     dash_duo.wait_for_contains_text("#run-label-metrics", "442 labelled samples", timeout=30)
-    for figure in ("run-class-counts", "run-confidence", "run-confidence-ood", "run-projection", "run-label-confusion"):
+    for tab, figure in (("Predicted classes", "run-class-counts"), ("Confidence", "run-confidence"),
+                        ("Confidence and distance", "run-confidence-ood"), ("Among the training samples", "run-projection"),
+                        ("Against your labels", "run-label-confusion")):
+        click(dash_duo, dash_duo.driver.find_element("xpath", f"//div[@id='run-figure-tabs']//*[text()='{tab}']"))
         dash_duo.wait_for_element(f"#{figure} .main-svg", timeout=30)
     # filter the table through its column filter
-    dash_duo.find_element("#run-grid .ag-floating-filter input").send_keys("TCGA.A")
-    dash_duo.wait_for_contains_text("#run-grid", "TCGA.A", timeout=10)
+    ids = pd.read_csv(example_file).iloc[:, 0].astype(str)
+    kept = int(ids.str.upper().str.contains("TCGA.A", regex=False).sum())
+    dash_duo.find_element("#run-grid .ag-floating-filter input").send_keys("TCGA.A")  # filtered by the server
+    dash_duo.wait_for_contains_text("#run-grid .ag-paging-panel", f"of {kept}", timeout=10)
+    shown = [e.text for e in dash_duo.find_elements("#run-grid .ag-center-cols-container [col-id='sample_id']")]
+    assert shown and all("TCGA.A" in s.upper() for s in shown)
     # a reload finds the run again
     dash_duo.wait_for_page(url=dash_duo.server.url + f"/runs/{run_id}")
-    dash_duo.wait_for_element("#run-grid .ag-row", timeout=30).click()
+    click_when_drawn(dash_duo, "#run-grid .ag-row:not(.ag-row-loading) [col-id='sample_id']")
     dash_duo.wait_for_element("#explain-waterfall .main-svg", timeout=30)
     dash_duo.wait_for_contains_text("#explain-confidence", "calibrated probability", timeout=10)
     dash_duo.wait_for_contains_text("#explain-true-label", "Known class in your file", timeout=10)  # printed too
     dash_duo.wait_for_contains_text("#explain-notice", "Research use only, not for diagnosis.")
+    click(dash_duo, dash_duo.driver.find_element(
+        "xpath", "//div[@id='explain-tabs']//*[text()='Its values beside the training samples']"))
     dash_duo.wait_for_element("#explain-context .main-svg", timeout=30)
     assert dash_duo.get_logs() == []
 

@@ -37,10 +37,16 @@ CALLBACK_PERMISSIONS = {
     "runs-grid.rowData": "predict",  # delete a run, and rename one (allow_duplicate)
     "compare-location.pathname": "explain",
     "run-progress.value": "predict",
+    "run-grid.getRowsResponse": "predict",  # the results grid's rows, paged on the server
+    "run-retry-queued.data": "predict",  # retry a run no worker picked up
+    "run-retry-finished.data": "predict",  # its background job
+    "run-retry-cancel.id": "predict",
+    "run-retry-message.children": "predict",
     "run-location.pathname": "explain",
     "run-download.data": "download",
     "run-share-message.children": "share_runs",  # share, and revoke
     "explain-figures.children": "explain",
+    "explain-context-holder.children": "explain",  # its second tab
     "explain-review-message.children": "review",
     "notebooks-form.children": "run_notebooks",
     '{"name":["ALL"],"role":"version","type":"nb-param"}.options': "run_notebooks",  # pattern-matching ids

@@ -79,6 +79,16 @@ def _explain_figures(client, class_name, ids):
         "changedPropIds": ["explain-class.value"]})
 
 
+def _explain_context(client, class_name, ids):
+    return client.post("/_dash-update-component", json={
+        "output": "explain-context-holder.children",
+        "outputs": {"id": "explain-context-holder", "property": "children"},
+        "inputs": [{"id": "explain-tabs", "property": "value", "value": "context"},
+                   {"id": "explain-class", "property": "value", "value": class_name}],
+        "state": [{"id": "explain-ids", "property": "data", "value": ids}],
+        "changedPropIds": ["explain-tabs.value"]})
+
+
 @SQLITE_ONLY
 def test_the_explain_callback_refuses_forged_input_with_4xx(app, client_for, tcga, registry):
     with app.server.app_context():  # a finished run of the researcher's; the clients then sign in
@@ -93,3 +103,8 @@ def test_the_explain_callback_refuses_forged_input_with_4xx(app, client_for, tcg
         response = _explain_figures(owner, "BRCA", forged)
         assert response.status_code == 400 and response.json["error"]["code"] == "bad-request"
     assert _explain_figures(other, "BRCA", {"run": run.id, "sample": sample}).status_code == 403  # not theirs
+    for forged in (None, {"run": run.id}):  # the second tab's callback checks the same way
+        assert _explain_context(owner, "BRCA", forged).status_code == 400
+    assert _explain_context(other, "BRCA", {"run": run.id, "sample": sample}).status_code == 403
+    drawn = _explain_context(owner, "BRCA", {"run": run.id, "sample": sample})
+    assert drawn.json["response"]["explain-context-holder"]["children"]["props"]["id"] == "explain-context"

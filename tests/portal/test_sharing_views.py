@@ -9,7 +9,7 @@ from flask_login import login_user
 
 from portal.accounts.signin import SessionUser
 from portal.predictions import reviews, runs, sharing
-from tests.helpers import email_of, finished_run
+from tests.helpers import email_of, finished_run, post_grid_rows
 from tests.helpers import user_of as user
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -136,7 +136,8 @@ def test_pages_show_what_is_shared_and_what_waits(app, client_for, shared):
     assert "shared by Researcher" in my_runs and run_id in my_runs
     run_page = _render(app, portal, "clinician", "/runs/<run_id>", run_id=run_id)
     assert "run-shared-note" in run_page and "run-share-submit" not in run_page
-    assert "agree (Clinician)" in run_page  # the grid's review column
+    rows = post_grid_rows(clinician, run_id, {"startRow": 0, "endRow": 10}).json["response"]["run-grid"]
+    assert "agree (Clinician)" in [r["review"] for r in rows["getRowsResponse"]["rowData"]]  # the Review column
     explain = _render(app, portal, "clinician", "/explain/<run_id>/<sample_id>", run_id=run_id, sample_id=samples[0])
     assert "explain-review-submit" in explain and "Consistent." in explain
 
