@@ -178,3 +178,17 @@ def post_grid_rows(client, run_id, request):
         "inputs": [{"id": "run-grid", "property": "getRowsRequest", "value": request}],
         "state": [{"id": "run-id", "property": "data", "value": run_id}],
         "changedPropIds": ["run-grid.getRowsRequest"]})
+
+
+def render_page(app, portal, role: str, path: str, **kwargs) -> str:
+    """A page's layout as the role's test user gets it, as text (`path` as the page registers it)."""
+    import dash
+    from flask_login import login_user
+
+    from portal.accounts.signin import SessionUser
+
+    layout = next(page["layout"] for page in dash.page_registry.values()
+                  if page.get("path") == path or page.get("path_template") == path)
+    with app.server.test_request_context(path):
+        login_user(SessionUser(user_of(portal, role)))
+        return str(layout(**kwargs))

@@ -12,30 +12,7 @@ from sklearn.metrics import balanced_accuracy_score
 from components import prediction_figures as pf
 from engine import explain, feature_labels, metrics, projection
 from engine.predict import predict
-
-MODELS = ("tissue-of-origin", "tcga-mirna-type")
-
-
-class Batch:
-    """A model's real held-out samples, their predictions and true labels."""
-
-    def __init__(self, model, dataset):
-        self.model = model
-        self.ids = list(model.version.metadata["split"]["test_ids"])
-        self.X = dataset.X.loc[self.ids, model.schema.names].to_numpy(float)
-        self.truth = dataset.y.loc[self.ids].astype(str).tolist()
-        self.result = predict(model, self.X, self.ids)
-
-
-@pytest.fixture(scope="module")
-def batches(registry, gdsc, tcga) -> dict[str, Batch]:
-    return {"tissue-of-origin": Batch(registry.load("tissue-of-origin"), gdsc),
-            "tcga-mirna-type": Batch(registry.load("tcga-mirna-type"), tcga)}
-
-
-@pytest.fixture(params=MODELS)
-def batch(request, batches) -> Batch:
-    return batches[request.param]
+from tests.components.held_out import context_items, explanation_of
 
 
 def serialised(fig) -> dict:
@@ -187,12 +164,6 @@ def test_projection_draws_at_most_5000_uploaded_samples(registry, tcga):
 
 # --- one sample's explanation -----------------------------------------------------------------------
 
-def explanation_of(batch, row: int = 0, top_k: int = 20, X=None) -> dict:
-    X = batch.X if X is None else X
-    (e,) = explain.explain(batch.model.bundle, batch.model.schema, X[row:row + 1], batch.ids[row:row + 1],
-                           top_k=top_k)
-    return e.to_dict()
-
 
 def test_shap_waterfall_adds_up_to_the_output(batch):
     e = explanation_of(batch)
@@ -282,16 +253,6 @@ def test_group_contributions(batches):
     assert e["class"] in fig.layout.title.text
     total = sum(c["shap"] for c in e["top"]) + e["rest"]
     assert sum(bars.x) == pytest.approx(total, abs=1e-9)
-
-
-def context_items(batch, e: dict, row: int = 0) -> list[dict]:
-    """The explained features with the values of the training samples of the explained class."""
-    X, labels, _ = projection.training_samples(batch.model)
-    of_class = X[labels == e["class"]]
-    kinds = {f.name: f.kind for f in batch.model.schema.features}
-    names = batch.model.schema.names
-    return [{"feature": c["feature"], "group": c["group"], "kind": kinds[c["feature"]], "value": c["value"],
-             "training_values": of_class[:, names.index(c["feature"])].tolist()} for c in e["top"]]
 
 
 def test_feature_context_for_binary_features(batches):

@@ -11,39 +11,9 @@ import pytest
 
 from components import figures
 from components import prediction_figures as pf
-from engine import explain, feature_labels, metrics, projection
+from engine import feature_labels, metrics, projection
 from engine.predict import predict
-
-MODELS = ("tissue-of-origin", "tcga-mirna-type")
-
-
-class Batch:
-    def __init__(self, model, dataset):
-        self.model = model
-        self.ids = list(model.version.metadata["split"]["test_ids"])
-        self.X = dataset.X.loc[self.ids, model.schema.names].to_numpy(float)
-        self.result = predict(model, self.X, self.ids)
-
-
-@pytest.fixture(scope="module")
-def batches(registry, gdsc, tcga) -> dict[str, Batch]:
-    return {"tissue-of-origin": Batch(registry.load("tissue-of-origin"), gdsc),
-            "tcga-mirna-type": Batch(registry.load("tcga-mirna-type"), tcga)}
-
-
-def explanation_of(batch, row: int = 0, top_k: int = 20) -> dict:
-    (e,) = explain.explain(batch.model.bundle, batch.model.schema, batch.X[row:row + 1], batch.ids[row:row + 1],
-                           top_k=top_k)
-    return e.to_dict()
-
-
-def context_items(batch, e: dict) -> list[dict]:
-    X, labels, _ = projection.training_samples(batch.model)
-    of_class = X[labels == e["class"]]
-    kinds = {f.name: f.kind for f in batch.model.schema.features}
-    names = batch.model.schema.names
-    return [{"feature": c["feature"], "group": c["group"], "kind": kinds[c["feature"]], "value": c["value"],
-             "training_values": of_class[:, names.index(c["feature"])].tolist()} for c in e["top"]]
+from tests.components.held_out import MODELS, Batch, context_items, explanation_of
 
 
 def projection_of(batch):

@@ -5,15 +5,12 @@ services are tested on both databases in test_lifecycle.py and test_comparison.p
 samples."""
 from __future__ import annotations
 
-import dash
 import pytest
-from flask_login import login_user
 from sqlalchemy import func, select
 
-from portal.accounts.signin import SessionUser
 from portal.core.models import PredictionRun
 from portal.predictions import runs, sharing
-from tests.helpers import MODEL, cohort_csv, email_of, finished_run
+from tests.helpers import MODEL, cohort_csv, email_of, finished_run, render_page
 from tests.helpers import user_of as user
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -131,30 +128,19 @@ def test_delete_and_rename_callbacks_refuse_forged_ids_and_other_users(app, clie
     assert 'Deleted "second batch"' in text and "runs-empty" in text and _runs_left(portal) == 0
 
 
-def _layout(path: str):
-    return next(page["layout"] for page in dash.page_registry.values() if page.get("path") == path
-                or page.get("path_template") == path)
-
-
-def _render(app, portal, role, path, **kwargs) -> str:
-    with app.server.test_request_context(path):
-        login_user(SessionUser(user(portal, role)))
-        return str(_layout(path)(**kwargs))
-
-
 @SQLITE_ONLY
-def test_my_runs_and_the_comparison_render(app, two_runs):
+def test_my_runs_and_the_comparisonrender_page(app, two_runs):
     portal, first, second = two_runs
-    my_runs = _render(app, portal, "researcher", "/runs")
+    my_runs = render_page(app, portal, "researcher", "/runs")
     assert "cohort.csv" in my_runs and "second batch" in my_runs and "paginationPageSizeSelector" in my_runs
     assert "id='runs-empty'" not in my_runs and "runs-compare" in my_runs
-    page = _render(app, portal, "researcher", "/runs/compare", a=first, b=second)
+    page = render_page(app, portal, "researcher", "/runs/compare", a=first, b=second)
     assert "compare-class-counts" in page and "compare-confidence" in page
     assert "3 samples are in both runs (1 only in A, 0 only in B)" in page and "agreement 100.0%" in page
     assert "Both runs use model" in page and "second batch" in page
-    assert "belongs to another user" in _render(app, portal, "clinician", "/runs/compare", a=first, b=second)
-    assert "no prediction run no-such" in _render(app, portal, "researcher", "/runs/compare", a=first, b="no-such")
-    assert "Choose two runs" in _render(app, portal, "researcher", "/runs/compare")
+    assert "belongs to another user" in render_page(app, portal, "clinician", "/runs/compare", a=first, b=second)
+    assert "no prediction run no-such" in render_page(app, portal, "researcher", "/runs/compare", a=first, b="no-such")
+    assert "Choose two runs" in render_page(app, portal, "researcher", "/runs/compare")
     with app.server.app_context():
         assert len(runs.list_runs(portal, user(portal, "researcher").id, "researcher")) == 2
 

@@ -3,13 +3,10 @@ posts (4xx, never a 500); what Home, My runs, a run's grid and the explain page 
 owner. SQLite only (the database part is tested on both in test_sharing.py); real held-out TCGA samples."""
 from __future__ import annotations
 
-import dash
 import pytest
-from flask_login import login_user
 
-from portal.accounts.signin import SessionUser
 from portal.predictions import reviews, runs, sharing
-from tests.helpers import email_of, finished_run, post_grid_rows
+from tests.helpers import email_of, finished_run, post_grid_rows, render_page
 from tests.helpers import user_of as user
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -106,48 +103,37 @@ def test_the_review_callback_records_and_refuses_forged_posts(app, client_for, s
     assert reviews.grid_text(current[samples[0]]) == "needs more data (Administrator); disagree (Clinician)"
 
 
-def _layout(path: str):
-    return next(page["layout"] for page in dash.page_registry.values() if page.get("path") == path
-                or page.get("path_template") == path)
-
-
-def _render(app, portal, role, path, **kwargs) -> str:
-    with app.server.test_request_context(path):
-        login_user(SessionUser(user(portal, role)))
-        return str(_layout(path)(**kwargs))
-
-
 @SQLITE_ONLY
 def test_pages_show_what_is_shared_and_what_waits(app, client_for, shared):
     portal, run_id, samples = shared
-    home = _render(app, portal, "clinician", "/")
+    home = render_page(app, portal, "clinician", "/")
     assert "home-shared-empty" in home and "home-review-empty" in home and "Upload a cohort on Predict" in home
-    assert "runs-empty" in _render(app, portal, "clinician", "/runs")
+    assert "runs-empty" in render_page(app, portal, "clinician", "/runs")
     owner, clinician = client_for("researcher"), client_for("clinician")
     _text(_share(owner, run_id, role="clinician"))
     _text(_review(clinician, {"run": run_id, "sample": samples[0]}, "agree", "Consistent."))
 
-    home = _render(app, portal, "clinician", "/")
+    home = render_page(app, portal, "clinician", "/")
     assert "home-shared" in home and "shared by Researcher" in home
     assert "Samples awaiting your review (3)" in home and all(f"Sample {s}" in home for s in samples[1:])
     assert f"Sample {samples[0]}" not in home  # reviewed
     assert "home-runs-empty" in home
-    my_runs = _render(app, portal, "clinician", "/runs")
+    my_runs = render_page(app, portal, "clinician", "/runs")
     assert "shared by Researcher" in my_runs and run_id in my_runs
-    run_page = _render(app, portal, "clinician", "/runs/<run_id>", run_id=run_id)
+    run_page = render_page(app, portal, "clinician", "/runs/<run_id>", run_id=run_id)
     assert "run-shared-note" in run_page and "run-share-submit" not in run_page
     rows = post_grid_rows(clinician, run_id, {"startRow": 0, "endRow": 10}).json["response"]["run-grid"]
     assert "agree (Clinician)" in [r["review"] for r in rows["getRowsResponse"]["rowData"]]  # the Review column
-    explain = _render(app, portal, "clinician", "/explain/<run_id>/<sample_id>", run_id=run_id, sample_id=samples[0])
+    explain = render_page(app, portal, "clinician", "/explain/<run_id>/<sample_id>", run_id=run_id, sample_id=samples[0])
     assert "explain-review-submit" in explain and "Consistent." in explain
 
-    owners_run = _render(app, portal, "researcher", "/runs/<run_id>", run_id=run_id)
+    owners_run = render_page(app, portal, "researcher", "/runs/<run_id>", run_id=run_id)
     assert "run-share-submit" in owners_run and "everyone with role clinician" in owners_run
-    owners_explain = _render(app, portal, "researcher", "/explain/<run_id>/<sample_id>", run_id=run_id,
+    owners_explain = render_page(app, portal, "researcher", "/explain/<run_id>/<sample_id>", run_id=run_id,
                              sample_id=samples[0])
     assert "Consistent." in owners_explain and "explain-review-submit" not in owners_explain
-    owners_home = _render(app, portal, "researcher", "/")
+    owners_home = render_page(app, portal, "researcher", "/")
     assert "home-runs" in owners_home and "home-review" not in owners_home  # researchers do not review
     assert "Not shared" not in owners_run
-    analyst_run = _render(app, portal, "analyst", "/runs/<run_id>", run_id=run_id)
+    analyst_run = render_page(app, portal, "analyst", "/runs/<run_id>", run_id=run_id)
     assert "run-grid" not in analyst_run  # no share reaches the analyst (nor may the role open runs)
