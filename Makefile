@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install bench clean-models
+.PHONY: run test install bench clean-models plotly-bundle
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,3 +32,8 @@ bench: install
 	$(PY) bench/portal_bench.py
 	$(PY) bench/predict_bench.py
 	$(PY) bench/page_bench.py
+
+# Rebuild the portal's partial plotly.js (committed: portal/static/plotly-portal.min.js) with npm; needed
+# only when a figure draws a new trace type or plotly is upgraded (tests/portal/test_plotly_bundle.py says so).
+plotly-bundle:
+	bash portal/static/plotly-bundle/build.sh

@@ -33,8 +33,10 @@ THRESHOLD_LINE = {"color": "#d62728", "width": 1.5, "dash": "dot"}
 PUSHES_TOWARD, PUSHES_AWAY = "#ff0051", "#008bfb"  # SHAP's own red and blue
 TOTAL = "#5b6b7f"
 OUTLINE = "#1f1f1f"
-WEBGL_ABOVE = 2000  # points in one trace above which WebGL (Scattergl) draws it
-MAX_UPLOADED_POINTS = 5000
+MAX_POINTS = 2000  # samples drawn one by one; beyond this a figure shows their density (the pages load a
+# plotly.js without WebGL, portal.plotly_bundle, and thousands of SVG points would draw slowly)
+MAX_UPLOADED_POINTS = MAX_POINTS
+DENSITY_BINS = (60, 40)
 MAX_CONTEXT_PANELS = 12
 CONTEXT_COLUMNS = 3
 CONFIDENCE_EDGES = np.linspace(0.0, 1.0, 21)  # 20 bins of 0.05
@@ -50,11 +52,6 @@ def _empty(title: str, x_title: str, y_title: str, message: str) -> go.Figure:
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
     return fig
-
-
-def _scatter(n: int):
-    """Scatter for few points, WebGL's Scattergl for many."""
-    return go.Scattergl if n > WEBGL_ABOVE else go.Scatter
 
 
 def _compact(value) -> str:
@@ -185,29 +182,50 @@ def confidence_ood_figure(ids: list[str], predicted: list[str], confidence: list
                ("below the abstain threshold", low & ~unusual, UNCERTAIN),
                ("out of distribution", ~low & unusual, UNUSUAL),
                ("both", low & unusual, BOTH))
-    trace = _scatter(len(ids))
     fig = go.Figure()
-    for name, mask, colour in regions:
+    x_max = 1.05 * max(float(np.nanmax(score)), ood_threshold)
+    if len(ids) > MAX_POINTS:
+        _density(fig, score, conf, x_max)
+        counts = "; ".join(f"{name} {int(mask.sum()):,}" for name, mask, _ in regions)
+        subtitle = (f"{len(ids):,} samples, too many to draw one by one: the colour says how many fall in each "
+                    f"cell.<br>{counts}.")
+    else:
+        subtitle = (f"{len(ids):,} samples. Trust most the predictions above the abstain threshold and left of "
+                    "the<br>out-of-distribution threshold. Hover for each sample.")
+    for name, mask, colour in regions if len(ids) <= MAX_POINTS else ():
         rows = np.flatnonzero(mask)
         if rows.size:
-            fig.add_trace(trace(
+            fig.add_trace(go.Scatter(
                 x=score[rows], y=conf[rows], mode="markers", name=f"{name} ({rows.size:,})",
                 marker={"color": colour, "size": 7, "opacity": 0.8, "line": {"color": "#ffffff", "width": 0.5}},
                 customdata=[[str(ids[i]), str(predicted[i])] for i in rows],
                 hovertemplate=("<b>%{customdata[0]}</b><br>predicted %{customdata[1]}<br>confidence %{y:.3f}"
                                "<br>out-of-distribution score %{x:.4g}<extra></extra>"),
             ))
-    x_max = 1.05 * max(float(np.nanmax(score)), ood_threshold)
     _threshold(fig, "x", ood_threshold, f"out-of-distribution threshold {ood_threshold:.3g}",
                label_left=ood_threshold > 0.6 * x_max)
     _threshold(fig, "y", abstain_threshold, f"abstain threshold {abstain_threshold:.2f}")
-    _layout(fig, title, x_title, y_title,
-            subtitle=(f"{len(ids):,} samples. Trust most the predictions above the abstain threshold and left of "
-                      "the<br>out-of-distribution threshold. Hover for each sample."),
-            height=480, legend=HORIZONTAL_LEGEND)
+    _layout(fig, title, x_title, y_title, subtitle=subtitle, height=480, legend=HORIZONTAL_LEGEND)
     fig.update_xaxes(range=[0, x_max])
     fig.update_yaxes(range=[0, 1.02])
     return fig
+
+
+def _density(fig: go.Figure, x: np.ndarray, y: np.ndarray, x_max: float) -> None:
+    """How many samples fall in each cell of a grid, coloured on a log scale (a few and thousands both
+    show); empty cells stay blank, and the hover gives the count."""
+    counts, x_edges, y_edges = np.histogram2d(x, y, bins=DENSITY_BINS, range=[[0, x_max], [0, 1.02]])
+    counts = counts.T.astype(int)  # rows: confidence
+    shown = np.where(counts > 0, np.round(np.log10(np.maximum(counts, 1)), 3), np.nan)
+    top = max(1.0, float(np.nanmax(shown)))
+    ticks = [k for k in range(int(np.floor(top)) + 1)]
+    fig.add_trace(go.Heatmap(
+        x=(x_edges[:-1] + x_edges[1:]) / 2, y=(y_edges[:-1] + y_edges[1:]) / 2, z=shown, customdata=counts,
+        colorscale="Blues", zmin=0, zmax=top, name="samples", hoverongaps=False,
+        colorbar={"title": {"text": "samples"}, "tickvals": ticks, "ticktext": [f"{10 ** k:,}" for k in ticks]},
+        hovertemplate=("%{customdata:,.0f} samples<br>out-of-distribution score about %{x:.3g}"
+                       "<br>confidence about %{y:.2f}<extra></extra>"),
+    ))
 
 
 def projection_figure(training_xy, training_labels, upload_xy, upload_ids, upload_predicted,
@@ -245,18 +263,17 @@ def projection_figure(training_xy, training_labels, upload_xy, upload_ids, uploa
         rows = np.flatnonzero(labels == name)
         if rows.size:
             style = styles[name]
-            fig.add_trace(_scatter(rows.size)(
+            fig.add_trace(go.Scatter(
                 x=train[rows, 0], y=train[rows, 1], mode="markers", name=f"{name} (training)", legendgroup=name,
                 showlegend=False, marker={"color": style.colour, "symbol": style.symbol, "size": 6, "opacity": 0.3},
                 hovertemplate=f"training sample of <b>{name}</b><br>PC1 %{{x:.3g}}, PC2 %{{y:.3g}}<extra></extra>",
             ))
-    trace = _scatter(shown)  # one kind for all uploaded points, as their number decides
     ids = np.array([str(i) for i in upload_ids[:shown]], dtype=object)
     for name in order:
         rows = np.flatnonzero(predicted == name)
         if rows.size:
             style = styles[name]
-            fig.add_trace(trace(
+            fig.add_trace(go.Scatter(
                 x=upload[rows, 0], y=upload[rows, 1], mode="markers", name=f"{name} (uploaded)", legendgroup=name,
                 showlegend=False, customdata=ids[rows],
                 marker={"color": style.colour, "symbol": style.symbol, "size": 11, "opacity": 0.95,

@@ -15,7 +15,7 @@ from flask_limiter.util import get_remote_address
 
 from engine.registry import Registry
 from engine.settings import PROJECT_ROOT
-from portal import metrics
+from portal import metrics, plotly_bundle
 from portal.accounts import api_keys
 from portal.accounts import signin as auth
 from portal.accounts.users import ensure_admin
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     install_api(server, limiter, settings)
     server.register_blueprint(notebook_files.create_blueprint())
     metrics.install(server, db, settings.metrics_token, settings.metrics_allow)
+    plotly_bundle.install(server)
 
     manager = jobs.background_manager(settings)
     server.extensions[jobs.MANAGER] = manager

@@ -102,15 +102,22 @@ def test_confidence_against_ood_score(batch):
     assert [s.x0 for s in vertical] == [ood_threshold] and [s.y0 for s in horizontal] == [abstain_threshold]
 
 
-def test_confidence_against_ood_score_uses_webgl_for_many_samples(registry, tcga):
+def test_confidence_against_ood_score_shows_the_density_of_many_samples(registry, tcga):
     model = registry.load("tcga-mirna-type")  # every TCGA sample (2,210, real): more than 2,000 points
     ids = tcga.X.index.astype(str).tolist()
     r = predict(model, tcga.X[model.schema.names].to_numpy(float), ids)
     meta = model.version.metadata
     fig = pf.confidence_ood_figure(r.ids, r.predicted, list(r.confidence), list(r.ood_score),
                                    meta["out_of_distribution"]["threshold"], meta["abstain"]["threshold"])
-    assert len(ids) > pf.WEBGL_ABOVE and all(t.type == "scattergl" for t in fig.data)
-    assert sum(len(t.x) for t in fig.data) == len(ids)
+    (density,) = fig.data  # more than MAX_POINTS: one cell grid, no point per sample
+    assert len(ids) > pf.MAX_POINTS and density.type == "heatmap"
+    assert np.nansum(np.asarray(density.customdata, dtype=float)) == len(ids)  # every sample counted once
+    low = np.asarray(r.confidence) < meta["abstain"]["threshold"]
+    unusual = np.asarray(r.ood_score) > meta["out_of_distribution"]["threshold"]
+    assert "too many to draw one by one" in subtitle(fig) and f"{len(ids):,} samples" in subtitle(fig)
+    assert f"below the abstain threshold {int((low & ~unusual).sum()):,}" in subtitle(fig)
+    assert f"out of distribution {int((~low & unusual).sum()):,}" in subtitle(fig)
+    assert len(fig.to_json()) < 60_000  # a grid of counts, whatever the number of samples (20,000: 1 MB before)
     serialised(fig)
 
 
@@ -136,15 +143,14 @@ def test_projection_of_held_out_samples(batch):
     labels = list(proj.training_labels)
     assert counts == {c: labels.count(c) for c in set(labels)}
     assert sum(counts.values()) == len(proj.training_coordinates)
-    assert all(t.type == ("scattergl" if len(t.x) > 2000 else "scatter") for t in training)
-    assert all(t.type == ("scattergl" if len(batch.ids) > 2000 else "scatter") for t in uploaded)
+    assert all(t.type == "scatter" for t in training + uploaded)  # the portal's plotly.js has no WebGL
     ratio = proj.explained_variance_ratio
     assert fig.layout.xaxis.title.text == f"PC1 ({ratio[0]:.1%} of variance)"
     assert fig.layout.yaxis.title.text == f"PC2 ({ratio[1]:.1%} of variance)"
     assert "shown" not in subtitle(fig)
 
 
-def test_projection_draws_at_most_5000_uploaded_samples(registry, tcga):
+def test_projection_draws_at_most_2000_uploaded_samples(registry, tcga):
     model = registry.load("tcga-mirna-type")
     proj = projection.projection_for(model)
     xy = proj.transform(tcga.X[model.schema.names].to_numpy(float))
@@ -155,9 +161,8 @@ def test_projection_draws_at_most_5000_uploaded_samples(registry, tcga):
     fig = pf.projection_figure(proj.training_coordinates, proj.training_labels, np.vstack([xy] * 3),
                                [f"{i} (copy {k})" for k in range(3) for i in ids], predicted * 3)
     uploaded = pf.uploaded_traces(fig)
-    assert all(t.type == "scattergl" for t in uploaded)  # 5,000 points together: WebGL for all of them
-    assert sum(len(t.x) for t in uploaded) == pf.MAX_UPLOADED_POINTS == 5000
-    assert f"First 5,000 of {n:,} uploaded samples shown." in subtitle(fig)
+    assert sum(len(t.x) for t in uploaded) == pf.MAX_UPLOADED_POINTS == 2000
+    assert f"First 2,000 of {n:,} uploaded samples shown." in subtitle(fig)
     assert fig.layout.xaxis.title.text == "PC1"  # no explained variance given
     serialised(fig)
 
