@@ -58,7 +58,8 @@ def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, *, subtitle:
     it asks for: no legend can cover the title."""
     legend = dict(layout.pop("legend", None) or {})
     below = legend.get("orientation") == "h"
-    legend = {**{k: v for k, v in legend.items() if k not in _LEGEND_PLACE}, **(LEGEND_BELOW if below else LEGEND_RIGHT)}
+    legend = {**{k: v for k, v in legend.items() if k not in _LEGEND_PLACE},
+              **(LEGEND_BELOW if below else LEGEND_RIGHT)}
     top = 77 + 18 * (subtitle.count("<br>") + 1) if subtitle else 65  # room for every line of the subtitle
     fig.update_layout(
         template="plotly_white",
@@ -249,8 +250,9 @@ def macro_average_curve(curves: dict, x_key: str, y_key: str, grid_points: int =
 
 def _one_vs_rest_figure(curves: dict, chosen, *, x_key: str, y_key: str, score: str, score_name: str,
                         what: tuple[str, str]) -> tuple[go.Figure, bool, int]:
-    """(figure, whether there are many classes, how many are in colour). One-vs-rest curves: with few classes one coloured line each; with many, the chosen classes in
-    colour, the others as thin grey lines for context, and the macro average in black."""
+    """(figure, whether there are many classes, how many are in colour). One-vs-rest curves: with few
+    classes one coloured line each; with many, the chosen classes in colour, the others as thin grey lines
+    for context, and the macro average in black."""
     styles = class_styles(curves)
     shown = curve_classes(curves, score, chosen)
     fig = go.Figure()

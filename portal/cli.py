@@ -1,5 +1,5 @@
-"""`python -m portal`: serve (development server), `db upgrade`, user administration, API keys and
-notebooks (portal.notebooks.cli).
+"""`python -m portal`: serve (development server), `db upgrade`, user administration, API keys,
+`audit verify` (the audit trail's hash chain) and notebooks (portal.notebooks.cli).
 
 Exit status 2 when a request cannot be met (unknown user, bad role, weak password, a bad notebook
 parameter); the message says why."""
@@ -10,6 +10,7 @@ import getpass
 import logging
 import sys
 
+from portal.accounts import audit_chain
 from portal.accounts.api_keys import create_key, list_keys, revoke_key, shown
 from portal.accounts.passwords import WeakPassword, generate_password
 from portal.accounts.permissions import ROLES
@@ -105,6 +106,17 @@ def cmd_keys_revoke(settings: Settings, args) -> None:
     print(f"{shown(row.prefix)} ({row.name}) is revoked since {_when(row.revoked_at)}")
 
 
+def cmd_audit_verify(settings: Settings, args) -> int:
+    """Exit 0 when the chain holds, 1 (naming the first broken entry) when it does not."""
+    verdict = audit_chain.verify(_db(settings).engine)
+    if verdict.ok:
+        print(f"the audit trail holds: {verdict.entries:,} entries, each linked to the one before it; "
+              f"newest hash {verdict.head}")
+        return 0
+    print(f"the audit trail is broken at {verdict.broken} ({verdict.entries:,} entries read)", file=sys.stderr)
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m portal", description="The Cancer Alpha portal.")
     parser.set_defaults(func=cmd_serve)
@@ -141,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     key_revoke = keys.add_parser("revoke", help="revoke an API key")
     key_revoke.add_argument("prefix", help="the key's prefix: 1a2b3c4d or ca_1a2b3c4d_…")
     key_revoke.set_defaults(func=cmd_keys_revoke)
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    audit.add_parser("verify", help="check the hash chain; names the first entry changed, deleted or inserted"
+                     ).set_defaults(func=cmd_audit_verify)
     notebook_cli.add_commands(sub)
     return parser
 

@@ -6,8 +6,9 @@ from datetime import datetime
 
 import flask
 from flask_login import current_user
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
+from portal.accounts import audit_chain
 from portal.core import context
 from portal.core.models import AuditEvent, utcnow
 from portal.core.states import AuditOutcome
@@ -23,10 +24,9 @@ def record(action: str, outcome: AuditOutcome = AuditOutcome.OK, target: str | N
         actor = actor or current_user.email
     row = dict(at=utcnow(), action=action, outcome=outcome, target=target, details=details or {},
                user_id=user_id, actor=actor or "system", ip=flask.request.remote_addr if in_request else None)
-    # A Core INSERT, not an ORM unit of work: the API writes one entry per request, and the session's
+    # Core statements, not an ORM unit of work: the API writes one entry per request, and the session's
     # flush machinery cost about three times the insert itself.
-    with (db or context.get().db).engine.begin() as connection:
-        connection.execute(insert(AuditEvent), row)
+    audit_chain.append((db or context.get().db).engine, row)
 
 
 def query(user_id: int | None = None, action: str | None = None, since: datetime | None = None,

@@ -81,6 +81,9 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # ok, denied, failed
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the hash chain (portal.accounts.audit_chain): sha256 of the previous entry and of this one
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Upload(Base):

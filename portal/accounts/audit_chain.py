@@ -1,0 +1,112 @@
+"""The audit trail's hash chain: each entry stores a sha256 over its own fields and the previous entry's
+hash, so an entry changed, deleted or inserted out of order in the database breaks the chain at that
+point, and `python -m portal audit verify` names it.
+
+Appends are serialised in the database, so that writers in several processes (gunicorn workers, the
+Celery worker) never fork the chain: the row is inserted first (on SQLite that takes the database's one
+write lock for the rest of the transaction), on PostgreSQL after a transaction-scoped advisory lock; then
+the previous entry's hash is read and the new entry's hash written, in the same transaction."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterator
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.engine import Connection, Engine
+
+from portal.core.models import AuditEvent
+
+GENESIS = "0" * 64  # the "previous hash" of the first entry
+HASHED = ("at", "user_id", "actor", "action", "target", "outcome", "details", "ip")
+ADVISORY_LOCK = 0x41554449  # "AUDI": the PostgreSQL advisory lock key that serialises appends
+VERIFY_BATCH = 5_000
+
+
+def _canonical_time(value: datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds")
+
+
+def entry_hash(fields: dict, previous: str) -> str:
+    """sha256 over the entry's fields (in a fixed, canonical form) and the previous entry's hash."""
+    canonical = {name: fields.get(name) for name in HASHED}
+    canonical["at"] = _canonical_time(canonical["at"])
+    canonical["details"] = canonical["details"] or {}
+    body = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(f"{previous}\n{body}".encode()).hexdigest()
+
+
+def append(engine: Engine, row: dict) -> None:
+    """Add one entry to the end of the chain, in one transaction."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
+        new_id = connection.execute(insert(AuditEvent).returning(AuditEvent.id), row).scalar_one()
+        previous = _previous_hash(connection, new_id)
+        connection.execute(update(AuditEvent).where(AuditEvent.id == new_id)
+                           .values(prev_hash=previous, hash=entry_hash(row, previous)))
+
+
+def _previous_hash(connection: Connection, before_id: int) -> str:
+    found = connection.execute(select(AuditEvent.hash).where(AuditEvent.id < before_id)
+                               .order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    return found or GENESIS
+
+
+@dataclass(frozen=True)
+class Break:
+    """Where the chain stops holding, and why, in words."""
+
+    entry_id: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"entry {self.entry_id}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    entries: int  # how many entries were checked
+    broken: Break | None  # the first place the chain does not hold
+    head: str = GENESIS  # the newest entry's hash, when the chain holds: note it elsewhere to detect a cut
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+def _rows(engine: Engine) -> Iterator[dict]:
+    """Every entry in id order, a batch at a time (bounded memory on a long trail)."""
+    last = 0
+    columns = [AuditEvent.id, AuditEvent.prev_hash, AuditEvent.hash, *(getattr(AuditEvent, n) for n in HASHED)]
+    while True:
+        with engine.connect() as connection:
+            batch = connection.execute(select(*columns).where(AuditEvent.id > last)
+                                       .order_by(AuditEvent.id).limit(VERIFY_BATCH)).mappings().all()
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1]["id"]
+
+
+def verify(engine: Engine) -> Verdict:
+    """Walk the chain from the first entry; the first entry whose fields no longer give its hash was
+    changed; one whose link does not name the entry before it follows a deletion, an insertion or a
+    reordering."""
+    previous_hash, previous_id, count = GENESIS, None, 0
+    for row in _rows(engine):
+        count += 1
+        if row["hash"] is None or row["prev_hash"] is None:
+            return Verdict(count, Break(row["id"], "it has no hash: it was written outside the audit trail"))
+        if entry_hash(row, row["prev_hash"]) != row["hash"]:
+            return Verdict(count, Break(row["id"], "its fields were changed after it was written"))
+        if row["prev_hash"] != previous_hash:
+            where = f"entry {previous_id}" if previous_id is not None else "the start of the trail"
+            return Verdict(count, Break(row["id"], f"it does not follow {where}: an entry between them was "
+                                                   f"deleted, or one was inserted or moved"))
+        previous_hash, previous_id = row["hash"], row["id"]
+    return Verdict(count, None, previous_hash)

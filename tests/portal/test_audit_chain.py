@@ -1,0 +1,125 @@
+"""The audit trail's hash chain on SQLite and PostgreSQL: entries chained as they are written, by
+concurrent writers too; `audit verify` names the first entry changed, deleted or forged in place; the
+migration chains the entries written before it. The entries are made-up test events."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+from sqlalchemy import delete, func, insert, select, text, update
+
+from engine.settings import PROJECT_ROOT as ROOT
+from portal.accounts import audit, audit_chain
+from portal.core.db import Database
+from portal.core.models import AuditEvent, utcnow
+
+
+def _record(db, n: int, actor: str = "tester@example.org") -> None:
+    for k in range(n):
+        audit.record("test.event", target=f"thing-{k}", details={"k": k, "note": "made-up"}, actor=actor, db=db)
+
+
+def _ids(db) -> list[int]:
+    with db.engine.connect() as connection:
+        return list(connection.execute(select(AuditEvent.id).order_by(AuditEvent.id)).scalars())
+
+
+def test_entries_are_chained_and_verify_names_what_was_changed_or_deleted(migrated_db):
+    db = migrated_db
+    _record(db, 6)
+    verdict = audit_chain.verify(db.engine)
+    assert verdict.ok and verdict.entries == 6
+    ids = _ids(db)
+    with db.engine.begin() as connection:  # someone edits an entry in the database itself
+        connection.execute(update(AuditEvent).where(AuditEvent.id == ids[2]).values(details={"k": 99}))
+    verdict = audit_chain.verify(db.engine)
+    assert not verdict.ok and verdict.broken.entry_id == ids[2] and "fields were changed" in str(verdict.broken)
+    with db.engine.begin() as connection:  # put it back (the hash still matches the original fields)
+        connection.execute(update(AuditEvent).where(AuditEvent.id == ids[2])
+                           .values(details={"k": 2, "note": "made-up"}))
+    assert audit_chain.verify(db.engine).ok
+    with db.engine.begin() as connection:  # and deletes one
+        connection.execute(delete(AuditEvent).where(AuditEvent.id == ids[4]))
+    broken = audit_chain.verify(db.engine).broken
+    assert broken.entry_id == ids[5] and f"does not follow entry {ids[3]}" in str(broken)
+
+
+def test_an_entry_forged_in_place_with_a_valid_own_hash_breaks_the_next_link(migrated_db):
+    db = migrated_db
+    _record(db, 4)
+    ids = _ids(db)
+    with db.engine.begin() as connection:
+        victim = connection.execute(select(AuditEvent).where(AuditEvent.id == ids[1])).mappings().one()
+        forged = {name: victim[name] for name in audit_chain.HASHED} | {"actor": "someone-else@example.org"}
+        connection.execute(update(AuditEvent).where(AuditEvent.id == ids[1])
+                           .values(actor=forged["actor"], hash=audit_chain.entry_hash(forged, victim["prev_hash"])))
+    broken = audit_chain.verify(db.engine).broken
+    assert broken.entry_id == ids[2] and f"does not follow entry {ids[1]}" in str(broken)
+    with db.engine.begin() as connection:  # a row slipped in without the audit trail's code
+        connection.execute(insert(AuditEvent), {"at": utcnow(), "actor": "x", "action": "forged", "outcome": "ok",
+                                                "details": {}})
+    with db.engine.begin() as connection:
+        connection.execute(delete(AuditEvent).where(AuditEvent.id.in_(ids)))
+    broken = audit_chain.verify(db.engine).broken
+    assert "it has no hash" in str(broken)
+
+
+def test_concurrent_writers_never_fork_the_chain(migrated_db):
+    db, writers, each = migrated_db, 4, 25
+    errors = []
+
+    def write(who: int) -> None:
+        try:
+            _record(db, each, actor=f"writer-{who}@example.org")
+        except Exception as error:  # reported below: a lost entry or a lock error fails the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    verdict = audit_chain.verify(db.engine)
+    assert verdict.ok and verdict.entries == writers * each
+    with db.engine.connect() as connection:  # every entry names a different predecessor: one chain
+        links = connection.execute(select(func.count(func.distinct(AuditEvent.prev_hash)))).scalar()
+    assert links == writers * each
+
+
+def test_the_migration_chains_the_entries_written_before_it(database_url):
+    db = Database(database_url)
+    try:
+        db.upgrade("0002")
+        with db.engine.begin() as connection:
+            for k in range(3):
+                connection.execute(text("INSERT INTO audit_events (at, actor, action, outcome, details) "
+                                        "VALUES (:at, 'old@example.org', 'old.event', 'ok', :details)"),
+                                   {"at": utcnow().replace(tzinfo=None), "details": f'{{"k": {k}}}'})
+        db.upgrade()
+        _record(db, 2)
+        verdict = audit_chain.verify(db.engine)
+        assert verdict.ok and verdict.entries == 5
+    finally:
+        db.dispose()
+
+
+def test_audit_verify_on_the_command_line(migrated_db, tmp_path):
+    db = migrated_db
+    _record(db, 3)
+    env = {**os.environ, "CANCER_ALPHA_DATABASE_URL": db.url, "CANCER_ALPHA_VAR_DIR": str(tmp_path)}
+
+    def verify():
+        return subprocess.run([sys.executable, "-m", "portal", "audit", "verify"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    held = verify()
+    assert held.returncode == 0 and "3 entries" in held.stdout
+    assert audit_chain.verify(db.engine).head in held.stdout
+    last = _ids(db)[-1]
+    with db.engine.begin() as connection:
+        connection.execute(update(AuditEvent).where(AuditEvent.id == last).values(outcome="denied"))
+    broken = verify()
+    assert broken.returncode == 1 and f"broken at entry {last}: its fields were changed" in broken.stderr
