@@ -7,13 +7,16 @@ from dash import html
 RESEARCH_ONLY = "Research use only, not for diagnosis."
 
 
-def navbar(links: list[tuple[str, str]], user_name: str, user_role: str) -> dbc.Navbar:
-    """links: (label, path) of the pages the user may open, in order."""
+def navbar(links: list[tuple[str, str]], user_name: str, user_role: str, csrf: str) -> dbc.Navbar:
+    """links: (label, path) of the pages the user may open, in order; csrf: the session's form token,
+    which the sign-out form posts (a sign-out is a POST, never a link)."""
     items = [dbc.NavItem(dbc.NavLink(label, href=path, active="exact", id=f"nav-{path.strip('/') or 'home'}"))
              for label, path in links]
+    sign_out = html.Form([dbc.Input(type="hidden", name="csrf", value=csrf, id="nav-sign-out-csrf"),
+                          html.Button("Sign out", type="submit", className="dropdown-item", id="nav-sign-out")],
+                         method="POST", action="/logout", className="m-0")
     account = dbc.DropdownMenu(
-        [dbc.DropdownMenuItem("Account", href="/account"),
-         dbc.DropdownMenuItem("Sign out", href="/logout", external_link=True, id="nav-sign-out")],
+        [dbc.DropdownMenuItem("Account", href="/account"), sign_out],
         label=f"{user_name} ({user_role})", nav=True, align_end=True, id="nav-user")
     # below Bootstrap's lg breakpoint the links fold behind a toggler (pages/frame.py opens and closes it)
     return dbc.Navbar(dbc.Container([

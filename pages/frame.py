@@ -9,6 +9,7 @@ from flask_login import current_user
 from components.layout import navbar, not_allowed, research_banner
 from portal.accounts import audit
 from portal.accounts.permissions import PERMISSIONS, allowed
+from portal.accounts.signin import csrf_token
 from portal.core.states import AuditOutcome
 
 
@@ -22,7 +23,7 @@ def layout():
         return html.Div()
     links = [(p["name"], p["path"]) for p in visible_pages(current_user.role)]
     return html.Div([
-        navbar(links, current_user.name, current_user.role),
+        navbar(links, current_user.name, current_user.role, csrf_token()),
         research_banner(),
         html.Main(page_loading(dash.page_container), className="container-fluid py-3 px-4"),
     ])

@@ -106,6 +106,13 @@ def sign_in(client, email: str, password: str = PASSWORD, next_: str | None = No
     return client.post(url, data={"email": email, "password": password, "csrf": csrf})
 
 
+def sign_out(client):
+    """Sign a Flask test client out through the real form (a POST with the session's token)."""
+    page = client.get("/logout")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    return client.post("/logout", data={"csrf": csrf})
+
+
 def auth(key: str) -> dict:
     """Request headers that present an API key."""
     return {"Authorization": f"Bearer {key}"}
@@ -119,6 +126,14 @@ def submit_sign_in(dash_duo, email: str, password: str) -> None:
     dash_duo.wait_for_element("#login-email").send_keys(email)
     driver.find_element("css selector", "#login-password").send_keys(password)
     driver.find_element("css selector", "#login-submit").click()
+
+
+def sign_out_browser(dash_duo) -> None:
+    """Sign the browser out with the navigation bar's Sign out (a form post); lands on sign-in."""
+    dash_duo.wait_for_page(url=dash_duo.server.url + "/")
+    click(dash_duo, dash_duo.wait_for_element(".navbar .dropdown-toggle", timeout=20))  # the user's menu
+    click(dash_duo, dash_duo.wait_for_element("#nav-sign-out", timeout=10))
+    dash_duo.wait_for_element("#login-email", timeout=20)
 
 
 def upload(dash_duo, path) -> None:

@@ -14,7 +14,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from markupsafe import Markup, escape
 
 from portal.accounts import audit
-from portal.accounts.users import authenticate, get_user
+from portal.accounts.users import authenticate, end_sessions, get_user
 from portal.core import context
 from portal.core.errors import json_error
 from portal.core.states import AuditOutcome, SignInResult
@@ -29,15 +29,17 @@ blueprint = flask.Blueprint("auth", __name__)
 
 
 class SessionUser(UserMixin):
-    """What a request knows of its user. The session id includes the password's change time, so a
-    password change signs out every other session."""
+    """What a request knows of its user. The session id includes the password's change time and the
+    user's session generation, so a password change signs out every other session, and a sign-out ends
+    the user's sessions on the server: a cookie replayed afterwards is refused."""
 
     def __init__(self, user):
         self.id, self.email, self.name, self.role = user.id, user.email, user.name, user.role
         self._stamp = password_stamp(user)
+        self._generation = user.session_generation or 0
 
     def get_id(self) -> str:
-        return f"{self.id}:{self._stamp}"
+        return f"{self.id}:{self._stamp}:{self._generation}"
 
 
 def password_stamp(user) -> int:
@@ -47,11 +49,12 @@ def password_stamp(user) -> int:
 
 def load_user(session_id: str):
     try:
-        user_id, stamp = (int(part) for part in session_id.split(":"))
-    except ValueError:
+        user_id, stamp, generation = (int(part) for part in session_id.split(":"))
+    except ValueError:  # not three numbers (an older cookie, or a forged one): signed out
         return None
     user = get_user(context.get().db, user_id)
-    if user is None or not user.active or password_stamp(user) != stamp:
+    if (user is None or not user.active or password_stamp(user) != stamp
+            or (user.session_generation or 0) != generation):
         return None
     return SessionUser(user)
 
@@ -107,11 +110,16 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _csrf_token() -> str:
-    token = flask.session.get("login_csrf")
+def csrf_token() -> str:
+    """The session's token for the portal's own forms (sign-in, sign-out): a post without it is refused."""
+    token = flask.session.get("form_csrf")
     if not token:
-        token = flask.session["login_csrf"] = secrets.token_urlsafe(24)
+        token = flask.session["form_csrf"] = secrets.token_urlsafe(24)
     return token
+
+
+def _csrf_ok(form) -> bool:
+    return hmac.compare_digest(form.get("csrf", ""), flask.session.get("form_csrf", "") or "-")
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -122,7 +130,7 @@ def login():
             return flask.redirect(_safe_next(flask.request.args.get("next")))
         return _login_page()
     form = flask.request.form
-    if not hmac.compare_digest(form.get("csrf", ""), flask.session.get("login_csrf", "") or "-"):
+    if not _csrf_ok(form):
         return _login_page("The form expired; please sign in again."), 400
     email = form.get("email", "")
     outcome = authenticate(context.get().db, settings, email, form.get("password", ""))
@@ -139,19 +147,33 @@ def login():
     return flask.redirect(_safe_next(flask.request.args.get("next")))
 
 
-@blueprint.route("/logout")
+@blueprint.route("/logout", methods=["GET", "POST"])
 def logout():
-    if current_user.is_authenticated:
-        audit.record("sign-out")
+    """A POST with the session's form token signs out, and ends the user's sessions on the server (every
+    browser they are signed in on). A GET changes nothing: it shows the button, so that no link or image
+    elsewhere can sign a user out."""
+    if not current_user.is_authenticated:
+        return flask.redirect(flask.url_for("auth.login"))
+    if flask.request.method == "GET":
+        return _page("Sign out", flask.render_template_string(LOGOUT_FORM, csrf=csrf_token()))
+    if not _csrf_ok(flask.request.form):
+        return _page("Sign out", flask.render_template_string(
+            LOGOUT_FORM, csrf=csrf_token(), error="The form expired; press Sign out again.")), 400
+    end_sessions(context.get().db, current_user.id)
+    audit.record("sign-out")
     logout_user()
     flask.session.clear()
     return flask.redirect(flask.url_for("auth.login"))
 
 
+def _page(title: str, body: str):
+    return flask.render_template_string(PAGE, title=title, body=Markup(body))
+
+
 def _login_page(error: str | None = None, email: str = ""):
     return flask.render_template_string(
         PAGE, title="Sign in", body=Markup(flask.render_template_string(
-            LOGIN_FORM, error=error, email=email, csrf=_csrf_token(),
+            LOGIN_FORM, error=error, email=email, csrf=csrf_token(),
             action=flask.url_for("auth.login", next=flask.request.args.get("next") or None))))
 
 
@@ -161,6 +183,14 @@ PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <body class="bg-light"><main class="container py-5" style="max-width: 28rem">
 <p class="text-muted small mb-1">Cancer Alpha portal · research use only, not for diagnosis</p>
 {{ body }}</main></body></html>"""
+
+LOGOUT_FORM = """<h1 class="h4 mb-3">Sign out</h1>
+{% if error %}<div id="logout-error" class="alert alert-warning" role="alert">{{ error }}</div>{% endif %}
+<form method="post" action="/logout" class="card card-body">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<p>This ends your session in every browser you are signed in on.</p>
+<button class="btn btn-primary" id="logout-submit" type="submit">Sign out</button>
+</form>"""
 
 LOGIN_FORM = """<h1 class="h4 mb-3">Sign in</h1>
 {% if error %}<div id="login-error" class="alert alert-danger" role="alert">{{ error }}</div>{% endif %}

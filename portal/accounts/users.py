@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.passwords import generate_password, hash_password, verify_password
@@ -94,6 +94,14 @@ def set_role(db: Database, user_id: int, role: str) -> User:
     if role != ADMIN:
         _keep_an_admin(db, user_id)
     return _update(db, user_id, role=role)
+
+
+def end_sessions(db: Database, user_id: int) -> None:
+    """End every session of the user on the server (portal.accounts.signin: the generation is part of
+    each session id): counted up in the database, so every worker refuses the old cookies at once."""
+    with db.session() as session:
+        session.execute(update(User).where(User.id == user_id)
+                        .values(session_generation=User.session_generation + 1))
 
 
 def set_active(db: Database, user_id: int, active: bool) -> User:

@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 
 from components.links import explain_href, run_href
 from tests.helpers import (MODEL, PASSWORD, choose, click, email_of, finished_run, notebook_field_selector,
-                           submit_sign_in)
+                           sign_out_browser, submit_sign_in)
 
 NOTE = "Agrees with the histology report."  # made-up review note
 NOTEBOOK_TIMEOUT = 180  # papermill on 2 shared cores: tens of seconds, more under load
@@ -21,7 +21,7 @@ NOTEBOOK_TIMEOUT = 180  # papermill on 2 shared cores: tens of seconds, more und
 
 def switch_user(dash_duo, role: str) -> None:
     """Sign the browser out and in again as another role's test user; lands on Home."""
-    dash_duo.driver.get(dash_duo.server.url + "/logout")
+    sign_out_browser(dash_duo)
     submit_sign_in(dash_duo, email_of(role), PASSWORD)
     dash_duo.wait_for_element("#home-models", timeout=20)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import PASSWORD, choose, click, email_of, submit_sign_in
+from tests.helpers import PASSWORD, choose, click, email_of, sign_out_browser, submit_sign_in
 
 PAGES = {  # path -> (an element that shows the page's real content, text it must contain)
     "/": ("#home-models", "tissue-of-origin"),
@@ -133,7 +133,7 @@ def test_admin_creates_a_user_who_can_then_sign_in(signed_in):
     dash_duo.wait_for_contains_text("#admin-created", "Created new.person@example.org (analyst)")
     password = dash_duo.find_element("#admin-new-password-shown").text
     dash_duo.wait_for_contains_text("#admin-audit-grid", "user.create", timeout=20)
-    dash_duo.driver.get(dash_duo.server.url + "/logout")
+    sign_out_browser(dash_duo)
     submit_sign_in(dash_duo, "new.person@example.org", password)
     dash_duo.wait_for_element("#home-models", timeout=20)
     assert "nav-admin" not in {e.get_attribute("id") for e in dash_duo.find_elements(".navbar .nav-link")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tests.helpers import PASSWORD, click, click_when_drawn, email_of, submit_sign_in, upload
+from tests.helpers import PASSWORD, click, click_when_drawn, email_of, sign_out_browser, submit_sign_in, upload
 
 
 def run_to_results(dash_duo) -> str:
@@ -68,7 +68,7 @@ def test_another_user_cannot_open_the_run(signed_in, example_file, app, tmp_path
     upload(dash_duo, example_file)
     dash_duo.wait_for_contains_text("#report-ok", "passed validation", timeout=30)
     run_id = run_to_results(dash_duo)
-    dash_duo.driver.get(dash_duo.server.url + "/logout")
+    sign_out_browser(dash_duo)
     submit_sign_in(dash_duo, email_of("clinician"), PASSWORD)
     dash_duo.wait_for_element("#home-models", timeout=20)
     dash_duo.wait_for_page(url=dash_duo.server.url + f"/runs/{run_id}")

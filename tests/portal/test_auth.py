@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.core.models import AuditEvent
-from tests.helpers import ADMIN_EMAIL, PASSWORD, make_settings, sign_in
+from tests.helpers import ADMIN_EMAIL, PASSWORD, make_settings, sign_in, sign_out
 
 
 def test_signed_out_callers_are_kept_out(app):
@@ -30,11 +30,50 @@ def test_sign_in_and_out(app, db):
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
     assert client.get("/_dash-layout").status_code == 200
-    assert client.get("/logout").status_code == 302
+    assert client.get("/logout").status_code == 200  # a GET only offers the button: no link signs anyone out
+    assert client.get("/_dash-layout").status_code == 200
+    assert client.post("/logout", data={"csrf": "guess"}).status_code == 400  # a forged post changes nothing
+    assert client.get("/_dash-layout").status_code == 200
+    assert sign_out(client).status_code == 302
     assert client.get("/_dash-layout").status_code == 401
     with db.session() as session:
         actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert actions[-2:] == ["sign-in", "sign-out"]
+
+
+def test_a_cookie_replayed_after_sign_out_is_refused(app):
+    client, other_browser = app.server.test_client(), app.server.test_client()
+    sign_in(client, ADMIN_EMAIL)
+    sign_in(other_browser, ADMIN_EMAIL)
+    cookie = client.get_cookie("session").value  # what an attacker copied while the user was signed in
+    assert sign_out(client).status_code == 302
+    replay = app.server.test_client()
+    replay.set_cookie("session", cookie)
+    assert replay.get("/_dash-layout").status_code == 401  # the session ended on the server
+    assert other_browser.get("/_dash-layout").status_code == 401  # and on every browser of that user
+    assert sign_in(client, ADMIN_EMAIL).status_code == 302 and client.get("/_dash-layout").status_code == 200
+
+
+def test_the_navigation_signs_out_with_a_form_post(app):
+    client = app.server.test_client()
+    sign_in(client, ADMIN_EMAIL)
+    forms = list(_components(client.get("/_dash-layout").json, "Form"))
+    assert [(f["props"]["action"], f["props"]["method"]) for f in forms] == [("/logout", "POST")]
+    token = client.get("/logout").get_data(as_text=True).split('name="csrf" value="')[1].split('"')[0]
+    fields = {c["props"].get("name"): c["props"].get("value") for c in forms[0]["props"]["children"]}
+    assert fields["csrf"] == token  # the form carries the session's token
+
+
+def _components(node, kind: str):
+    """The components of type `kind` in a Dash layout (JSON)."""
+    if isinstance(node, dict):
+        if node.get("type") == kind:
+            yield node
+        for value in node.get("props", {}).values():
+            yield from _components(value, kind)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _components(item, kind)
 
 
 def test_wrong_password_and_unknown_email_get_the_same_answer(app):
@@ -57,7 +96,7 @@ def test_lock_out_holds_through_the_web_form(app):
 def test_open_redirects_and_forged_forms_are_refused(app):
     client = app.server.test_client()
     assert sign_in(client, ADMIN_EMAIL, next_="https://evil.example/").headers["Location"] == "/"
-    client.get("/logout")
+    sign_out(client)
     forged = client.post("/login", data={"email": ADMIN_EMAIL, "password": PASSWORD, "csrf": "guess"})
     assert forged.status_code == 400
 
