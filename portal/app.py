@@ -15,7 +15,7 @@ from flask_limiter.util import get_remote_address
 
 from engine.registry import Registry
 from engine.settings import PROJECT_ROOT
-from portal import metrics, plotly_bundle
+from portal import metrics, plotly_bundle, security_headers
 from portal.accounts import api_keys
 from portal.accounts import signin as auth
 from portal.accounts.users import ensure_admin
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         module = importlib.import_module(page["module"])
         if hasattr(module, "register_callbacks"):
             module.register_callbacks(app)
+    security_headers.install(app, settings)
     log.info("portal ready in %.2f s (database %s, models %s)", time.perf_counter() - started,
              db.engine.url.render_as_string(hide_password=True), settings.models_dir)
     return app
