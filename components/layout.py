@@ -12,17 +12,19 @@ def navbar(links: list[tuple[str, str]], user_name: str, user_role: str, csrf: s
     which the sign-out form posts (a sign-out is a POST, never a link)."""
     items = [dbc.NavItem(dbc.NavLink(label, href=path, active="exact", id=f"nav-{path.strip('/') or 'home'}"))
              for label, path in links]
+    # a plain form beside the menu, not an item in it: a menu closing on the click could drop the post
     sign_out = html.Form([dbc.Input(type="hidden", name="csrf", value=csrf, id="nav-sign-out-csrf"),
-                          html.Button("Sign out", type="submit", className="dropdown-item", id="nav-sign-out")],
-                         method="POST", action="/logout", className="m-0")
+                          html.Button("Sign out", type="submit", className="btn btn-outline-light btn-sm",
+                                      id="nav-sign-out")],
+                         method="POST", action="/logout", className="d-flex align-items-center m-0 ms-lg-2")
     account = dbc.DropdownMenu(
-        [dbc.DropdownMenuItem("Account", href="/account"), sign_out],
+        [dbc.DropdownMenuItem("Account", href="/account")],
         label=f"{user_name} ({user_role})", nav=True, align_end=True, id="nav-user")
     # below Bootstrap's lg breakpoint the links fold behind a toggler (pages/frame.py opens and closes it)
     return dbc.Navbar(dbc.Container([
         dbc.NavbarBrand("Cancer Alpha", href="/"),
         dbc.NavbarToggler(id="nav-toggler", n_clicks=0),
-        dbc.Collapse([dbc.Nav(items, navbar=True, className="me-auto"), dbc.Nav([account], navbar=True)],
+        dbc.Collapse([dbc.Nav(items, navbar=True, className="me-auto"), dbc.Nav([account], navbar=True), sign_out],
                      id="nav-collapse", is_open=False, navbar=True),
     ], fluid=True), color="dark", dark=True, expand="lg", className="mb-0")
 

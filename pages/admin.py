@@ -14,7 +14,7 @@ from pages.frame import page_denied
 from portal.accounts import audit
 from portal.accounts.passwords import WeakPassword, generate_password
 from portal.accounts.permissions import PERMISSIONS, ROLES, require
-from portal.accounts.users import UserError, create_user, list_users, set_active, set_role
+from portal.accounts.users import UserError, blocked_addresses, create_user, list_users, set_active, set_role
 from portal.core import context
 from portal.core.states import AuditOutcome
 
@@ -28,10 +28,12 @@ def _when(value: datetime | None) -> str:
 
 
 def user_rows() -> list[dict]:
+    db = context.get().db
+    refused = blocked_addresses(db)
     return [{"id": u.id, "email": u.email, "name": u.name, "role": u.role,
              "active": "yes" if u.active else "no", "last_sign_in": _when(u.last_login_at),
-             "locked_until": _when(u.locked_until), "created": _when(u.created_at)}
-            for u in list_users(context.get().db)]
+             "refused_addresses": refused.get(u.email, 0), "created": _when(u.created_at)}
+            for u in list_users(db)]
 
 
 def _user_options() -> list[dict]:
@@ -48,7 +50,7 @@ def _users_section() -> html.Div:
         html.H2("Users", className="h5"),
         dag.AgGrid(id="admin-users-grid", rowData=user_rows(), defaultColDef=GRID_DEFAULTS,
                    columnDefs=[{"field": f} for f in ("email", "name", "role", "active", "last_sign_in",
-                                                      "locked_until", "created")],
+                                                      "refused_addresses", "created")],
                    columnSize="sizeToFit", dashGridOptions={"domLayout": "autoHeight"}),
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody([

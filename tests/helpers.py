@@ -131,8 +131,7 @@ def submit_sign_in(dash_duo, email: str, password: str) -> None:
 def sign_out_browser(dash_duo) -> None:
     """Sign the browser out with the navigation bar's Sign out (a form post); lands on sign-in."""
     dash_duo.wait_for_page(url=dash_duo.server.url + "/")
-    click(dash_duo, dash_duo.wait_for_element(".navbar .dropdown-toggle", timeout=20))  # the user's menu
-    click(dash_duo, dash_duo.wait_for_element("#nav-sign-out", timeout=10))
+    click(dash_duo, dash_duo.wait_for_element("#nav-sign-out", timeout=20))
     dash_duo.wait_for_element("#login-email", timeout=20)
 
 

@@ -133,7 +133,7 @@ def login():
     if not _csrf_ok(form):
         return _login_page("The form expired; please sign in again."), 400
     email = form.get("email", "")
-    outcome = authenticate(context.get().db, settings, email, form.get("password", ""))
+    outcome = authenticate(context.get().db, settings, email, form.get("password", ""), flask.request.remote_addr)
     if outcome.reason != SignInResult.OK:
         audit.record("sign-in", outcome=AuditOutcome.FAILED, target=email.strip().lower()[:254],
                      details={"reason": outcome.reason},
@@ -143,6 +143,9 @@ def login():
     flask.session.clear()  # a fresh session on sign-in (no fixation)
     login_user(SessionUser(outcome.user))
     flask.session.permanent = True
+    # the form token now, with the sign-in's cookie: made later, by one of a page's concurrent requests,
+    # it could be lost to another that writes the session back without it
+    csrf_token()
     audit.record("sign-in")
     return flask.redirect(_safe_next(flask.request.args.get("next")))
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from portal.accounts.passwords import generate_password, hash_password, verify_password
 from portal.accounts.permissions import ADMIN, ROLES
 from portal.core.db import Database
-from portal.core.models import User, utcnow
+from portal.core.models import SignInThrottle, User, utcnow
 from portal.core.settings import Settings
 from portal.core.states import SignInResult
 
@@ -43,8 +43,7 @@ def create_user(db: Database, email: str, name: str, role: str, password: str) -
     with db.session() as session:
         if session.scalar(select(User).where(User.email == email)):
             raise UserError(f"a user with e-mail {email} exists already")
-        user = User(email=email, name=name.strip(), role=role, password_hash=password_hash, active=True,
-                    failed_logins=0)
+        user = User(email=email, name=name.strip(), role=role, password_hash=password_hash, active=True)
         session.add(user)
     return user
 
@@ -125,9 +124,15 @@ class SignIn:
     reason: SignInResult
 
 
-def authenticate(db: Database, settings: Settings, email: str, password: str) -> SignIn:
-    """Check a sign-in. `lockout_failures` wrong passwords in a row lock the account for
-    `lockout_minutes`; while locked even the right password is refused."""
+MAX_BLOCK = timedelta(hours=24)
+
+
+def authenticate(db: Database, settings: Settings, email: str, password: str, client: str | None = None) -> SignIn:
+    """Check a sign-in from a client address. `lockout_failures` wrong passwords in a row for one account
+    from one address refuse that address for `lockout_minutes`, doubled at each further failure (at most
+    a day); the account's owner still signs in from another address, so nobody can lock them out. Every
+    path hashes the password once: a refusal takes as long as a check, and tells nothing."""
+    client = (client or "unknown")[:64]
     try:
         email = normalise_email(email)
     except UserError:
@@ -135,23 +140,48 @@ def authenticate(db: Database, settings: Settings, email: str, password: str) ->
         return SignIn(None, SignInResult.UNKNOWN)
     now = utcnow()
     with db.session() as session:
-        user = session.scalar(select(User).where(User.email == email).with_for_update())
-        if user is None:
-            verify_password(None, password)  # same work as a real check: no timing hint
-            return SignIn(None, SignInResult.UNKNOWN)
-        if user.locked_until is not None and user.locked_until > now:
+        user = session.scalar(select(User).where(User.email == email))
+        throttle = _throttle(session, email, client)
+        right = verify_password(user.password_hash if user else None, password)  # on every path
+        if throttle.blocked_until is not None and throttle.blocked_until > now:
             return SignIn(user, SignInResult.LOCKED)
-        if not verify_password(user.password_hash, password):
-            user.failed_logins += 1
-            if user.failed_logins >= settings.lockout_failures:
-                user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-                user.failed_logins = 0
+        if user is None or not right:
+            throttle.failures += 1
+            throttle.last_failure_at = now
+            beyond = throttle.failures - settings.lockout_failures
+            if beyond >= 0:
+                throttle.blocked_until = now + min(timedelta(minutes=settings.lockout_minutes) * 2 ** min(beyond, 16),
+                                                   MAX_BLOCK)
                 return SignIn(user, SignInResult.LOCKED)
-            return SignIn(user, SignInResult.WRONG_PASSWORD)
+            return SignIn(user, SignInResult.UNKNOWN if user is None else SignInResult.WRONG_PASSWORD)
         if not user.active:
             return SignIn(user, SignInResult.INACTIVE)
-        user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+        session.delete(throttle)
+        user.last_login_at = now
         return SignIn(user, SignInResult.OK)
+
+
+def blocked_addresses(db: Database) -> dict[str, int]:
+    """Per account e-mail, how many client addresses are refused now after failed sign-ins."""
+    with db.session() as session:
+        rows = session.execute(select(SignInThrottle.email, func.count()).where(SignInThrottle.blocked_until > utcnow())
+                               .group_by(SignInThrottle.email)).all()
+    return {email: count for email, count in rows}
+
+
+def _throttle(session, email: str, client: str) -> SignInThrottle:
+    """The (account, address) row, locked for this transaction; made when missing (another request may
+    make it at the same moment: then theirs is used)."""
+    query = select(SignInThrottle).where(SignInThrottle.email == email, SignInThrottle.client == client)
+    found = session.scalar(query.with_for_update())
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            session.add(SignInThrottle(email=email, client=client, failures=0, last_failure_at=utcnow()))
+    except IntegrityError:
+        pass
+    return session.scalar(query.with_for_update())
 
 
 def ensure_admin(db: Database, settings: Settings) -> str | None:

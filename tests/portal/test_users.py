@@ -1,14 +1,18 @@
-"""Users, roles, hashed passwords, and sign-in with lock-out, on SQLite and PostgreSQL."""
+"""Users, roles, hashed passwords, and sign-in throttled per account and address, on SQLite and
+PostgreSQL (the addresses are documentation ranges)."""
 from __future__ import annotations
 
+import statistics
+import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, update
 
 from portal.accounts.passwords import WeakPassword
-from portal.accounts.users import (UserError, authenticate, change_password, create_user, ensure_admin, find_user,
-                                   set_active, set_role)
-from portal.core.models import utcnow
+from portal.accounts.users import (UserError, authenticate, blocked_addresses, change_password, create_user,
+                                   ensure_admin, find_user, set_active, set_role)
+from portal.core.models import SignInThrottle, utcnow
 from portal.core.settings import Settings
 from tests.helpers import PASSWORD
 
@@ -52,17 +56,60 @@ def test_the_last_admin_cannot_be_demoted_or_deactivated(db):
     assert set_active(db, other.id, True).active
 
 
-def test_lock_out_after_five_failures(db, settings):
+def _unblock(db, email: str, client: str) -> None:
+    """As if the block ran out."""
+    with db.session() as session:
+        session.execute(update(SignInThrottle).where(SignInThrottle.email == email, SignInThrottle.client == client)
+                        .values(blocked_until=utcnow() - timedelta(seconds=1)))
+
+
+def _blocked_for(db, email: str, client: str) -> timedelta:
+    with db.session() as session:
+        until = session.scalar(select(SignInThrottle.blocked_until).where(SignInThrottle.email == email,
+                                                                          SignInThrottle.client == client))
+    return until - utcnow()
+
+
+def test_five_failures_refuse_that_address_only_for_longer_each_time(db, settings):
     create_user(db, "c@example.org", "C", "clinician", PASSWORD)
+    attacker, owner = "203.0.113.7", "198.51.100.2"  # documentation addresses
     for attempt in range(4):
-        assert authenticate(db, settings, "c@example.org", "wrong password!").reason == "wrong-password"
-    assert authenticate(db, settings, "c@example.org", "wrong password!").reason == "locked"
-    assert authenticate(db, settings, "c@example.org", PASSWORD).reason == "locked"  # even the right one
-    user = find_user(db, "c@example.org")
-    assert user.locked_until - utcnow() > timedelta(minutes=14)
-    with db.session() as session:  # fifteen minutes later
-        session.get(type(user), user.id).locked_until = utcnow() - timedelta(seconds=1)
-    assert authenticate(db, settings, "c@example.org", PASSWORD).reason == "ok"
+        assert authenticate(db, settings, "c@example.org", "wrong password!", attacker).reason == "wrong-password"
+    assert authenticate(db, settings, "c@example.org", "wrong password!", attacker).reason == "locked"
+    assert authenticate(db, settings, "c@example.org", PASSWORD, attacker).reason == "locked"  # even the right one
+    assert timedelta(minutes=14) < _blocked_for(db, "c@example.org", attacker) <= timedelta(minutes=15)
+    assert authenticate(db, settings, "c@example.org", PASSWORD, owner).reason == "ok"  # no lock-out for everyone
+    assert blocked_addresses(db) == {"c@example.org": 1}
+    _unblock(db, "c@example.org", attacker)
+    assert authenticate(db, settings, "c@example.org", "wrong again!", attacker).reason == "locked"  # at once
+    assert timedelta(minutes=29) < _blocked_for(db, "c@example.org", attacker) <= timedelta(minutes=30)  # doubled
+    _unblock(db, "c@example.org", attacker)
+    assert authenticate(db, settings, "c@example.org", PASSWORD, attacker).reason == "ok"  # and forgotten
+    assert authenticate(db, settings, "c@example.org", "wrong password!", attacker).reason == "wrong-password"
+
+
+def test_unknown_accounts_are_throttled_like_known_ones(db, settings):
+    for attempt in range(4):
+        assert authenticate(db, settings, "nobody@example.org", "guess", "203.0.113.9").reason == "unknown"
+    assert authenticate(db, settings, "nobody@example.org", "guess", "203.0.113.9").reason == "locked"
+
+
+def test_a_refusal_does_the_same_work_as_a_check(db, settings):
+    """A refused address waits for the password hash like anyone: no timing says it was refused."""
+    create_user(db, "e@example.org", "E", "analyst", PASSWORD)
+
+    def median_seconds(client: str) -> float:
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            authenticate(db, settings, "e@example.org", "wrong password!", client)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    for attempt in range(5):
+        authenticate(db, settings, "e@example.org", "wrong password!", "203.0.113.1")
+    refused, checked = median_seconds("203.0.113.1"), median_seconds("203.0.113.2")
+    assert refused > 0.6 * checked  # before: about 60 ms against 300 ms
 
 
 def test_unknown_and_inactive(db, settings):
