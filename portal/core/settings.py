@@ -47,9 +47,10 @@ class Settings:
     login_rate_limit: str = "20 per minute"
     """`CANCER_ALPHA_LOGIN_RATE_LIMIT`: sign-in attempts per client address (Flask-Limiter notation)."""
     lockout_failures: int = 5
-    """`CANCER_ALPHA_LOCKOUT_FAILURES`: failed sign-ins in a row that lock an account."""
+    """`CANCER_ALPHA_LOCKOUT_FAILURES`: failed sign-ins in a row, for one account from one client address,
+    that refuse that address for that account (portal.accounts.users.authenticate)."""
     lockout_minutes: int = 15
-    """`CANCER_ALPHA_LOCKOUT_MINUTES`: how long the lock holds."""
+    """`CANCER_ALPHA_LOCKOUT_MINUTES`: how long the first refusal holds (doubled at each further failure)."""
     session_hours: int = 12
     """`CANCER_ALPHA_SESSION_HOURS`: a sign-in's lifetime."""
     storage_key: str = field(default="", repr=False)
