@@ -7,7 +7,6 @@ from __future__ import annotations
 from components import prediction_figures as pf
 
 FORMAT = 2  # 2: many samples drawn as a density, no WebGL traces
-GRAPHS = ("class_counts", "confidence", "confidence_ood", "projection")  # in page order; then label_confusion
 
 
 def draw(inputs) -> dict[str, dict]:

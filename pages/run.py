@@ -124,11 +124,19 @@ def results_view(run) -> html.Div:
 RETRY = "run-retry"  # the prefix of the retry's background job (portal.jobs.callbacks.register_job)
 
 
+def _may_change(run) -> bool:
+    """The owner or an admin: who may share, cancel or retry a run (the services check again)."""
+    return run.user_id == current_user.id or current_user.role == ADMIN
+
+
+def _retry_hidden(portal, run) -> bool:
+    return not (waiting.stalled(portal, run) and _may_change(run))
+
+
 def progress_view(run) -> html.Div:
     """A run still going: its status in words and its progress, polled from the database; a run that no
     worker picked up offers its owner (or an admin) a retry."""
     portal = context.get()
-    may_retry = run.user_id == current_user.id or current_user.role == ADMIN
     stalled = waiting.stalled(portal, run)
     return html.Div([
         dbc.Alert(waiting.status_words(portal, run), color="warning" if stalled else "info", id="run-status"),
@@ -138,7 +146,7 @@ def progress_view(run) -> html.Div:
             dbc.Button("Stop the retry", id=f"{RETRY}-cancel", color="danger", outline=True, size="sm",
                        disabled=True),
             html.Div(id=f"{RETRY}-message", className="mt-2"),
-        ], id="run-retry-box", className="mt-2 no-print", hidden=not (stalled and may_retry)),
+        ], id="run-retry-box", className="mt-2 no-print", hidden=_retry_hidden(portal, run)),
         html.Div([dbc.Progress(id=f"{RETRY}-progress"), html.Span(id=f"{RETRY}-progress-label")], hidden=True),
         dcc.Store(id=f"{RETRY}-queued"), dcc.Store(id=f"{RETRY}-finished"),
         dcc.Interval(id="run-poll", interval=1000),
@@ -186,7 +194,7 @@ def _share_options(shares) -> list[dict]:
 
 def sharing_view(run) -> html.Div:
     portal = context.get()
-    if run.user_id != current_user.id and current_user.role != ADMIN:
+    if not _may_change(run):
         return dbc.Alert(f"Shared with you by {sharing.owner_name(portal, run)}: read-only (you may open its "
                          f"results, explanations and downloads).", color="info", className="py-1 small",
                          id="run-shared-note")
@@ -262,10 +270,8 @@ def register_callbacks(app: dash.Dash) -> None:
         done = round(100 * run.progress_done / run.progress_total) if run.progress_total else 0
         label = f"{run.progress_done:,} of {run.progress_total:,}"
         reload = f"/runs/{run.id}" if run.status not in RunStatus.active() else no_update
-        stalled = waiting.stalled(portal, run)
-        may_retry = run.user_id == current_user.id or current_user.role == ADMIN
-        return (done, label, reload, waiting.status_words(portal, run), "warning" if stalled else "info",
-                not (stalled and may_retry))
+        return (done, label, reload, waiting.status_words(portal, run),
+                "warning" if waiting.stalled(portal, run) else "info", _retry_hidden(portal, run))
 
     register_job(app, RETRY, "predict", figure_store.predict_and_draw(run_figures.FORMAT, run_figures.draw),
                  runs.cancel_run,
@@ -275,10 +281,11 @@ def register_callbacks(app: dash.Dash) -> None:
                   Input(f"{RETRY}-run", "n_clicks"), State("run-id", "data"), prevent_initial_call=True)
     def retry(_clicks, run_id):
         require("predict")
-        run_or_abort(run_id, RunAccess.WRITE)  # the owner or an admin; 403/404 otherwise
-        try:
+        try:  # waiting.retry checks the owner (or an admin) and that the run is stalled
             run = waiting.retry(context.get(), run_id, current_user.id, current_user.role)
-        except runs.RunError as error:  # no longer waiting, or not for long enough
+        except runs.RunError as error:
+            if error.status != 409:  # not theirs, no such run, a forged id
+                flask.abort(error.status, description=str(error))
             return no_update, dbc.Alert(f"Not retried: {error}.", color="warning", className="py-1 small mb-0")
         return run.id, dbc.Alert("Started again: this page follows it.", color="info", className="py-1 small mb-0")
 

@@ -96,8 +96,7 @@ def error_response(error):
     message = getattr(error, "description", "")
     if _wants_json():
         return json_error(code, message)
-    return flask.render_template_string(PAGE, title=f"{code}", body=Markup(
-        f"<h1 class='h4'>{code}</h1><p>{escape(message)}</p><p><a href='/'>Home</a></p>")), code
+    return _page(f"{code}", f"<h1 class='h4'>{code}</h1><p>{escape(message)}</p><p><a href='/'>Home</a></p>"), code
 
 
 def _safe_next(target: str | None) -> str:
@@ -174,10 +173,9 @@ def _page(title: str, body: str):
 
 
 def _login_page(error: str | None = None, email: str = ""):
-    return flask.render_template_string(
-        PAGE, title="Sign in", body=Markup(flask.render_template_string(
-            LOGIN_FORM, error=error, email=email, csrf=csrf_token(),
-            action=flask.url_for("auth.login", next=flask.request.args.get("next") or None))))
+    return _page("Sign in", flask.render_template_string(
+        LOGIN_FORM, error=error, email=email, csrf=csrf_token(),
+        action=flask.url_for("auth.login", next=flask.request.args.get("next") or None)))
 
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
