@@ -53,6 +53,8 @@ class Settings:
     """`CANCER_ALPHA_LOCKOUT_MINUTES`: how long the first refusal holds (doubled at each further failure)."""
     session_hours: int = 12
     """`CANCER_ALPHA_SESSION_HOURS`: a sign-in's lifetime."""
+    session_idle_minutes: int = 30
+    """`CANCER_ALPHA_SESSION_IDLE_MINUTES`: a session unused this long is ended (as well as its lifetime)."""
     storage_key: str = field(default="", repr=False)
     """`CANCER_ALPHA_STORAGE_KEY`: key (Fernet, urlsafe base64 of 32 bytes) that encrypts stored uploads and
     results; default derived from the secret key (changing that key then makes stored files unreadable)."""
@@ -60,11 +62,21 @@ class Settings:
     """`CANCER_ALPHA_MAX_UPLOAD_BYTES`: the largest upload accepted."""
     max_rows: int = 100_000
     """`CANCER_ALPHA_MAX_ROWS`: the most samples in one upload."""
+    max_cells: int = 20_000_000
+    """`CANCER_ALPHA_MAX_CELLS`: the most values (rows x columns) in one upload, so that memory stays bounded."""
+    retention_days: int = 30
+    """`CANCER_ALPHA_RETENTION_DAYS`: uploads, results and notebook inputs older than this are purged."""
     queue_timeout_seconds: int = 120
     """`CANCER_ALPHA_QUEUE_TIMEOUT_SECONDS`: how long a run may wait for a worker before its page says that
     none picked it up, and offers to retry it."""
     api_rate_limit: str = "600 per minute"
     """`CANCER_ALPHA_API_RATE_LIMIT`: requests per API key (Flask-Limiter notation)."""
+    api_auth_failure_limit: str = "30 per minute"
+    """`CANCER_ALPHA_API_AUTH_FAILURE_LIMIT`: failed API authentications per client address."""
+    cors_origins: tuple[str, ...] = ()
+    """`CANCER_ALPHA_CORS_ORIGINS`: origins (comma-separated) that may call the API from a browser; none by default."""
+    trusted_proxy_hops: int = 0
+    """`CANCER_ALPHA_TRUSTED_PROXY_HOPS`: reverse proxies in front of the portal whose X-Forwarded-For is trusted."""
     metrics_token: str | None = field(default=None, repr=False)
     """`CANCER_ALPHA_METRICS_TOKEN`: a bearer token that may read /metrics from anywhere."""
     metrics_allow: str = "127.0.0.1/32,::1/128"
@@ -114,6 +126,9 @@ class Settings:
             except (TypeError, ValueError):
                 raise SettingsError(f"{PREFIX}{name.upper()} must be a whole number, not {value!r}") from None
 
+        def listed(name: str) -> tuple[str, ...]:
+            return tuple(item.strip() for item in get(name, "").split(",") if item.strip())
+
         mode = get("env", DEVELOPMENT_ENV)
         if mode not in (DEVELOPMENT_ENV, PRODUCTION_ENV):
             raise SettingsError(f"{PREFIX}ENV must be {DEVELOPMENT_ENV} or {PRODUCTION_ENV}, not {mode!r}")
@@ -134,11 +149,17 @@ class Settings:
             lockout_failures=integer("lockout_failures", 5),
             lockout_minutes=integer("lockout_minutes", 15),
             session_hours=integer("session_hours", 12),
+            session_idle_minutes=integer("session_idle_minutes", 30),
             storage_key=get("storage_key", ""),
             max_upload_bytes=integer("max_upload_bytes", 50 * 1024 * 1024),
             max_rows=integer("max_rows", 100_000),
+            max_cells=integer("max_cells", 20_000_000),
+            retention_days=integer("retention_days", 30),
             queue_timeout_seconds=integer("queue_timeout_seconds", 120),
             api_rate_limit=get("api_rate_limit", "600 per minute"),
+            api_auth_failure_limit=get("api_auth_failure_limit", "30 per minute"),
+            cors_origins=listed("cors_origins"),
+            trusted_proxy_hops=integer("trusted_proxy_hops", 0),
             metrics_token=get("metrics_token"),
             metrics_allow=get("metrics_allow", "127.0.0.1/32,::1/128"),
         )
