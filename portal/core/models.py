@@ -117,6 +117,11 @@ class Upload(Base):
     status: Mapped[str] = mapped_column(String(16))  # valid, invalid
     validation: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # portal.retention: when its stored values were deleted (by the retention policy or an erasure), and why;
+    # revised_at: when an erasure last rewrote them (part of the cache keys of whoever read them before)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    purge_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)  # a PurgeReason
+    revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class PredictionRun(Base):
@@ -138,6 +143,10 @@ class PredictionRun(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # portal.retention: as on Upload (its results and figures deleted; revised_at: an erasure rewrote them)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    purge_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class NotebookRun(Base):
@@ -160,6 +169,9 @@ class NotebookRun(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     duration_seconds: Mapped[float | None] = mapped_column(nullable=True)
+    # portal.retention: when its folder (the executed notebook, its HTML, an input copy) was deleted, and why
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    purge_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class RunShare(Base):

@@ -25,6 +25,13 @@ class UploadStatus(StrEnum):
     INVALID = "invalid"  # refused: only the report is kept
 
 
+class PurgeReason(StrEnum):
+    """Why a record's stored files were deleted while the record stays (portal.retention)."""
+
+    RETENTION = "retention"  # older than the retention policy allows (python -m portal purge)
+    ERASURE = "erasure"  # every sample it held was erased at a data subject's request (python -m portal erase)
+
+
 class AuditOutcome(StrEnum):
     OK = "ok"
     DENIED = "denied"  # refused for lack of permission or ownership
