@@ -6,6 +6,7 @@ from datetime import datetime
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
+import flask
 from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user, login_user
 
@@ -48,7 +49,7 @@ def _password_card() -> dbc.Card:
         html.H2("Change password", className="h6"),
         dbc.Label("Current password", html_for="account-current"),
         dbc.Input(id="account-current", type="password", autocomplete="current-password"),
-        dbc.Label(f"New password (at least {MIN_LENGTH} characters)", html_for="account-new", className="mt-2"),
+        dbc.Label(f"New password (at least {MIN_LENGTH} characters, not a common one)", html_for="account-new", className="mt-2"),
         dbc.Input(id="account-new", type="password", autocomplete="new-password"),
         dbc.Label("New password again", html_for="account-repeat", className="mt-2"),
         dbc.Input(id="account-repeat", type="password", autocomplete="new-password"),
@@ -111,8 +112,10 @@ def register_callbacks(app: dash.Dash) -> None:
         require("change_own_password")
         if not new or new != repeat:
             return dbc.Alert("The two new passwords differ.", color="danger")
-        try:
-            user = change_password(context.get().db, current_user.id, current or "", new)
+        portal = context.get()
+        try:  # throttled per (account, address) like a sign-in: the page is no oracle for the password
+            user = change_password(portal.db, current_user.id, current or "", new, settings=portal.settings,
+                                   client=flask.request.remote_addr)
         except (UserError, WeakPassword) as error:
             audit.record("password.change", outcome=AuditOutcome.FAILED, details={"reason": str(error)})
             return dbc.Alert(f"Not changed: {error}.", color="danger")

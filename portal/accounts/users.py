@@ -1,4 +1,5 @@
-"""Users: creation, roles, deactivation, passwords, and sign-in with lock-out."""
+"""Users: creation, roles, deactivation, passwords, and sign-in (and the Account page's password check)
+throttled per account and client address."""
 from __future__ import annotations
 
 import re
@@ -109,13 +110,39 @@ def set_active(db: Database, user_id: int, active: bool) -> User:
     return _update(db, user_id, active=active)
 
 
-def change_password(db: Database, user_id: int, current: str, new: str) -> User:
+TOO_MANY = "too many wrong passwords from this address; try again later"
+
+
+def change_password(db: Database, user_id: int, current: str, new: str, settings: Settings | None = None,
+                    client: str | None = None) -> User:
+    """Set a new password once the current one is checked. With `settings` (the Account page) the check
+    is throttled like a sign-in, per (account, client address): `lockout_failures` wrong current
+    passwords refuse that address, with the same back-off, and a refused check says so."""
     user = get_user(db, user_id)
-    if user is None or not verify_password(user.password_hash, current):
+    if user is None:
+        raise UserError("the current password is wrong")
+    if settings is not None:
+        _check_current_throttled(db, settings, user, current, client)
+    elif not verify_password(user.password_hash, current):
         raise UserError("the current password is wrong")
     if new == current:
         raise UserError("the new password must differ from the current one")
     return _update(db, user_id, password_hash=hash_password(new), password_changed_at=utcnow())
+
+
+def _check_current_throttled(db: Database, settings: Settings, user: User, current: str, client: str | None) -> None:
+    now, refusal = utcnow(), None
+    with db.session() as session:  # the count is committed before a refusal is raised
+        throttle = _throttle(session, user.email, (client or "unknown")[:64])
+        right = verify_password(user.password_hash, current)  # on every path, as at sign-in
+        if _refused(throttle, now):
+            refusal = TOO_MANY
+        elif not right:
+            refusal = TOO_MANY if _count_failure(throttle, settings, now) else "the current password is wrong"
+        else:
+            session.delete(throttle)
+    if refusal:
+        raise UserError(refusal)
 
 
 @dataclass
@@ -143,15 +170,10 @@ def authenticate(db: Database, settings: Settings, email: str, password: str, cl
         user = session.scalar(select(User).where(User.email == email))
         throttle = _throttle(session, email, client)
         right = verify_password(user.password_hash if user else None, password)  # on every path
-        if throttle.blocked_until is not None and throttle.blocked_until > now:
+        if _refused(throttle, now):
             return SignIn(user, SignInResult.LOCKED)
         if user is None or not right:
-            throttle.failures += 1
-            throttle.last_failure_at = now
-            beyond = throttle.failures - settings.lockout_failures
-            if beyond >= 0:
-                throttle.blocked_until = now + min(timedelta(minutes=settings.lockout_minutes) * 2 ** min(beyond, 16),
-                                                   MAX_BLOCK)
+            if _count_failure(throttle, settings, now):
                 return SignIn(user, SignInResult.LOCKED)
             return SignIn(user, SignInResult.UNKNOWN if user is None else SignInResult.WRONG_PASSWORD)
         if not user.active:
@@ -159,6 +181,21 @@ def authenticate(db: Database, settings: Settings, email: str, password: str, cl
         session.delete(throttle)
         user.last_login_at = now
         return SignIn(user, SignInResult.OK)
+
+
+def _refused(throttle: SignInThrottle, now) -> bool:
+    return throttle.blocked_until is not None and throttle.blocked_until > now
+
+
+def _count_failure(throttle: SignInThrottle, settings: Settings, now) -> bool:
+    """Count one wrong password for the (account, address); True when that address is now refused."""
+    throttle.failures += 1
+    throttle.last_failure_at = now
+    beyond = throttle.failures - settings.lockout_failures
+    if beyond < 0:
+        return False
+    throttle.blocked_until = now + min(timedelta(minutes=settings.lockout_minutes) * 2 ** min(beyond, 16), MAX_BLOCK)
+    return True
 
 
 def blocked_addresses(db: Database) -> dict[str, int]:
