@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -15,8 +14,8 @@ from flask_limiter.util import get_remote_address
 
 from engine.registry import Registry
 from engine.settings import PROJECT_ROOT
-from portal import metrics, plotly_bundle, security_headers
-from portal.accounts import api_keys
+from portal import access_log, http_hardening, metrics, plotly_bundle, private_files, request_ids, security_headers
+from portal.accounts import api_keys, audit_export, first_password
 from portal.accounts import signin as auth
 from portal.accounts.users import ensure_admin
 from portal.api.cache import ResultCache
@@ -55,6 +54,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     server = flask.Flask("portal", static_folder=None)
     server.secret_key = settings.secret_key
+    request_ids.install(server)  # first: every answer, the sign-in guard's redirects too, carries an id
+    http_hardening.install(server, settings)  # the client's address behind proxies, CORS, Dash's posts
+    private_files.restrict(settings)  # before the database file or any other is made
+    access_log.install_development_filter()
 
     db = Database(settings.database_url)
     db.upgrade()
@@ -62,9 +65,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     # uploads arrive base64-encoded inside a JSON body: a third larger than the file, plus room for the rest
     server.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 4 // 3 + 1024 * 1024
     made_up = ensure_admin(db, settings)
-    if made_up:  # shown once, on the console of the first start; never logged or stored in clear
-        print(f"\n  First start: administrator {settings.admin_email} created with password: {made_up}\n"
-              "  (shown only now; change it on the Account page)\n", file=sys.stderr, flush=True)
+    if made_up:  # to a terminal, or a 0600 file: never to a log
+        first_password.hand_over(settings, made_up)
 
     auth.init_login(server)
     jobs.install_background_guard(server)
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.extensions["cancer_alpha_limiter"] = limiter
     install_api(server, limiter, settings)
     server.register_blueprint(notebook_files.create_blueprint())
+    server.register_blueprint(audit_export.create_blueprint())
     metrics.install(server, db, settings.metrics_token, settings.metrics_allow)
     plotly_bundle.install(server)
 

@@ -2,12 +2,15 @@
 passwords; callers pass identifiers and counts only."""
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime
 
 import flask
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from portal import request_ids
 from portal.accounts import audit_chain
 from portal.core import context
 from portal.core.models import AuditEvent, utcnow
@@ -16,32 +19,68 @@ from portal.core.states import AuditOutcome
 
 def record(action: str, outcome: AuditOutcome = AuditOutcome.OK, target: str | None = None, details: dict | None = None,
            user_id: int | None = None, actor: str | None = None, db=None) -> None:
-    """Store one event. Inside a request the signed-in user and the client address are used; outside
-    one (a background job) pass the database."""
-    in_request = flask.has_request_context()
-    if in_request and current_user.is_authenticated:
+    """Store one event. Inside a request the signed-in user, the client address and the request id are
+    used; outside one (a background job) pass the database: the job's entries carry the id and address
+    of the request that started it, when known (portal.request_ids.started_by)."""
+    if flask.has_request_context() and current_user.is_authenticated:
         user_id = user_id if user_id is not None else current_user.id
         actor = actor or current_user.email
     row = dict(at=utcnow(), action=action, outcome=outcome, target=target, details=details or {},
-               user_id=user_id, actor=actor or "system", ip=flask.request.remote_addr if in_request else None)
+               user_id=user_id, actor=actor or "system", ip=request_ids.client_address(),
+               request_id=request_ids.current())
     # Core statements, not an ORM unit of work: the API writes one entry per request, and the session's
     # flush machinery cost about three times the insert itself.
     audit_chain.append((db or context.get().db).engine, row)
 
 
-def query(user_id: int | None = None, action: str | None = None, since: datetime | None = None,
-          until: datetime | None = None, limit: int = 500) -> list[AuditEvent]:
-    statement = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
-    if user_id is not None:
-        statement = statement.where(AuditEvent.user_id == user_id)
-    if action:
-        statement = statement.where(AuditEvent.action == action)
-    if since is not None:
-        statement = statement.where(AuditEvent.at >= since)
-    if until is not None:
-        statement = statement.where(AuditEvent.at <= until)
+@dataclass(frozen=True)
+class Filters:
+    """Which entries to read (the Admin page's filters, `audit export`'s options); empty fields match all."""
+
+    user_id: int | None = None
+    actor: str | None = None  # the actor's e-mail as written (failed sign-ins of unknown e-mails have no user)
+    action: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None  # from this moment on
+    until: datetime | None = None  # up to, not including, this moment
+    target_text: str | None = None  # text the target contains, in any case
+
+    def clauses(self) -> list:
+        clauses = []
+        who = [AuditEvent.user_id == self.user_id] if self.user_id is not None else []
+        who += [AuditEvent.actor == self.actor] if self.actor else []
+        if who:
+            clauses.append(or_(*who))
+        if self.action:
+            clauses.append(AuditEvent.action == self.action)
+        if self.outcome:
+            clauses.append(AuditEvent.outcome == self.outcome)
+        if self.since is not None:
+            clauses.append(AuditEvent.at >= self.since)
+        if self.until is not None:
+            clauses.append(AuditEvent.at < self.until)
+        if self.target_text:
+            escaped = self.target_text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            clauses.append(AuditEvent.target.ilike(f"%{escaped}%", escape="\\"))
+        return clauses
+
+    def described(self) -> dict:
+        """The filters that are set, as text (for the export's own audit entry)."""
+        return {name: value.isoformat() if isinstance(value, datetime) else value
+                for name, value in dataclasses.asdict(self).items() if value not in (None, "")}
+
+
+def latest(filters: Filters = Filters(), limit: int = 500) -> list[AuditEvent]:
+    """The newest `limit` entries the filters pick, newest first."""
+    statement = (select(AuditEvent).where(*filters.clauses())
+                 .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit))
     with context.get().db.session() as session:
         return list(session.scalars(statement))
+
+
+def query(user_id: int | None = None, action: str | None = None, since: datetime | None = None,
+          until: datetime | None = None, limit: int = 500) -> list[AuditEvent]:
+    return latest(Filters(user_id=user_id, action=action, since=since, until=until), limit)
 
 
 def actions() -> list[str]:

@@ -21,6 +21,8 @@ from portal.core.models import AuditEvent
 
 GENESIS = "0" * 64  # the "previous hash" of the first entry
 HASHED = ("at", "user_id", "actor", "action", "target", "outcome", "details", "ip")
+# fields added later, hashed only when set: the entries chained before they existed keep their hashes
+HASHED_WHEN_SET = ("request_id",)  # migration 0008
 ADVISORY_LOCK = 0x41554449  # "AUDI": the PostgreSQL advisory lock key that serialises appends
 VERIFY_BATCH = 5_000
 
@@ -36,6 +38,7 @@ def entry_hash(fields: dict, previous: str) -> str:
     canonical = {name: fields.get(name) for name in HASHED}
     canonical["at"] = _canonical_time(canonical["at"])
     canonical["details"] = canonical["details"] or {}
+    canonical.update({name: fields[name] for name in HASHED_WHEN_SET if fields.get(name) is not None})
     body = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(f"{previous}\n{body}".encode()).hexdigest()
 
@@ -82,7 +85,8 @@ class Verdict:
 def _rows(engine: Engine) -> Iterator[dict]:
     """Every entry in id order, a batch at a time (bounded memory on a long trail)."""
     last = 0
-    columns = [AuditEvent.id, AuditEvent.prev_hash, AuditEvent.hash, *(getattr(AuditEvent, n) for n in HASHED)]
+    columns = [AuditEvent.id, AuditEvent.prev_hash, AuditEvent.hash,
+               *(getattr(AuditEvent, n) for n in HASHED + HASHED_WHEN_SET)]
     while True:
         with engine.connect() as connection:
             batch = connection.execute(select(*columns).where(AuditEvent.id > last)

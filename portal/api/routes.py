@@ -4,15 +4,16 @@ the key's owner's role applies; limits are per key."""
 from __future__ import annotations
 
 import time
-import uuid
 
 import flask
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 
+from portal import request_ids
 from portal.accounts import api_keys, audit
 from portal.accounts.permissions import PERMISSIONS, allowed
 from portal.api import errors, openapi, serializers, service
+from portal.api import runs as run_views
 from portal.api.schemas import ExplainRequest, Health, PredictRequest
 from portal.core import context
 from portal.core.states import AuditOutcome
@@ -64,7 +65,7 @@ def create_blueprint() -> flask.Blueprint:
                                                     body.top_k if body.explain else None)
         METRICS.record_predictions(model.version.name, model.version.version, [p["class"] for p in predictions], hits,
                                    len(predictions) - hits)
-        _audit("api.predict", model, len(predictions))
+        _audit("api.predict", model, len(predictions), data_use=body.data_use.model_dump())
         return _meta(model, started) | {"predictions": predictions}
 
     @api.post("/models/<name>/explain")
@@ -78,6 +79,23 @@ def create_blueprint() -> flask.Blueprint:
         explanation = service.explain_sample(model, arrays, body.sample, body.class_name, body.top_k)
         _audit("api.explain", model, 1)
         return _meta(model, started) | {"explanation": explanation}
+
+    @api.get("/runs/<run_id>")
+    def run(run_id: str):
+        """A prediction run's record (a purged one says when and why: its results answer 410)."""
+        _need("predict")
+        return run_views.record(run_views.readable_run(context.get(), run_id, flask.g.api_owner))
+
+    @api.get("/runs/<run_id>/results")
+    def run_results(run_id: str):
+        _need("download")
+        portal = context.get()
+        found = run_views.readable_run(portal, run_id, flask.g.api_owner)
+        page = run_views.results_page(portal, found, flask.request.args.get("offset"), flask.request.args.get("limit"))
+        owner = flask.g.api_owner
+        audit.record("download", target=found.id, user_id=owner.user_id, actor=owner.email,
+                     details={"format": "json", "samples": len(page["results"]), "key": owner.prefix})
+        return page
 
     @api.get("/openapi.json")
     def openapi_document():
@@ -162,13 +180,13 @@ def _document() -> dict:
 
 def _meta(model, started: float) -> dict:
     return {"model": model.version.name, "version": model.version.version, "sha256": model.version.sha256,
-            "request_id": uuid.uuid4().hex,
+            "request_id": request_ids.current(),  # the X-Request-Id header's, and the audit entry's
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 3)}
 
 
-def _audit(action: str, model, samples: int) -> None:
+def _audit(action: str, model, samples: int, **more) -> None:
     owner = flask.g.api_owner
     audit.record(action, target=model.version.ref, user_id=owner.user_id, actor=owner.email,
-                 details={"key": owner.prefix, "samples": samples, "sha256": model.version.sha256[:16]})
+                 details={"key": owner.prefix, "samples": samples, "sha256": model.version.sha256[:16], **more})
 
 

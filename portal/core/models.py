@@ -97,6 +97,8 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # ok, denied, failed
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the HTTP request that did it (portal.request_ids); a background job's: the request that started it
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     # the hash chain (portal.accounts.audit_chain): sha256 of the previous entry and of this one
     prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -122,6 +124,10 @@ class Upload(Base):
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     purge_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)  # a PurgeReason
     revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # the data-use basis (consent) the uploader chose, a DataUseBasis (portal.predictions.consent), and its
+    # free-text reference; uploads stored before a basis was recorded hold "unrecorded"
+    data_use_basis: Mapped[str] = mapped_column(String(32), default="unrecorded", server_default="unrecorded")
+    data_use_reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class PredictionRun(Base):

@@ -13,6 +13,7 @@ import dash
 from dash import Input, Output, State
 from flask_login import current_user
 
+from portal import request_ids
 from portal.accounts.permissions import require
 from portal.core import context
 from portal.jobs.managers import require_for_background
@@ -37,7 +38,11 @@ def register_job(app: dash.Dash, prefix: str, permission: str, execute: Callable
             text = progress_text(done, total)
             set_progress((round(100 * done / total) if total else 100, f"{text}: {detail}" if detail else text))
 
-        return {"run": run_id, "status": execute(context.standalone(settings), run_id, report)}
+        # the job's audit entries carry the id and client address of the request that started it: Dash
+        # keeps that request's headers (with the portal's id, portal.request_ids) in the job's context
+        started = dash.callback_context
+        with request_ids.started_by(started.headers.get(request_ids.HEADER), started.remote):
+            return {"run": run_id, "status": execute(context.standalone(settings), run_id, report)}
 
     @app.callback(Output(f"{prefix}-message", "children", allow_duplicate=True),
                   Input(f"{prefix}-cancel", "n_clicks"), State(f"{prefix}-queued", "data"), prevent_initial_call=True)
