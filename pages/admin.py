@@ -1,17 +1,20 @@
-"""Admin: users (create, change role, deactivate or reactivate), the audit trail (filter by user,
-action and time), and the permission table. Every callback checks the permission on the server."""
+"""Admin: users (create, change role, deactivate or reactivate), the audit trail (filter by user, action,
+outcome, time and target text; download the filtered entries as CSV, portal.accounts.audit_export), and
+the permission table. Every callback checks the permission on the server."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime
+from urllib.parse import urlencode
 
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
+import flask
 from dash import Input, Output, State, dcc, html, no_update
 
 from pages.frame import page_denied
-from portal.accounts import audit
+from portal.accounts import audit, audit_export
 from portal.accounts.passwords import WeakPassword, generate_password
 from portal.accounts.permissions import PERMISSIONS, ROLES, require
 from portal.accounts.users import UserError, blocked_addresses, create_user, list_users, set_active, set_role
@@ -77,18 +80,38 @@ def _users_section() -> html.Div:
     ])
 
 
-def _audit_section() -> html.Div:
-    return html.Div([
-        html.H2("Audit trail", className="h5 mt-4"),
+AUDIT_ROWS = 500  # the newest entries the grid shows; the CSV holds every entry that matches
+AUDIT_COLUMNS = ("at", "actor", "action", "target", "outcome", "ip", "request_id", "details")
+
+
+def _audit_filters() -> list:
+    return [
         dbc.Row([
             dbc.Col(dcc.Dropdown(id="admin-audit-user", options=_user_options(), placeholder="any user"), md=4),
             dbc.Col(dcc.Dropdown(id="admin-audit-action", options=audit.actions(), placeholder="any action"), md=3),
+            dbc.Col(dcc.Dropdown(id="admin-audit-outcome", options=[str(o) for o in AuditOutcome],
+                                 placeholder="any outcome"), md=2),
+        ], className="g-2 mb-2"),
+        dbc.Row([
             dbc.Col(dcc.DatePickerRange(id="admin-audit-dates", display_format="YYYY-MM-DD",
                                         start_date_placeholder_text="from", end_date_placeholder_text="until"),
                     md=5),
-        ], className="g-2 mb-2"),
+            dbc.Col(dbc.Input(id="admin-audit-target", placeholder="target contains…", debounce=True,
+                              maxLength=audit_export.MAX_TEXT), md=4),
+            dbc.Col(html.A("Download CSV", id="admin-audit-download", href=audit_export.DOWNLOAD_PATH,
+                           className="btn btn-outline-primary btn-sm", title="every entry the filters pick"), md=3),
+        ], className="g-2 mb-2 align-items-center"),
+    ]
+
+
+def _audit_section() -> html.Div:
+    return html.Div([
+        html.H2("Audit trail", className="h5 mt-4"),
+        *_audit_filters(),
+        html.P(f"The newest {AUDIT_ROWS} entries that match; the CSV holds all of them.",
+               className="small text-muted mb-1"),
         dag.AgGrid(id="admin-audit-grid", defaultColDef=GRID_DEFAULTS, columnSize="sizeToFit",
-                   columnDefs=[{"field": f} for f in ("at", "actor", "action", "target", "outcome", "ip", "details")],
+                   columnDefs=[{"field": f} for f in AUDIT_COLUMNS],
                    dashGridOptions={"pagination": True, "paginationPageSize": 20}),
     ])
 
@@ -109,12 +132,24 @@ def layout(**_query):
     ])
 
 
-def _day_bound(value: str | None, end: bool) -> datetime | None:
-    if not value:
-        return None
-    day = datetime.fromisoformat(value[:10]).date()
-    moment = datetime.combine(day, time.min, tzinfo=timezone.utc)
-    return moment + timedelta(days=1) if end else moment
+def audit_filters(user_id, action, outcome, start, end, target) -> tuple[audit.Filters, dict]:
+    """The chosen filters, and the download's query string for the same ones; a forged value is a 400."""
+    given = {"user": user_id, "action": action, "outcome": outcome, "since": start, "until": end, "target": target}
+    given = {name: value for name, value in given.items() if value not in (None, "")}
+    if any(not isinstance(value, (str, int)) or isinstance(value, bool) for value in given.values()):
+        flask.abort(400, description="Not filtered: a filter is text or a user id.")
+    # the date picker's days (it may add a time of day to them)
+    given = {name: str(value)[:10] if name in ("since", "until") else str(value) for name, value in given.items()}
+    try:
+        return audit_export.query_filters(given), given
+    except audit_export.FilterError as error:
+        flask.abort(400, description=f"Not filtered: {error}.")
+
+
+def audit_rows(chosen: audit.Filters) -> list[dict]:
+    return [{"at": _when(e.at), "actor": e.actor, "action": e.action, "target": e.target or "",
+             "outcome": e.outcome, "ip": e.ip or "", "request_id": e.request_id or "",
+             "details": json.dumps(e.details, sort_keys=True)} for e in audit.latest(chosen, AUDIT_ROWS)]
 
 
 def register_callbacks(app: dash.Dash) -> None:
@@ -125,12 +160,13 @@ def register_callbacks(app: dash.Dash) -> None:
                   State("admin-new-password", "value"), prevent_initial_call=True)
     def create(_clicks, email, name, role, password):
         require("manage_users")
+        email, name, role, password = (v if isinstance(v, str) else "" for v in (email, name, role, password))
         made_up = not password
         password = password or generate_password()
         try:
-            user = create_user(context.get().db, email or "", name or "", role or "", password)
+            user = create_user(context.get().db, email, name, role, password)
         except (UserError, WeakPassword) as error:
-            audit.record("user.create", outcome=AuditOutcome.FAILED, target=(email or "")[:254],
+            audit.record("user.create", outcome=AuditOutcome.FAILED, target=email[:254],
                          details={"error": str(error)})
             return dbc.Alert(f"Not created: {error}.", color="danger"), no_update, no_update
         audit.record("user.create", target=user.email, details={"role": user.role})
@@ -151,31 +187,30 @@ def register_callbacks(app: dash.Dash) -> None:
                   prevent_initial_call=True)
     def change(_role_clicks, _deactivate, _reactivate, user_id, role):
         require("manage_users")
-        if user_id is None:
+        if not isinstance(user_id, int) or isinstance(user_id, bool):
             return dbc.Alert("Choose a user first.", color="warning"), no_update
         trigger = dash.ctx.triggered_id
+        action = {"admin-set-role": "user.role", "admin-reactivate": "user.reactivate"}.get(trigger, "user.deactivate")
         db = context.get().db
         try:
-            if trigger == "admin-set-role":
-                user = set_role(db, user_id, role or "")
-                action, done = "user.role", f"{user.email} is now {user.role}."
+            if action == "user.role":
+                user = set_role(db, user_id, role if isinstance(role, str) else "")
+                done = f"{user.email} is now {user.role}."
             else:
-                user = set_active(db, user_id, trigger == "admin-reactivate")
-                action = "user.reactivate" if user.active else "user.deactivate"
+                user = set_active(db, user_id, action == "user.reactivate")
                 done = f"{user.email} is {'active' if user.active else 'deactivated'}."
-        except UserError as error:
-            audit.record("user.change", outcome=AuditOutcome.FAILED, target=str(user_id), details={"error": str(error)})
+        except UserError as error:  # the same action as a success would record, failed
+            audit.record(action, outcome=AuditOutcome.FAILED, target=f"user {user_id}", details={"error": str(error)})
             return dbc.Alert(f"Not changed: {error}.", color="danger"), no_update
         audit.record(action, target=user.email, details={"role": user.role, "active": user.active})
         return dbc.Alert(done, color="success", id="admin-changed"), user_rows()
 
-    @app.callback(Output("admin-audit-grid", "rowData"), Input("admin-audit-user", "value"),
-                  Input("admin-audit-action", "value"), Input("admin-audit-dates", "start_date"),
-                  Input("admin-audit-dates", "end_date"), Input("admin-users-grid", "rowData"))
-    def audit_trail(user_id, action, start, end, _users):
-        require("view_audit")
-        events = audit.query(user_id=user_id, action=action, since=_day_bound(start, end=False),
-                             until=_day_bound(end, end=True))
-        return [{"at": _when(e.at), "actor": e.actor, "action": e.action, "target": e.target or "",
-                 "outcome": e.outcome, "ip": e.ip or "", "details": json.dumps(e.details, sort_keys=True)}
-                for e in events]
+    @app.callback(Output("admin-audit-grid", "rowData"), Output("admin-audit-download", "href"),
+                  Input("admin-audit-user", "value"), Input("admin-audit-action", "value"),
+                  Input("admin-audit-outcome", "value"), Input("admin-audit-dates", "start_date"),
+                  Input("admin-audit-dates", "end_date"), Input("admin-audit-target", "value"),
+                  Input("admin-users-grid", "rowData"))
+    def audit_trail(user_id, action, outcome, start, end, target, _users):
+        require(audit_export.PERMISSION)
+        chosen, query = audit_filters(user_id, action, outcome, start, end, target)
+        return audit_rows(chosen), audit_export.DOWNLOAD_PATH + (f"?{urlencode(query)}" if query else "")

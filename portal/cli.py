@@ -1,5 +1,6 @@
 """`python -m portal`: serve (development server), `db upgrade`, user administration, API keys,
-`audit verify` (the audit trail's hash chain) and notebooks (portal.notebooks.cli).
+`audit verify` (the audit trail's hash chain), notebooks (portal.notebooks.cli), and purge, erase and
+storage key rotation (portal.retention.cli).
 
 Exit status 2 when a request cannot be met (unknown user, bad role, weak password, a bad notebook
 parameter); the message says why."""
@@ -8,18 +9,22 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import sys
+from contextlib import contextmanager
 
-from portal.accounts import audit_chain
-from portal.accounts.api_keys import create_key, list_keys, revoke_key, shown
+from portal.accounts import audit, audit_chain, audit_export
+from portal.accounts.api_keys import PREFIX_PATTERN, create_key, list_keys, revoke_key, shown
 from portal.accounts.passwords import WeakPassword, generate_password
 from portal.accounts.permissions import ROLES
 from portal.accounts.users import UserError, create_user, find_user, list_users, set_active, set_role
 from portal.core.db import Database
 from portal.core.settings import Settings, SettingsError
+from portal.core.states import AuditOutcome
 from portal.notebooks import cli as notebook_cli
 from portal.notebooks.catalog import ParameterError
 from portal.predictions.runs import RunError
+from portal.retention import cli as retention_cli
 
 
 def _db(settings: Settings) -> Database:
@@ -53,9 +58,36 @@ def _new_password(given: str | None) -> tuple[str, bool]:
     return generate_password(), True
 
 
+VIA = "command line"
+
+
+@contextmanager
+def _audited(db: Database, action: str, target: str | None):
+    """One audit entry for a command's change (as "system": the command line has no signed-in user):
+    ok with the details the block fills in, or failed with the reason it was refused."""
+    details = {}
+    try:
+        yield details
+    except (UserError, WeakPassword) as error:
+        audit.record(action, outcome=AuditOutcome.FAILED, target=target, details={"error": str(error), "via": VIA},
+                     db=db)
+        raise
+    target = details.pop("target", target)
+    audit.record(action, target=target, details={**details, "via": VIA}, db=db)
+
+
+def _prefix_of(given: str) -> str | None:
+    """The public prefix in what was typed (a prefix, or a whole key): an entry never holds a key."""
+    match = PREFIX_PATTERN.fullmatch(given.strip())
+    return match.group(1) if match else None
+
+
 def cmd_users_create(settings: Settings, args) -> None:
     password, made_up = _new_password(args.password)
-    user = create_user(_db(settings), args.email, args.name, args.role, password)
+    db = _db(settings)
+    with _audited(db, "user.create", (args.email or "")[:254]) as details:
+        user = create_user(db, args.email, args.name, args.role, password)
+        details["role"] = user.role
     print(f"created {user.email} ({user.role})")
     if made_up:
         print(f"password (shown only now): {password}")
@@ -69,13 +101,17 @@ def cmd_users_list(settings: Settings, args) -> None:
 
 def cmd_users_set_role(settings: Settings, args) -> None:
     db = _db(settings)
-    user = set_role(db, find_user(db, args.email).id, args.role)
+    with _audited(db, "user.role", args.email[:254]) as details:
+        user = set_role(db, find_user(db, args.email).id, args.role)
+        details.update(role=user.role, active=user.active)
     print(f"{user.email} is now {user.role}")
 
 
 def cmd_users_deactivate(settings: Settings, args) -> None:
     db = _db(settings)
-    user = set_active(db, find_user(db, args.email).id, False)
+    with _audited(db, "user.deactivate", args.email[:254]) as details:
+        user = set_active(db, find_user(db, args.email).id, False)
+        details.update(role=user.role, active=user.active)
     print(f"{user.email} is deactivated")
 
 
@@ -85,8 +121,10 @@ def _when(value) -> str:
 
 def cmd_keys_create(settings: Settings, args) -> None:
     db = _db(settings)
-    user = find_user(db, args.user)
-    row, key = create_key(db, user.id, args.name)
+    with _audited(db, "api-key.create", None) as details:
+        user = find_user(db, args.user)
+        row, key = create_key(db, user.id, args.name)
+        details.update(target=row.prefix, owner=user.email, name=row.name)  # never the key
     print(f"created key {shown(row.prefix)} ({row.name}) for {user.email}")
     print(f"API key (shown only now, it cannot be recovered): {key}")
 
@@ -102,7 +140,10 @@ def cmd_keys_list(settings: Settings, args) -> None:
 
 
 def cmd_keys_revoke(settings: Settings, args) -> None:
-    row = revoke_key(_db(settings), args.prefix)
+    db = _db(settings)
+    with _audited(db, "api-key.revoke", _prefix_of(args.prefix)) as details:
+        row = revoke_key(db, args.prefix)
+        details["name"] = row.name
     print(f"{shown(row.prefix)} ({row.name}) is revoked since {_when(row.revoked_at)}")
 
 
@@ -115,6 +156,45 @@ def cmd_audit_verify(settings: Settings, args) -> int:
         return 0
     print(f"the audit trail is broken at {verdict.broken} ({verdict.entries:,} entries read)", file=sys.stderr)
     return 1
+
+
+def cmd_audit_export(settings: Settings, args) -> int:
+    """The entries the options pick, as CSV (portal.accounts.audit_export), to a 0600 file or stdout."""
+    db = _db(settings)
+    email = args.user.strip().lower() if args.user else None
+    try:
+        chosen = audit_export.filters(user_id=_user_id(db, email), actor=email, action=args.action,
+                                      outcome=args.outcome, since=args.since, until=args.until, target=args.target)
+    except audit_export.FilterError as error:
+        audit.record(audit_export.ACTION, outcome=AuditOutcome.FAILED, target="csv",
+                     details={"error": str(error), "via": VIA}, db=db)
+        raise
+    up_to = audit_export.newest_id(db.engine)
+    entries = audit_export.count(db.engine, chosen, up_to)
+    if args.output:
+        with open(_private_file(args.output), "w", encoding="utf-8", newline="") as file:
+            audit_export.write(file, db.engine, chosen, up_to)
+        print(f"wrote {entries:,} entries to {args.output}", file=sys.stderr)
+    else:
+        audit_export.write(sys.stdout, db.engine, chosen, up_to)
+    audit_export.record_export(chosen, entries, via=VIA, db=db)
+    return 0
+
+
+def _private_file(path: str) -> int:
+    """A file descriptor of `path`, readable and writable by its owner only: the trail names people and
+    addresses."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # a file that was there keeps its mode otherwise
+    return descriptor
+
+
+def _user_id(db: Database, email: str | None) -> int | None:
+    """The user's id, or None for an e-mail no account has (its failed sign-ins still name it)."""
+    try:
+        return find_user(db, email).id if email else None
+    except UserError:
+        return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,7 +236,18 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
     audit.add_parser("verify", help="check the hash chain; names the first entry changed, deleted or inserted"
                      ).set_defaults(func=cmd_audit_verify)
+    export = audit.add_parser("export", help="write the audit trail (or the entries the options pick) as CSV")
+    export.add_argument("--since", help="from this date (YYYY-MM-DD) or ISO date and time, UTC")
+    export.add_argument("--until", help="up to this date (through that whole day) or ISO date and time, UTC")
+    export.add_argument("--action", help="one action, as the trail names it (sign-in, upload, ...)")
+    export.add_argument("--user", help="the entries of this user (e-mail), and those naming the e-mail as actor")
+    export.add_argument("--outcome", choices=[str(outcome) for outcome in AuditOutcome])
+    export.add_argument("--target", help="entries whose target contains this text (any case)")
+    export.add_argument("-o", "--output", help="the CSV file to write (made readable by its owner only); "
+                        "default: standard output")
+    export.set_defaults(func=cmd_audit_export)
     notebook_cli.add_commands(sub)
+    retention_cli.add_commands(sub)  # purge, erase, storage rotate-key / new-key
     return parser
 
 
@@ -165,6 +256,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(Settings.from_env(), args) or 0
-    except (UserError, WeakPassword, SettingsError, ParameterError, RunError) as error:
+    except (UserError, WeakPassword, SettingsError, ParameterError, RunError, audit_export.FilterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
