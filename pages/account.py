@@ -11,6 +11,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from flask_login import current_user, login_user
 
 from pages.frame import page_denied
+from portal import browser_values
 from portal.accounts import audit
 from portal.accounts.api_keys import MAX_ACTIVE_KEYS, MAX_NAME, create_key, list_keys, revoke_key, shown
 from portal.accounts.passwords import MIN_LENGTH, WeakPassword
@@ -24,6 +25,7 @@ dash.register_page(__name__, path="/account", name="Account", order=90, permissi
                    in_nav=False)
 
 KEYS_PERMISSION = "manage_own_api_keys"
+MAX_PASSWORD_FIELD = 1024  # characters a password field takes (a request written by hand may send more)
 
 
 def _when(value: datetime | None) -> str:
@@ -110,7 +112,10 @@ def register_callbacks(app: dash.Dash) -> None:
                   State("account-repeat", "value"), prevent_initial_call=True)
     def change(_clicks, current, new, repeat):
         require("change_own_password")
-        if not new or new != repeat:
+        current, new, repeat = (browser_values.text(value, field, MAX_PASSWORD_FIELD) for value, field in
+                                ((current, "account-current"), (new, "account-new"), (repeat, "account-repeat")))
+        if not new or new != repeat:  # refused before any check, but a failed change all the same
+            audit.record("password.change", outcome=AuditOutcome.FAILED, details={"reason": "the new passwords differ"})
             return dbc.Alert("The two new passwords differ.", color="danger")
         portal = context.get()
         try:  # throttled per (account, address) like a sign-in: the page is no oracle for the password
@@ -161,7 +166,7 @@ def register_callbacks(app: dash.Dash) -> None:
         if not isinstance(key_id, int) or isinstance(key_id, bool):
             return dbc.Alert("Choose a key first.", color="warning"), no_update, no_update, no_update
         try:  # only the signed-in user's own keys: anyone else's is "no such key"
-            row = revoke_key(context.get().db, key_id, user_id=current_user.id, caches=context.get().caches)
+            row = revoke_key(context.get().db, key_id, user_id=current_user.id)
         except UserError as error:
             audit.record("api-key.revoke", outcome=AuditOutcome.FAILED, target=f"id {key_id}",
                          details={"reason": str(error)})

@@ -1,6 +1,8 @@
 """Predict: choose a model version, download its template or an example of real held-out samples,
-upload a cohort file, read the validation report, then run the prediction as a background job with
-progress and cancel. The finished run opens on its results page (/runs/<id>)."""
+choose the samples' data-use basis (consent) and its reference, upload a cohort file (refused, and nothing
+stored, without a basis, or without a reference the basis requires: portal.predictions.consent), read the
+validation report, then run the prediction as a background job with progress and cancel. The finished
+run opens on its results page (/runs/<id>)."""
 from __future__ import annotations
 
 import base64
@@ -17,11 +19,13 @@ from components.validation_view import validation_report_view
 from components.version_choices import EMPTY_REGISTRY, model_choice, version_options
 from engine.registry import RegistryError
 from pages.frame import page_denied
+from portal import browser_values
+from portal.accounts import audit
 from portal.accounts.permissions import require
 from portal.core import context
-from portal.core.states import RunStatus, UploadStatus
+from portal.core.states import DataUseBasis, RunStatus, UploadStatus
 from portal.jobs.callbacks import register_job
-from portal.predictions import examples, figure_store, runs
+from portal.predictions import consent, examples, figure_store, runs
 
 dash.register_page(__name__, path="/predict", name="Predict", order=5, permission="upload")
 
@@ -51,6 +55,7 @@ def layout(model: str | None = None, **_query):
         html.P(id="predict-version-note", className="small text-muted"),
         dcc.Download(id="predict-template-download"),
         dcc.Download(id="predict-example-download"),
+        _data_use_choice(),
         dcc.Upload(id="predict-upload", max_size=context.get().settings.max_upload_bytes, multiple=False,
                    children=html.Div([html.Strong("Drop a file here or click to choose one"), html.Br(),
                                       html.Span(f"CSV, TSV (also .gz) or Parquet; one sample a row; up to "
@@ -78,10 +83,28 @@ def layout(model: str | None = None, **_query):
     ])
 
 
+def _data_use_choice() -> html.Fieldset:
+    """The required data-use basis of the samples about to be uploaded, and its free-text reference."""
+    return html.Fieldset([
+        html.Legend("Data-use basis of these samples (required before you upload)",
+                    className="form-label fw-semibold fs-6 mb-1"),
+        dbc.RadioItems(id="predict-data-use", value=None, className="small",
+                       options=[{"label": basis.words, "value": basis.value} for basis in DataUseBasis.choices()]),
+        dbc.Row(dbc.Col([
+            dbc.Label("Reference", id="predict-data-use-reference-label", html_for="predict-data-use-reference",
+                      className="small mb-0"),
+            dbc.Input(id="predict-data-use-reference", maxLength=consent.MAX_REFERENCE, size="sm",
+                      placeholder="choose a basis first"),
+        ], md=6), className="mt-1"),
+        html.Div("Recorded with the upload, shown on the run's page and kept in the audit trail. Name a protocol, "
+                 "consent or source, never a person.", className="small text-muted"),
+    ], className="border rounded p-2 mb-3", id="predict-data-use-fieldset")
+
+
 def _decode(contents: str) -> bytes:
     try:
         return base64.b64decode(contents.split(",", 1)[1], validate=True)
-    except (IndexError, binascii.Error):
+    except (AttributeError, IndexError, binascii.Error):  # not a data URL's text (a request written by hand)
         raise runs.RunError("the upload arrived damaged; please try again") from None
 
 
@@ -89,7 +112,8 @@ def register_callbacks(app: dash.Dash) -> None:
     # the run's figures are drawn in its job, so its page opens at once (portal.predictions.figure_store)
     register_job(app, "predict", "predict", figure_store.predict_and_draw(run_figures.FORMAT, run_figures.draw),
                  runs.cancel_run,
-                 lambda done, total: f"{done:,} of {total:,} samples", lambda: run_cancelled("predict"))
+                 lambda done, total: f"{done:,} of {total:,} samples", lambda: run_cancelled("predict"),
+                 may_start=runs.get_run)  # the run's owner or an admin
 
     @app.callback(Output("predict-version", "options"), Output("predict-version", "value"),
                   Input("predict-model", "value"))
@@ -119,6 +143,7 @@ def register_callbacks(app: dash.Dash) -> None:
         require("upload")
         version = context.get().registry.version_of(name, number)
         columns = [version.schema.id_column, *version.schema.names]
+        audit.record("download.template", target=version.ref)  # column names only, but a download all the same
         return dcc.send_string(",".join(columns) + "\n", f"{name}-v{number}-template.csv")
 
     @app.callback(Output("predict-example-download", "data"), Input("predict-example-button", "n_clicks"),
@@ -128,22 +153,38 @@ def register_callbacks(app: dash.Dash) -> None:
         frame = examples.held_out_samples(context.get(), name, number)
         return dcc.send_data_frame(frame.to_csv, f"{name}-v{number}-real-held-out-samples.csv", index=False)
 
+    @app.callback(Output("predict-data-use-reference-label", "children"),
+                  Output("predict-data-use-reference", "placeholder"), Input("predict-data-use", "value"))
+    def reference_label(basis):
+        require("upload")
+        if basis not in DataUseBasis.choices():
+            return "Reference", "choose a basis first"
+        chosen = DataUseBasis(basis)
+        return (f"{chosen.reference_label} ({'required' if chosen.reference_required else 'optional'})",
+                "e.g. IRB-2024-0153" if chosen == DataUseBasis.DEIDENTIFIED_PROTOCOL else "")
+
     @app.callback(Output("predict-report", "children"), Output("predict-upload-id", "data"),
-                  Output("predict-run", "disabled", allow_duplicate=True),
+                  Output("predict-run", "disabled", allow_duplicate=True), Output("predict-upload", "contents"),
                   Input("predict-upload", "contents"), State("predict-upload", "filename"),
-                  State("predict-model", "value"), State("predict-version", "value"), prevent_initial_call=True)
-    def upload(contents, filename, name, number):
+                  State("predict-model", "value"), State("predict-version", "value"),
+                  State("predict-data-use", "value"), State("predict-data-use-reference", "value"),
+                  prevent_initial_call=True)
+    def upload(contents, filename, name, number, basis, reference):
         require("upload")
         if not contents:
-            return no_update, no_update, no_update
+            return no_update, no_update, no_update, no_update
         portal = context.get()
-        try:
+        try:  # the basis is checked here, on the server, whatever the browser sent
             outcome = runs.save_upload(portal, current_user.id, filename or "upload", _decode(contents), name,
-                                       number)
-        except runs.RunError as error:
-            return dbc.Alert(str(error), color="danger"), None, True
+                                       number, data_use={"basis": basis, "reference": reference})
+        except runs.RunError as error:  # cleared, so that the same file can be dropped again
+            return dbc.Alert(str(error), color="danger", id="predict-upload-refused"), None, True, None
         valid = outcome.upload.status == UploadStatus.VALID
-        return validation_report_view(outcome.report), outcome.upload.id if valid else None, not valid
+        recorded = consent.recorded(outcome.upload.data_use_basis, outcome.upload.data_use_reference)
+        report = html.Div([html.P(f"Data-use basis recorded with this upload: {recorded.words}.",
+                                  id="predict-data-use-recorded", className="small"),
+                           validation_report_view(outcome.report)])
+        return report, outcome.upload.id if valid else None, not valid, no_update
 
     @app.callback(Output("predict-queued", "data"), Output("predict-message", "children"),
                   Input("predict-run", "n_clicks"), State("predict-upload-id", "data"),
@@ -163,7 +204,8 @@ def register_callbacks(app: dash.Dash) -> None:
                   Input("predict-finished", "data"), prevent_initial_call=True)
     def finished(outcome):
         require("predict")
-        if outcome and outcome.get("status") == RunStatus.DONE:
-            return f"/runs/{outcome['run']}", no_update
-        status = (outcome or {}).get("status", RunStatus.FAILED)
+        outcome = browser_values.event(outcome, "predict-finished")
+        if outcome.get("status") == RunStatus.DONE:
+            return f"/runs/{outcome.get('run')}", no_update
+        status = outcome.get("status", RunStatus.FAILED)
         return no_update, dbc.Alert(f"The run ended as {status}.", color="warning")

@@ -5,7 +5,11 @@ point, and `python -m portal audit verify` names it.
 Appends are serialised in the database, so that writers in several processes (gunicorn workers, the
 Celery worker) never fork the chain: the row is inserted first (on SQLite that takes the database's one
 write lock for the rest of the transaction), on PostgreSQL after a transaction-scoped advisory lock; then
-the previous entry's hash is read and the new entry's hash written, in the same transaction."""
+the previous entry's hash is read and the new entry's hash written, in the same transaction.
+
+Entries are append-only in the portal: any UPDATE or DELETE statement on audit_events, and any change or
+deletion of an AuditEvent through an ORM session, raises AppendOnly, except the append's own write of
+the new entry's hash. (Someone with the database's own access can still change rows: verify finds it.)"""
 from __future__ import annotations
 
 import hashlib
@@ -14,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import Delete, Update, event, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
 
 from portal.core.models import AuditEvent
 
@@ -25,6 +30,26 @@ HASHED = ("at", "user_id", "actor", "action", "target", "outcome", "details", "i
 HASHED_WHEN_SET = ("request_id",)  # migration 0008
 ADVISORY_LOCK = 0x41554449  # "AUDI": the PostgreSQL advisory lock key that serialises appends
 VERIFY_BATCH = 5_000
+APPENDING = "cancer_alpha_audit_append"  # the execution option that marks the append's own hash write
+
+
+class AppendOnly(RuntimeError):
+    """Something in the portal tried to change or delete an audit entry."""
+
+
+@event.listens_for(Engine, "before_execute")
+def _refuse_statements(_connection, statement, _multiparams, _params, execution_options):
+    if (isinstance(statement, (Update, Delete)) and getattr(statement.table, "name", None) == AuditEvent.__tablename__
+            and not execution_options.get(APPENDING) and not statement.get_execution_options().get(APPENDING)):
+        raise AppendOnly(f"audit entries are append-only: refused {type(statement).__name__.upper()} on "
+                         f"{AuditEvent.__tablename__}")
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_flushes(session, _context, _instances):
+    touched = [e for e in (*session.dirty, *session.deleted) if isinstance(e, AuditEvent)]
+    if touched:
+        raise AppendOnly(f"audit entries are append-only: refused a change to entry {touched[0].id}")
 
 
 def _canonical_time(value: datetime) -> str:
@@ -51,7 +76,8 @@ def append(engine: Engine, row: dict) -> None:
         new_id = connection.execute(insert(AuditEvent).returning(AuditEvent.id), row).scalar_one()
         previous = _previous_hash(connection, new_id)
         connection.execute(update(AuditEvent).where(AuditEvent.id == new_id)
-                           .values(prev_hash=previous, hash=entry_hash(row, previous)))
+                           .values(prev_hash=previous, hash=entry_hash(row, previous))
+                           .execution_options(**{APPENDING: True}))
 
 
 def _previous_hash(connection: Connection, before_id: int) -> str:

@@ -1,6 +1,7 @@
 """The audit trail's hash chain on SQLite and PostgreSQL: entries chained as they are written, by
 concurrent writers too; `audit verify` names the first entry changed, deleted or forged in place; the
-migration chains the entries written before it. The entries are made-up test events."""
+migration chains the entries written before it. The entries are made-up test events; the changes are made
+the way someone with the database's own access would make them."""
 from __future__ import annotations
 
 import os
@@ -21,6 +22,12 @@ def _record(db, n: int, actor: str = "tester@example.org") -> None:
         audit.record("test.event", target=f"thing-{k}", details={"k": k, "note": "made-up"}, actor=actor, db=db)
 
 
+def tampered(statement):
+    """An UPDATE or DELETE as someone with the database's own access makes it, outside the portal (the
+    portal itself refuses them: test_audit_append_only.py)."""
+    return statement.execution_options(**{audit_chain.APPENDING: True})
+
+
 def _ids(db) -> list[int]:
     with db.engine.connect() as connection:
         return list(connection.execute(select(AuditEvent.id).order_by(AuditEvent.id)).scalars())
@@ -33,15 +40,15 @@ def test_entries_are_chained_and_verify_names_what_was_changed_or_deleted(migrat
     assert verdict.ok and verdict.entries == 6
     ids = _ids(db)
     with db.engine.begin() as connection:  # someone edits an entry in the database itself
-        connection.execute(update(AuditEvent).where(AuditEvent.id == ids[2]).values(details={"k": 99}))
+        connection.execute(tampered(update(AuditEvent).where(AuditEvent.id == ids[2]).values(details={"k": 99})))
     verdict = audit_chain.verify(db.engine)
     assert not verdict.ok and verdict.broken.entry_id == ids[2] and "fields were changed" in str(verdict.broken)
     with db.engine.begin() as connection:  # put it back (the hash still matches the original fields)
-        connection.execute(update(AuditEvent).where(AuditEvent.id == ids[2])
-                           .values(details={"k": 2, "note": "made-up"}))
+        connection.execute(tampered(update(AuditEvent).where(AuditEvent.id == ids[2])
+                                    .values(details={"k": 2, "note": "made-up"})))
     assert audit_chain.verify(db.engine).ok
     with db.engine.begin() as connection:  # and deletes one
-        connection.execute(delete(AuditEvent).where(AuditEvent.id == ids[4]))
+        connection.execute(tampered(delete(AuditEvent).where(AuditEvent.id == ids[4])))
     broken = audit_chain.verify(db.engine).broken
     assert broken.entry_id == ids[5] and f"does not follow entry {ids[3]}" in str(broken)
 
@@ -53,15 +60,15 @@ def test_an_entry_forged_in_place_with_a_valid_own_hash_breaks_the_next_link(mig
     with db.engine.begin() as connection:
         victim = connection.execute(select(AuditEvent).where(AuditEvent.id == ids[1])).mappings().one()
         forged = {name: victim[name] for name in audit_chain.HASHED} | {"actor": "someone-else@example.org"}
-        connection.execute(update(AuditEvent).where(AuditEvent.id == ids[1])
-                           .values(actor=forged["actor"], hash=audit_chain.entry_hash(forged, victim["prev_hash"])))
+        connection.execute(tampered(update(AuditEvent).where(AuditEvent.id == ids[1]).values(
+            actor=forged["actor"], hash=audit_chain.entry_hash(forged, victim["prev_hash"]))))
     broken = audit_chain.verify(db.engine).broken
     assert broken.entry_id == ids[2] and f"does not follow entry {ids[1]}" in str(broken)
     with db.engine.begin() as connection:  # a row slipped in without the audit trail's code
         connection.execute(insert(AuditEvent), {"at": utcnow(), "actor": "x", "action": "forged", "outcome": "ok",
                                                 "details": {}})
     with db.engine.begin() as connection:
-        connection.execute(delete(AuditEvent).where(AuditEvent.id.in_(ids)))
+        connection.execute(tampered(delete(AuditEvent).where(AuditEvent.id.in_(ids))))
     broken = audit_chain.verify(db.engine).broken
     assert "it has no hash" in str(broken)
 
@@ -120,6 +127,6 @@ def test_audit_verify_on_the_command_line(migrated_db, tmp_path):
     assert audit_chain.verify(db.engine).head in held.stdout
     last = _ids(db)[-1]
     with db.engine.begin() as connection:
-        connection.execute(update(AuditEvent).where(AuditEvent.id == last).values(outcome="denied"))
+        connection.execute(tampered(update(AuditEvent).where(AuditEvent.id == last).values(outcome="denied")))
     broken = verify()
     assert broken.returncode == 1 and f"broken at entry {last}: its fields were changed" in broken.stderr

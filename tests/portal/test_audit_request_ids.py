@@ -15,6 +15,7 @@ from portal.accounts import api_keys, audit, audit_chain
 from portal.core.db import Database
 from portal.core.models import AuditEvent, utcnow
 from tests.helpers import DATA_USE, MODEL, auth, email_of, user_of
+from tests.portal.test_audit_chain import tampered
 
 NEW_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -89,7 +90,7 @@ def test_a_background_jobs_entries_carry_the_request_that_started_it(migrated_db
 
 def _set(db, entry_id: int, **values) -> None:
     with db.engine.begin() as connection:
-        connection.execute(update(AuditEvent).where(AuditEvent.id == entry_id).values(**values))
+        connection.execute(tampered(update(AuditEvent).where(AuditEvent.id == entry_id).values(**values)))
 
 
 def test_the_chain_covers_the_request_id_and_entries_from_before_it_still_verify(database_url):

@@ -7,7 +7,7 @@ Create Date: 2026-12-02
 import sqlalchemy as sa
 from alembic import op
 
-from portal.accounts.audit_chain import GENESIS, HASHED, entry_hash
+from portal.accounts.audit_chain import APPENDING, GENESIS, HASHED, entry_hash
 
 revision = '0003'
 down_revision = '0002'
@@ -35,8 +35,8 @@ def upgrade() -> None:
             break
         for row in rows:
             digest = entry_hash(dict(row), previous)
-            connection.execute(sa.update(events).where(events.c.id == row['id'])
-                               .values(prev_hash=previous, hash=digest))
+            connection.execute(sa.update(events).where(events.c.id == row['id'])  # the chain's own write
+                               .values(prev_hash=previous, hash=digest).execution_options(**{APPENDING: True}))
             previous = digest
         last = rows[-1]['id']
 
