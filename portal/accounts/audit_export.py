@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator, Mapping, TextIO
 
@@ -28,6 +29,7 @@ COLUMNS = ("id", "at", "user_id", "actor", "action", "target", "outcome", "ip", 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 1_000
 MAX_TEXT = 255  # characters of a text filter (an action, a target's text, an e-mail)
+USER_ID = re.compile(r"[0-9]{1,9}")  # ASCII digits an INTEGER column holds
 ACTION = "audit-export"
 PERMISSION = "view_audit"
 DOWNLOAD_PATH = "/admin/audit.csv"
@@ -67,7 +69,7 @@ def _text(value: str | None, field: str) -> str | None:
 def filters(*, user_id=None, actor=None, action=None, outcome=None, since=None, until=None,
             target=None) -> audit.Filters:
     """Filters from what a person gave (text, or a user id); FilterError names the one that is wrong."""
-    if user_id not in (None, "") and not str(user_id).isdigit():
+    if user_id not in (None, "") and not USER_ID.fullmatch(str(user_id)):  # not isdigit(): it takes "²"
         raise FilterError(f"user: {str(user_id)[:40]!r} is not a user id")
     if outcome and outcome not in set(AuditOutcome):
         raise FilterError(f"outcome: {outcome[:40]!r} is not one of {', '.join(AuditOutcome)}")

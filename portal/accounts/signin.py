@@ -1,11 +1,18 @@
 """Sign-in and sign-out (Flask-Login), the guard that keeps signed-out callers out, and error pages.
 
 The sign-in page is a plain server-rendered form (no Dash), rate-limited per client address; its
-message never says whether an e-mail exists."""
+message never says whether an e-mail exists.
+
+A session ends after `session_idle_minutes` without a request, and `session_hours` after its sign-in
+whatever happens: the session (a signed cookie) carries its sign-in time and its last-seen time, the
+latter refreshed at most once a minute (the cookie is written only then, so a page's concurrent
+requests seldom race to write it back). An ended session is audited as `sign-out` with the reason
+`idle` or `lifetime` (a press of Sign out: `user`), and the sign-in page says why it ended."""
 from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from datetime import timedelta
 from urllib.parse import urlparse
 
@@ -18,10 +25,12 @@ from portal.accounts.users import authenticate, end_sessions, get_user
 from portal.core import context
 from portal.core.errors import json_error
 from portal.core.states import AuditOutcome, SignInResult
+from portal.http_hardening import is_public
 
-# /api/v1 authenticates by API key and /metrics by token or network: both do their own checks.
-PUBLIC_PREFIXES = ("/login", "/logout", "/health", "/assets/", "/_dash-component-suites/", "/_favicon.ico",
-                   "/api/v1/", "/metrics")
+SIGNED_IN_AT, SEEN_AT, ENDED = "signed_in_at", "seen_at", "ended"  # session keys (epoch seconds; a reason)
+SEEN_REFRESH_SECONDS = 60
+SESSION_ENDED = {"idle": "Your session ended after {idle} without activity. Please sign in again.",
+                 "lifetime": "Your session ended {hours} after you signed in. Please sign in again."}
 SIGN_IN_FAILED = ("The e-mail or password is wrong, or the account is locked. After {n} failed attempts "
                   "an account is locked for {m} minutes.")
 
@@ -68,6 +77,7 @@ def init_login(server: flask.Flask) -> None:
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.production,
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=settings.production,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        SESSION_REFRESH_EACH_REQUEST=False,  # written when it changes (the last-seen time: once a minute)
     )
     server.before_request(guard)
     server.register_blueprint(blueprint)
@@ -76,14 +86,56 @@ def init_login(server: flask.Flask) -> None:
 
 
 def guard():
-    """Signed out: Dash's internal routes answer 401, pages redirect to sign-in."""
-    path = flask.request.path
-    if current_user.is_authenticated or path.startswith(PUBLIC_PREFIXES):
+    """Signed out: Dash's internal routes answer 401, pages redirect to sign-in. A signed-in session that
+    has been idle too long, or lived too long, is ended first."""
+    if current_user.is_authenticated:
+        ended = _session_ran_out()
+        if ended is None:
+            return None
+        _end_session(ended)
+    if is_public(flask.request.path):
         return None
     if _wants_json():
-        return json_error(401, "Sign in first.")
+        return json_error(401, _ended_message(flask.session.get(ENDED)) or "Sign in first.")
     target = flask.request.full_path.rstrip("?")
     return flask.redirect(flask.url_for("auth.login", next=target))
+
+
+def _session_ran_out() -> str | None:
+    """"idle" or "lifetime" when the session has run out; otherwise None, and the last-seen time is
+    refreshed (at most once a minute). A session from before these times were kept starts them now."""
+    settings, session, now = context.get().settings, flask.session, int(time.time())
+    signed_in, seen = session.get(SIGNED_IN_AT), session.get(SEEN_AT)
+    if not isinstance(signed_in, int) or not isinstance(seen, int):
+        session[SIGNED_IN_AT] = session[SEEN_AT] = now
+        return None
+    if now - seen > settings.session_idle_minutes * 60:
+        return "idle"
+    if now - signed_in > settings.session_hours * 3600:
+        return "lifetime"
+    if now - seen >= SEEN_REFRESH_SECONDS:
+        session[SEEN_AT] = now
+    return None
+
+
+def _end_session(reason: str) -> None:
+    audit.record("sign-out", details={"reason": reason})  # while the user is still known
+    logout_user()
+    flask.session.clear()
+    flask.session[ENDED] = reason  # for the sign-in page's notice
+
+
+def _ended_message(reason: str | None) -> str | None:
+    settings = context.get().settings
+    template = SESSION_ENDED.get(reason or "")
+    if template is None:
+        return None
+    return template.format(idle=_count(settings.session_idle_minutes, "minute"),
+                           hours=_count(settings.session_hours, "hour"))
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}" + ("" if n == 1 else "s")
 
 
 def _wants_json() -> bool:
@@ -127,11 +179,13 @@ def login():
     if flask.request.method == "GET":
         if current_user.is_authenticated:
             return flask.redirect(_safe_next(flask.request.args.get("next")))
-        return _login_page()
+        return _login_page(notice=_ended_message(flask.session.pop(ENDED, None)))
     form = flask.request.form
-    if not _csrf_ok(form):
-        return _login_page("The form expired; please sign in again."), 400
     email = form.get("email", "")
+    if not _csrf_ok(form):  # a failed sign-in all the same (a forged post, or a stale page)
+        audit.record("sign-in", outcome=AuditOutcome.FAILED, target=email.strip().lower()[:254] or None,
+                     details={"reason": "form-expired"}, actor=email.strip().lower()[:254] or None)
+        return _login_page("The form expired; please sign in again."), 400
     outcome = authenticate(context.get().db, settings, email, form.get("password", ""), flask.request.remote_addr)
     if outcome.reason != SignInResult.OK:
         audit.record("sign-in", outcome=AuditOutcome.FAILED, target=email.strip().lower()[:254],
@@ -142,6 +196,7 @@ def login():
     flask.session.clear()  # a fresh session on sign-in (no fixation)
     login_user(SessionUser(outcome.user))
     flask.session.permanent = True
+    flask.session[SIGNED_IN_AT] = flask.session[SEEN_AT] = int(time.time())
     # the form token now, with the sign-in's cookie: made later, by one of a page's concurrent requests,
     # it could be lost to another that writes the session back without it
     csrf_token()
@@ -158,11 +213,12 @@ def logout():
         return flask.redirect(flask.url_for("auth.login"))
     if flask.request.method == "GET":
         return _page("Sign out", flask.render_template_string(LOGOUT_FORM, csrf=csrf_token()))
-    if not _csrf_ok(flask.request.form):
+    if not _csrf_ok(flask.request.form):  # a forged post, or a stale page: the session goes on
+        audit.record("sign-out", outcome=AuditOutcome.FAILED, details={"reason": "form-expired"})
         return _page("Sign out", flask.render_template_string(
             LOGOUT_FORM, csrf=csrf_token(), error="The form expired; press Sign out again.")), 400
     end_sessions(context.get().db, current_user.id)
-    audit.record("sign-out")
+    audit.record("sign-out", details={"reason": "user"})
     logout_user()
     flask.session.clear()
     return flask.redirect(flask.url_for("auth.login"))
@@ -172,9 +228,9 @@ def _page(title: str, body: str):
     return flask.render_template_string(PAGE, title=title, body=Markup(body))
 
 
-def _login_page(error: str | None = None, email: str = ""):
+def _login_page(error: str | None = None, email: str = "", notice: str | None = None):
     return _page("Sign in", flask.render_template_string(
-        LOGIN_FORM, error=error, email=email, csrf=csrf_token(),
+        LOGIN_FORM, error=error, notice=notice, email=email, csrf=csrf_token(),
         action=flask.url_for("auth.login", next=flask.request.args.get("next") or None)))
 
 
@@ -194,6 +250,7 @@ LOGOUT_FORM = """<h1 class="h4 mb-3">Sign out</h1>
 </form>"""
 
 LOGIN_FORM = """<h1 class="h4 mb-3">Sign in</h1>
+{% if notice %}<div id="login-notice" class="alert alert-info" role="status">{{ notice }}</div>{% endif %}
 {% if error %}<div id="login-error" class="alert alert-danger" role="alert">{{ error }}</div>{% endif %}
 <form method="post" action="{{ action }}" class="card card-body">
 <input type="hidden" name="csrf" value="{{ csrf }}">

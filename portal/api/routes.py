@@ -1,6 +1,6 @@
 """REST API v1 (a Flask blueprint under /api/v1): health, models, predict, explain, the OpenAPI document
 and its documentation page. Every route but health and the documents needs `Authorization: Bearer <key>`;
-the key's owner's role applies; limits are per key."""
+the key's owner's role applies; limits are per verified key (portal.api.limits)."""
 from __future__ import annotations
 
 import time
@@ -12,7 +12,7 @@ from sqlalchemy import text
 from portal import request_ids
 from portal.accounts import api_keys, audit
 from portal.accounts.permissions import PERMISSIONS, allowed
-from portal.api import errors, openapi, serializers, service
+from portal.api import caller, errors, openapi, serializers, service
 from portal.api import runs as run_views
 from portal.api.schemas import ExplainRequest, Health, PredictRequest
 from portal.core import context
@@ -124,12 +124,12 @@ def create_blueprint() -> flask.Blueprint:
 def _authenticate():
     if flask.request.endpoint in OPEN_ENDPOINTS:
         return None
-    key = api_keys.bearer_token(flask.request.headers.get("Authorization"))
-    if key is None:
+    if caller.presented_key() is None:
         raise errors.ApiError(401, "Send an API key: 'Authorization: Bearer <key>'. Create one on your Account page.")
-    portal = context.get()
-    owner = api_keys.authenticate(portal.db, key, portal.caches)
-    if owner is None:
+    owner = caller.verified()  # already worked out if a rate limit asked first
+    if owner is None:  # a failed sign-in by key: audited with the key's public prefix, never the key
+        audit.record("api.sign-in", outcome=AuditOutcome.FAILED, target=api_keys.key_prefix(caller.presented_key()),
+                     details={"reason": "invalid key"})
         raise errors.ApiError(401, "This API key is not valid (unknown, revoked, or its user is deactivated).")
     flask.g.api_owner = owner
     return None

@@ -216,14 +216,23 @@ def test_sign_in_sign_out_and_lock_out(audited):
     a.one("sign-in refused while locked out", "sign-in", rid, actor=clinician, outcome="failed", reason="locked")
 
     analyst = email_of("analyst")
+    forged = client.post("/login", data={"email": analyst, "password": PASSWORD, "csrf": "forged"},
+                         headers={"X-Request-Id": (rid := a.request_id())})
+    assert forged.status_code == 400
+    a.one("sign-in refused: no valid form token", "sign-in", rid, actor=analyst, outcome="failed", target=analyst,
+          reason="form-expired")
     assert attempt(analyst, PASSWORD, rid := a.request_id()).status_code == 302
     a.one("sign-in", "sign-in", rid, actor=analyst, target=None)
+    forged = client.post("/logout", data={"csrf": "forged"}, headers={"X-Request-Id": (rid := a.request_id())})
+    assert forged.status_code == 400
+    a.one("sign-out refused: no valid form token", "sign-out", rid, actor=analyst, outcome="failed",
+          reason="form-expired")
     answer = client.post("/logout", data={"csrf": _csrf(client, "/logout")},
                          headers={"X-Request-Id": (rid := a.request_id())})
     assert answer.status_code == 302
     a.one("sign-out", "sign-out", rid, actor=analyst, reason="user")
     a.check_the_trail()
-    assert len(a.kinds) == 5 + limit and len(set(a.kinds)) == 6
+    assert len(a.kinds) == 7 + limit and len(set(a.kinds)) == 8
 
 
 @SQLITE_ONLY
@@ -343,8 +352,16 @@ def test_the_api(audited, tcga, registry):
     assert answer.status_code == 403
     a.one("refusal: a role without the permission (API)", "api.denied", rid, actor=email_of("analyst"),
           outcome="denied", target="predict")
+    revoked = keys["analyst"]
+    api_keys.revoke_key(a.db, revoked)
+    a.skip()
+    for presented, prefix in ((revoked, revoked.split("_")[1]), ("not-a-key", None)):
+        headers = auth(presented) | {"X-Request-Id": (rid := a.request_id())}
+        assert client.get("/api/v1/models", headers=headers).status_code == 401
+        a.one(f"API sign-in failure ({'a revoked key' if prefix else 'no key at all'})", "api.sign-in", rid,
+              actor="system", outcome="failed", target=prefix, reason="invalid key")
     a.check_the_trail(tcga.schema.names)
-    assert len(set(a.kinds)) == len(a.kinds) == 3
+    assert len(set(a.kinds)) == len(a.kinds) == 5
 
 
 def _notebook_fields(**values) -> list[dict]:
@@ -480,3 +497,34 @@ def test_commands(audited, monkeypatch, tmp_path, capsys):
           via="command line")
     a.check_the_trail()
     assert len(set(a.kinds)) == len(a.kinds) == 7
+
+
+@SQLITE_ONLY
+def test_erasure_and_purge(audited, monkeypatch, capsys, tcga, registry):
+    """`python -m portal erase --sample ID` and `purge`: one entry per stored record each one changes."""
+    a = audited
+    settings = a.portal.settings
+    for name, value in (("DATABASE_URL", settings.database_url), ("VAR_DIR", str(settings.var_dir)),
+                        ("MODELS_DIR", str(settings.models_dir)), ("SECRET_KEY", settings.secret_key)):
+        monkeypatch.setenv(f"CANCER_ALPHA_{name}", value)
+    with a.app.server.test_request_context():
+        run = finished_run(a.portal, tcga, registry, n=5)
+    sample = str(runs.results(a.portal, run)["sample_id"].iloc[0])
+    a.skip()
+
+    def entries_of(action: str) -> dict:
+        entries = a._new()
+        assert {e.action for e in entries} == {action}
+        assert all((e.actor, e.request_id, e.ip) == ("system", None, None) for e in entries)
+        a.kinds.append(action)
+        return {e.target: e for e in entries}
+
+    assert main(["erase", "--sample", sample]) == 0, capsys.readouterr()
+    erased = entries_of("erasure")
+    assert set(erased) == {run.upload_id, run.id}  # one entry for each record the sample was removed from
+    assert all(e.details["rows"] == 1 and sample not in json.dumps(e.details) for e in erased.values())
+    assert main(["purge", "--days", "0"]) == 0, capsys.readouterr()
+    purged = entries_of("purge")
+    assert set(purged) == {run.upload_id, run.id}  # one entry for each record purged
+    a.check_the_trail(tcga.schema.names)
+    assert a.kinds == ["erasure", "purge"]
