@@ -22,6 +22,7 @@ from portal.core import context
 from portal.core.models import utcnow
 from portal.predictions import explanations, reviews, runs
 from portal.predictions.access import run_or_abort
+from portal.retention import notice
 
 dash.register_page(__name__, path_template="/explain/<run_id>/<sample_id>", name="Explain", permission="explain",
                    in_nav=False)
@@ -58,6 +59,8 @@ def layout(run_id: str | None = None, sample_id: str | None = None, **_query):
         shown = explanations.predict_sample(context.get(), run_id or "", sample_id, current_user.id,
                                             current_user.role)
     except runs.RunError as error:
+        if error.status == notice.GONE:  # the run's stored values were purged: say so, it is not a refusal
+            return dbc.Alert(str(error), color="secondary", id="explain-purged")
         return not_allowed(str(error))
     run, version, predicted = shown.run, shown.version, shown.predicted
     audit.record("explanation.view", target=f"{run.id}/{sample_id}", details={"model": version.ref})

@@ -19,6 +19,7 @@ from portal.core.states import RunStatus
 from portal.jobs import states
 from portal.notebooks import runs as notebook_runs
 from portal.notebooks.access import notebook_run_or_abort
+from portal.retention import notice
 
 dash.register_page(__name__, path_template="/notebooks/runs/<run_id>", name="Notebook run",
                    permission="view_notebooks", in_nav=False)
@@ -71,7 +72,8 @@ def _view(run) -> html.Div:
         html.Iframe(src=f"{base}/report", id="notebook-run-report", title=f"{run.notebook} report",
                     sandbox="allow-scripts allow-popups",
                     style={"width": "100%", "height": "80vh", "border": "1px solid #dee2e6"})
-        if run.html_path else html.P("This run has no report.", className="text-muted"),
+        if run.html_path else html.P(notice.notebook_run_gone(run) if run.purged_at else "This run has no report.",
+                                     className="text-muted", id="notebook-run-no-report"),
     ])
 
 

@@ -15,13 +15,15 @@ from components.glossary import column
 from components.layout import metric_card, not_allowed, run_cancelled
 from components.links import explain_href
 from pages.frame import page_denied
+from portal import browser_values
 from portal.accounts import audit
 from portal.accounts.permissions import ADMIN, ROLES, allowed, require
 from portal.core import context
 from portal.core.states import RunAccess, RunStatus
 from portal.jobs.callbacks import register_job
-from portal.predictions import exports, figure_store, result_rows, runs, sharing, waiting
+from portal.predictions import consent, exports, figure_store, result_rows, runs, sharing, waiting
 from portal.predictions.access import run_or_abort
+from portal.retention import notice
 
 dash.register_page(__name__, path_template="/runs/<run_id>", name="Run", permission="predict", in_nav=False)
 
@@ -167,10 +169,14 @@ def layout(run_id: str | None = None, **_query):
                 id="run-title"),
         html.P(f"Model {run.model_name}:{run.model_version} (artifact {run.artifact_sha256[:12]}), started "
                f"{run.created_at:%Y-%m-%d %H:%M UTC}.", className="small text-muted"),
+        html.P(f"Data-use basis: {consent.of_upload(context.get(), run.upload_id).words}.", id="run-data-use",
+               className="small text-muted"),
         dcc.Store(id="run-id", data=run.id),
         dcc.Location(id="run-location", refresh="callback-nav"),
         sharing_view(run),
     ])
+    if run.purged_at is not None:  # retention or an erasure deleted its results: the record says so
+        return html.Div([header, dbc.Alert(notice.run_gone(run), color="secondary", id="run-purged")])
     if run.status == RunStatus.DONE:
         return html.Div([header, results_view(run)])
     if run.status in RunStatus.active():
@@ -275,7 +281,8 @@ def register_callbacks(app: dash.Dash) -> None:
 
     register_job(app, RETRY, "predict", figure_store.predict_and_draw(run_figures.FORMAT, run_figures.draw),
                  runs.cancel_run,
-                 lambda done, total: f"{done:,} of {total:,} samples", lambda: run_cancelled(RETRY))
+                 lambda done, total: f"{done:,} of {total:,} samples", lambda: run_cancelled(RETRY),
+                 may_start=runs.get_run)  # the run's owner or an admin, as the retry button checks
 
     @app.callback(Output(f"{RETRY}-queued", "data"), Output(f"{RETRY}-message", "children"),
                   Input(f"{RETRY}-run", "n_clicks"), State("run-id", "data"), prevent_initial_call=True)
@@ -304,7 +311,7 @@ def register_callbacks(app: dash.Dash) -> None:
                   prevent_initial_call=True)
     def open_sample(cell, run_id):
         require("explain")
-        sample = (cell or {}).get("rowId")
+        sample = browser_values.event(cell, "run-grid.cellClicked").get("rowId")
         if not sample:
             return no_update
         run_or_abort(run_id)
@@ -315,7 +322,10 @@ def register_callbacks(app: dash.Dash) -> None:
     def download(_csv, _parquet, run_id):
         require("download")
         run = run_or_abort(run_id)
-        frame = runs.results(context.get(), run)
+        try:
+            frame = runs.results(context.get(), run)
+        except runs.RunError as error:  # purged (410), or a run without results (409)
+            flask.abort(error.status, description=str(error))
         as_csv = dash.ctx.triggered_id == "run-download-csv"
         audit.record("download", target=run.id, details={"format": "csv" if as_csv else "parquet",
                                                          "samples": len(frame)})

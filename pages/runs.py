@@ -16,11 +16,13 @@ from flask_login import current_user
 from components.glossary import column
 from components.links import run_href
 from pages.frame import page_denied
+from portal import browser_values
 from portal.accounts.permissions import ADMIN, require
 from portal.core import context
 from portal.core.states import RunAccess, RunStatus
 from portal.predictions import lifecycle, runs
 from portal.predictions.access import run_or_abort
+from portal.retention import notice
 
 dash.register_page(__name__, path="/runs", name="My runs", order=6, permission="predict")
 
@@ -44,7 +46,8 @@ def run_rows() -> list[dict]:
         rows.append({
             "run": run.id, "name": run.name or "", "filename": listed.filename or "",
             "model": f"{run.model_name}:{run.model_version}",
-            "samples": f"{run.progress_done:,} of {run.progress_total:,}", "status": run.status,
+            "samples": f"{run.progress_done:,} of {run.progress_total:,}",
+            "status": notice.words(run.purge_reason, run.purged_at) if run.purged_at else run.status,
             "created": run.created_at.strftime("%Y-%m-%d %H:%M UTC"),
             # a run without a summary yet shows blanks (None), not text in a column of numbers
             "abstained": summary.get("abstain"), "out_of_distribution": summary.get("out_of_distribution"),
@@ -157,8 +160,9 @@ def register_callbacks(app: dash.Dash) -> None:
                   prevent_initial_call=True)
     def open_run(cell):
         require("predict")
-        run_id = (cell or {}).get("rowId")
-        if not run_id or (cell or {}).get("colId") not in HEADERS:  # a click on a selection box opens nothing
+        cell = browser_values.event(cell, "runs-grid.cellClicked")
+        run_id = cell.get("rowId")
+        if not run_id or cell.get("colId") not in HEADERS:  # a click on a selection box opens nothing
             return no_update
         run_or_abort(run_id)  # owner, admin or a recipient of a share
         return run_href(run_id)

@@ -13,6 +13,7 @@ import os
 import sys
 from contextlib import contextmanager
 
+from portal import private_files
 from portal.accounts import audit, audit_chain, audit_export
 from portal.accounts.api_keys import PREFIX_PATTERN, create_key, list_keys, revoke_key, shown
 from portal.accounts.passwords import WeakPassword, generate_password
@@ -255,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        return args.func(Settings.from_env(), args) or 0
+        settings = Settings.from_env()
+        private_files.restrict(settings)  # var/ 0700 and what is written there 0600, as in the portal itself
+        return args.func(settings, args) or 0
     except (UserError, WeakPassword, SettingsError, ParameterError, RunError, audit_export.FilterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

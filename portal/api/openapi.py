@@ -6,11 +6,13 @@ from __future__ import annotations
 import flask
 from pydantic.json_schema import models_json_schema
 
+from portal.api import runs as run_views
 from portal.api import schemas
 
 ERRORS = {"400": "Not valid JSON", "401": "No valid API key", "403": "The key's role may not do this",
           "404": "No such model or version", "413": "Body too large", "415": "Not JSON",
-          "422": "The body does not match the schema or the model's features", "429": "Rate limit reached"}
+          "422": "The body does not match the schema (a missing or refused data_use among others) or the model's "
+                 "features", "429": "Rate limit reached"}
 
 ROUTES = [
     ("get", "/api/v1/health", "Service health (no key needed)", None, schemas.Health, False, ()),
@@ -21,6 +23,10 @@ ROUTES = [
      schemas.PredictResponse, True, ("name",)),
     ("post", "/api/v1/models/{name}/explain", "Explain one sample's prediction for a class", schemas.ExplainRequest,
      schemas.ExplainResponse, True, ("name",)),
+    ("get", "/api/v1/runs/{run_id}", "A prediction run's record (a purged run's says when and why)", None,
+     run_views.RunRecord, True, ("run_id",)),
+    ("get", "/api/v1/runs/{run_id}/results", "A finished run's results, at most 1,000 rows a request "
+     "(?offset=N&limit=M)", None, run_views.RunResults, True, ("run_id",)),
 ]
 
 
@@ -41,6 +47,12 @@ def document(version: str) -> dict:
                               "schema": ref[schemas.ErrorResponse]}}}
                              for code, text in ERRORS.items() if secured or code == "429"}},
         }
+        if path.startswith("/api/v1/runs/"):
+            operation["responses"]["404"]["description"] = "No such run"
+            operation["responses"]["409"] = {"description": "The run has not finished", "content": {
+                "application/json": {"schema": ref[schemas.ErrorResponse]}}}
+            operation["responses"]["410"] = {"description": "Its results were purged (retention) or erased",
+                                             "content": {"application/json": {"schema": ref[schemas.ErrorResponse]}}}
         if path.endswith("/health"):
             operation["responses"]["503"] = {"description": "Database unreachable", "content": {
                 "application/json": {"schema": ref[schemas.Health]}}}
@@ -67,8 +79,11 @@ DOCS = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Canc
 <p>Send <code>Authorization: Bearer &lt;key&gt;</code> (create a key on your Account page). The machine-readable
 document is <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>. Errors share one shape:
 <code>{"error": {"code", "message", "details": [{"sample", "feature", "problem"}]}}</code>.</p>
+<p>A prediction names the samples' data-use basis (consent) in <code>data_use</code>: <code>{"basis", "reference"}</code>
+(see <code>DataUse</code> below); without it the answer is 422, and the basis is kept in the audit trail.</p>
 <pre class="bg-light p-2 small">curl -s -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
-  -d '{"samples": [{"id": "s1", "features": {"FEATURE": 0, "...": 1}}]}' \\
+  -d '{"samples": [{"id": "s1", "features": {"FEATURE": 0, "...": 1}}],
+       "data_use": {"basis": "deidentified-protocol", "reference": "IRB-2024-0153"}}' \\
   http://127.0.0.1:8050/api/v1/models/tissue-of-origin/predict</pre>
 {% for path, operations in doc.paths.items() %}{% for method, op in operations.items() %}
 <section class="card mb-3"><div class="card-body"><h2 class="h5"><span class="badge bg-secondary">{{ method|upper }}</span>

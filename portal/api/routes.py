@@ -12,8 +12,9 @@ from sqlalchemy import text
 from portal import request_ids
 from portal.accounts import api_keys, audit
 from portal.accounts.permissions import PERMISSIONS, allowed
-from portal.api import caller, errors, openapi, serializers, service
+from portal.api import caller, errors, openapi
 from portal.api import runs as run_views
+from portal.api import serializers, service
 from portal.api.schemas import ExplainRequest, Health, PredictRequest
 from portal.core import context
 from portal.core.states import AuditOutcome
@@ -159,7 +160,7 @@ def _parse(model: type[BaseModel]) -> BaseModel:
 def _details(error: ValidationError) -> list[dict]:
     details = []
     for problem in error.errors()[: service.MAX_DETAILS]:
-        where = problem["loc"]
+        where = tuple(_cut(part) for part in problem["loc"])  # a key of the body may be long: never echoed whole
         sample = feature = None
         if len(where) >= 2 and where[0] == "samples" and isinstance(where[1], int):
             sample = f"#{where[1]}"
@@ -167,6 +168,10 @@ def _details(error: ValidationError) -> list[dict]:
         field = ".".join(str(p) for p in where)
         details.append({"sample": sample, "feature": feature, "problem": f"{field}: {problem['msg']}"})
     return details
+
+
+def _cut(part):
+    return part[:77] + "..." if isinstance(part, str) and len(part) > 80 else part
 
 
 def _cache():

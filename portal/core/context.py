@@ -16,7 +16,6 @@ from portal.core.settings import Settings
 from portal.core.storage import Storage
 
 EXTENSION = "cancer_alpha"
-API_KEY_TTL = 30.0  # seconds
 
 
 @dataclass
@@ -25,10 +24,11 @@ class PortalCaches:
     version's path and artifact sha256, an upload id), so none needs invalidating."""
 
     uploads: BoundedCache = field(default_factory=lambda: BoundedCache(2))
-    """Decrypted uploads by upload id: the results and explain pages read one repeatedly."""
+    """Decrypted uploads by (upload id, the run's revised_at): the results and explain pages read one
+    repeatedly; an erasure that rewrites an upload changes revised_at, so another process reads it again."""
     run_tables: BoundedCache = field(default_factory=lambda: BoundedCache(4))
-    """Finished runs' results as the results grid shows them, by run id (a finished run never changes;
-    a deleted one is refused by the access check before this is read)."""
+    """Finished runs' results as the results grid shows them, by (run id, revised_at): only an erasure
+    changes a finished run, and it sets revised_at; a deleted or purged one is refused before this is read."""
     training_samples: BoundedCache = field(default_factory=lambda: BoundedCache(8))
     """A version's training values and labels (the explain page's context of a feature)."""
     projections: BoundedCache = field(default_factory=lambda: BoundedCache(4))
@@ -39,9 +39,6 @@ class PortalCaches:
     """The API's per-version arrays (feature names, value getter, bounds) for reading request bodies."""
     api_document: BoundedCache = field(default_factory=lambda: BoundedCache(1))
     """The generated OpenAPI document."""
-    api_keys: BoundedCache = field(default_factory=lambda: BoundedCache(10_000, ttl=API_KEY_TTL))
-    """Verified API keys by prefix (hash, owner, whether usable). Another process may accept a revoked
-    key, or a deactivated user's, until its entry expires (API_KEY_TTL seconds)."""
     api_key_uses: BoundedCache = field(default_factory=lambda: BoundedCache(10_000))
     """When this process last wrote a key's last_used_at (written at most once a minute per key)."""
     notebook_catalog: BoundedCache = field(default_factory=lambda: BoundedCache(1))

@@ -11,6 +11,7 @@ from portal.accounts.permissions import require
 from portal.core import context
 from portal.notebooks import html_export as notebook_html
 from portal.notebooks.access import notebook_run_or_abort
+from portal.retention import notice
 
 KINDS = {"ipynb": ("output_path", "application/x-ipynb+json"), "html": ("html_path", "text/html")}
 
@@ -47,6 +48,8 @@ def _file(run_id: str, kind: str) -> Path:
     require("view_notebooks")
     portal = context.get()
     run = notebook_run_or_abort(run_id)
+    if run.purged_at is not None:  # retention or an erasure deleted its files; the record stays
+        flask.abort(notice.GONE, description=notice.notebook_run_gone(run))
     stored = getattr(run, KINDS[kind][0])
     root = portal.settings.notebook_runs_dir.resolve()
     path = Path(stored).resolve() if stored else None

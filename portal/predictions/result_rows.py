@@ -46,7 +46,9 @@ def grid_table(portal: Portal, run: PredictionRun) -> pd.DataFrame:
 
 
 def _cached(portal: Portal, run: PredictionRun) -> pd.DataFrame:
-    return portal.caches.run_tables.get_or_create(run.id, lambda: _shown(runs.results(portal, run)))
+    """Kept by run id and revised_at (an erasure rewrites a run's results); a purged run answers 410 first."""
+    runs.require_stored(run)
+    return portal.caches.run_tables.get_or_create((run.id, run.revised_at), lambda: _shown(runs.results(portal, run)))
 
 
 def _shown(results: pd.DataFrame) -> pd.DataFrame:

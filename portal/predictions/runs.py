@@ -6,6 +6,7 @@ Stored (encrypted): `uploads/<id>/input.parquet` (the validated values, ids, lab
 and `runs/<id>/results.parquet`. The database holds the records, the validation report and a summary."""
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
 from typing import Callable
@@ -17,14 +18,17 @@ from sqlalchemy import and_, or_, select, update
 from engine import metrics
 from engine.checksums import sha256_bytes
 from engine.predict import predict
+from engine.read_limits import release_memory
 from engine.registry import LoadedModel, RegistryError
 from engine.validation import validate
 from portal.accounts import audit
 from portal.accounts.permissions import ADMIN
 from portal.core.context import Portal
 from portal.core.models import PredictionRun, RunShare, Upload, utcnow
-from portal.core.states import AuditOutcome, RunAccess, RunStatus, UploadStatus
+from portal.core.states import AuditOutcome, DataUseBasis, RunAccess, RunStatus, UploadStatus
 from portal.jobs import states
+from portal.predictions import consent
+from portal.retention import notice
 
 log = logging.getLogger(__name__)
 
@@ -55,36 +59,65 @@ def _results_name(run_id: str) -> str:
 
 
 def save_upload(portal: Portal, user_id: int, filename: str, content: bytes, model_name: str,
-                version: int | str | None = None) -> UploadOutcome:
+                version: int | str | None = None, *, data_use) -> UploadOutcome:
     """Validate an upload against the schema of a version of `model_name` (a number, an alias, or None
-    for the default: Registry.version_of); record it; store its values only if valid."""
+    for the default: Registry.version_of); record it with its data-use basis; store its values only if
+    valid. `data_use`: a consent.DataUse or {"basis", "reference"}; without a valid one nothing is stored
+    (RunError 400, audited as upload.refused)."""
+    use = _data_use(data_use, filename, content)
     try:
         model = portal.registry.load(portal.registry.version_of(model_name, version))
     except RegistryError as error:
         raise RunError(str(error), 404) from None
     checked = validate(content, model.schema, filename=filename, label_column=LABEL_COLUMN,
-                       max_rows=portal.settings.max_rows, max_bytes=portal.settings.max_upload_bytes)
+                       max_rows=portal.settings.max_rows, max_bytes=portal.settings.max_upload_bytes,
+                       max_cells=portal.settings.max_cells)
     report = checked.report.to_dict()
     upload = Upload(user_id=user_id, filename=filename[:255], sha256=sha256_bytes(content), size_bytes=len(content),
                     n_samples=checked.report.n_samples, model_name=model.version.name,
                     model_version=model.version.version,
-                    status=UploadStatus.VALID if checked.report.ok else UploadStatus.INVALID, validation=report)
+                    status=UploadStatus.VALID if checked.report.ok else UploadStatus.INVALID, validation=report,
+                    data_use_basis=use.basis, data_use_reference=use.reference)
     with portal.db.session() as session:
         session.add(upload)
     if checked.report.ok:
-        frame = pd.DataFrame(checked.X, columns=model.schema.names)
-        frame.insert(0, "__id__", checked.ids)
-        frame["__out_of_range__"] = checked.out_of_range
-        if checked.labels is not None:
-            frame["__label__"] = checked.labels.astype("string").to_numpy()
-        portal.storage.put_frame(_input_name(upload.id), frame)
+        _store_input(portal, upload.id, checked, model.schema.names)
     details = {"file": filename[:255], "bytes": len(content), "samples": checked.report.n_samples,
                "model": model.version.ref, "errors": len(checked.report.errors),
-               "warnings": len(checked.report.warnings)}
+               "warnings": len(checked.report.warnings), "data_use": use.to_dict()}
     audit.record("upload" if checked.report.ok else "upload.invalid",
                  outcome=AuditOutcome.OK if checked.report.ok else AuditOutcome.FAILED, target=upload.id,
                  details=details)
     return UploadOutcome(upload=upload, report=report)
+
+
+def _store_input(portal: Portal, upload_id: str, checked, names: list[str]) -> None:
+    """Store the validated values (ids, values, out-of-range counts, labels) encrypted, as zstd Parquet. The
+    values are serialised and let go of (`checked.X` too) before the encryption, which holds several copies of
+    what it encrypts: so one upload stays under 1 GB of memory (bench/upload_memory_bench.py)."""
+    frame = pd.DataFrame(checked.X, columns=names, copy=False)  # no second copy of the values
+    frame.insert(0, "__id__", checked.ids)
+    frame["__out_of_range__"] = checked.out_of_range
+    if checked.labels is not None:
+        frame["__label__"] = checked.labels.astype("string").to_numpy()
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False, compression="zstd")
+    del frame
+    checked.X = checked.out_of_range = None
+    data = buffer.getvalue()
+    del buffer
+    release_memory()
+    portal.storage.put(_input_name(upload_id), data)
+
+
+def _data_use(data_use, filename: str, content: bytes) -> consent.DataUse:
+    """The upload's checked data-use basis; a refusal is audited and stores nothing."""
+    try:
+        return consent.parse(data_use)
+    except consent.ConsentError as error:
+        audit.record("upload.refused", outcome=AuditOutcome.FAILED,
+                     details={"file": filename[:255], "bytes": len(content), "field": f"data_use.{error.field}"})
+        raise RunError(f"Not stored: {error.message}.", 400) from None
 
 
 def _owned(portal: Portal, model, record_id: str, user_id: int, role: str, shared_reads: bool = False):
@@ -114,11 +147,12 @@ def get_run(portal: Portal, run_id: str, user_id: int, role: str, mode: RunAcces
     """The run if the user may use it as `mode` says (RunError 404 or 403 otherwise). WRITE (the default:
     cancel, share, revoke): its owner or an admin. READ (its results, explanations, downloads, a
     notebook's input): also the recipients of an active share."""
-    if not isinstance(run_id, str) or not run_id:
-        raise RunError("a run id is a non-empty text", 400)
+    if not isinstance(run_id, str) or not 0 < len(run_id) <= MAX_RUN_ID:  # from a URL or a browser's request
+        raise RunError(f"a run id is a non-empty text of at most {MAX_RUN_ID} characters", 400)
     return _owned(portal, PredictionRun, run_id, user_id, role, shared_reads=RunAccess(mode) == RunAccess.READ)
 
 
+MAX_RUN_ID = 64  # run ids are uuid4 hex (32 characters): a longer text is none
 MAX_RUN_NAME = 200  # characters of a run's optional name (PredictionRun.name)
 
 
@@ -141,6 +175,11 @@ def queue_run(portal: Portal, upload_id: str, user_id: int, role: str, name: str
     upload = get_upload(portal, upload_id, user_id, role)
     if upload.status != UploadStatus.VALID:
         raise RunError("this upload did not pass validation; fix the file and upload it again")
+    if upload.purged_at is not None:
+        raise RunError(notice.upload_gone(upload) + " Upload the file again to predict it.", notice.GONE)
+    if upload.data_use_basis not in DataUseBasis.choices():  # stored before a basis was recorded
+        raise RunError("this upload has no data-use basis recorded (it was stored before consent was recorded); "
+                       "upload the file again and choose its basis", 409)
     version = portal.registry.get(upload.model_name, upload.model_version)
     run = PredictionRun(user_id=user_id, upload_id=upload.id, model_name=upload.model_name,
                         model_version=upload.model_version, artifact_sha256=version.sha256, status=RunStatus.QUEUED,
@@ -234,27 +273,37 @@ def _finish(portal: Portal, run_id: str, status: RunStatus, **values) -> None:
                         .values(status=status, finished_at=utcnow(), **values))
 
 
+def require_stored(run: PredictionRun) -> None:
+    """RunError 410 when retention or an erasure deleted the run's stored files (portal.retention): read
+    before any cache, since another process may have purged it."""
+    if run.purged_at is not None:
+        raise RunError(notice.run_gone(run), notice.GONE)
+
+
 def results(portal: Portal, run: PredictionRun) -> pd.DataFrame:
+    require_stored(run)
     if run.status != RunStatus.DONE:
         raise RunError(f"run {run.id} is {run.status}, it has no results", 409)
     return portal.storage.get_frame(_results_name(run.id))
 
 
-def _input_frame(portal: Portal, upload_id: str) -> pd.DataFrame:
-    """A stored upload, decrypted once and kept by the portal (uploads never change once stored): the
-    results and explain pages read one repeatedly."""
-    return portal.caches.uploads.get_or_create(upload_id, lambda: portal.storage.get_frame(_input_name(upload_id)))
+def _input_frame(portal: Portal, run: PredictionRun) -> pd.DataFrame:
+    """A run's stored upload, decrypted once and kept by the portal: the results and explain pages read one
+    repeatedly. Kept by upload id and the run's revised_at, which an erasure that rewrites the upload sets."""
+    require_stored(run)
+    return portal.caches.uploads.get_or_create((run.upload_id, run.revised_at),
+                                               lambda: portal.storage.get_frame(_input_name(run.upload_id)))
 
 
 def upload_matrix(portal: Portal, run: PredictionRun, schema_names: list[str]) -> tuple[np.ndarray, list[str]]:
     """The validated values of a run's upload (schema order) and the sample ids."""
-    frame = _input_frame(portal, run.upload_id)
+    frame = _input_frame(portal, run)
     return frame[schema_names].to_numpy(dtype=float), frame["__id__"].astype(str).tolist()
 
 
 def sample_input(portal: Portal, run: PredictionRun, sample_id: str, schema_names: list[str]) -> tuple[np.ndarray, int]:
     """The validated values of one sample of a run (for its explanation) and its out-of-range count."""
-    frame = _input_frame(portal, run.upload_id)
+    frame = _input_frame(portal, run)
     rows = np.flatnonzero(frame["__id__"].astype(str).to_numpy() == sample_id)
     if len(rows) == 0:
         raise RunError(f"run {run.id} has no sample {sample_id!r}", 404)
@@ -264,7 +313,7 @@ def sample_input(portal: Portal, run: PredictionRun, sample_id: str, schema_name
 
 def sample_label(portal: Portal, run: PredictionRun, sample_id: str) -> str | None:
     """The known class the upload gave one sample (its `true_label` column), or None without one."""
-    frame = _input_frame(portal, run.upload_id)
+    frame = _input_frame(portal, run)
     if "__label__" not in frame:
         return None
     rows = np.flatnonzero(frame["__id__"].astype(str).to_numpy() == sample_id)
@@ -284,7 +333,7 @@ def list_runs(portal: Portal, user_id: int, role: str, limit: int = 200, own: bo
 def upload_table(portal: Portal, run: PredictionRun, id_column: str) -> pd.DataFrame:
     """A run's validated upload as a file of samples again: the id column, the features and the labels
     (for a notebook that reads files)."""
-    frame = _input_frame(portal, run.upload_id)
+    frame = _input_frame(portal, run)
     table = frame.drop(columns=["__id__", "__label__", "__out_of_range__"], errors="ignore")
     table.insert(0, id_column, frame["__id__"].astype(str).to_numpy())
     if "__label__" in frame:
@@ -296,7 +345,7 @@ def readable_finished_runs(portal: Portal, user_id: int | None, role: str, limit
     """The finished prediction runs this user may read, newest first (at most `limit`): their own and those
     shared with them (an active share, by name or role), every run for admins. The one list of runs whose
     samples a user may reuse (a notebook's input choice): who else may read a run is decided here."""
-    statement = (select(PredictionRun).where(PredictionRun.status == RunStatus.DONE)
+    statement = (select(PredictionRun).where(PredictionRun.status == RunStatus.DONE, PredictionRun.purged_at.is_(None))
                  .order_by(PredictionRun.created_at.desc()).limit(limit))
     if role != ADMIN:  # their own and those shared with them
         shared = select(RunShare.run_id).where(shared_with(user_id, role))
