@@ -88,6 +88,9 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Access logs are off by default: at hundreds of requests a second they cost CPU and disk, and the
 # portal's audit trail records what matters. GUNICORN_ACCESS_LOG=- sends them to stdout.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+# Whatever the format, a logged request names its path without the query string and with an explained
+# sample's id replaced, its referrer likewise, and no cookie or authorization header (portal.access_log).
+logger_class = "portal.access_log.GunicornLogger"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL") or "info"
 

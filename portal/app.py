@@ -14,10 +14,12 @@ from flask_limiter.util import get_remote_address
 
 from engine.registry import Registry
 from engine.settings import PROJECT_ROOT
-from portal import access_log, http_hardening, metrics, plotly_bundle, private_files, request_ids, security_headers
-from portal.accounts import api_keys, audit_export, first_password
+from portal import (access_log, dash_requests, http_errors, http_hardening, metrics, nul_guard, plotly_bundle,
+                    private_files, request_ids, security_headers)
+from portal.accounts import audit_export, first_password
 from portal.accounts import signin as auth
 from portal.accounts.users import ensure_admin
+from portal.api import limits
 from portal.api.cache import ResultCache
 from portal.api.routes import create_blueprint
 from portal.core import context
@@ -32,21 +34,16 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 
 
 def install_api(server: flask.Flask, limiter: Limiter, settings: Settings) -> None:
-    """REST API v1 with its result cache; limits per API key (the key's public prefix), and the
-    health and document routes exempt."""
+    """REST API v1 with its result cache; limits per verified API key and failed authentications per
+    client address (portal.api.limits), and the health and document routes exempt."""
     server.extensions["cancer_alpha_api_cache"] = ResultCache(settings.redis_url, settings.api_cache_dir)
     blueprint = create_blueprint()
-    limiter.limit(settings.api_rate_limit, key_func=_api_limit_key)(blueprint)
+    limits.apply(blueprint, limiter, settings)
     server.register_blueprint(blueprint)
     # one health check, also at /health where load balancers and container probes look for it
     server.add_url_rule("/health", "health", server.view_functions["api.health"])
     for endpoint in ("api.health", "health", "api.openapi_document", "api.docs"):
         limiter.exempt(server.view_functions[endpoint])
-
-
-def _api_limit_key() -> str:
-    prefix = api_keys.key_prefix(api_keys.bearer_token(flask.request.headers.get("Authorization")))
-    return f"api-key:{prefix}" if prefix else f"api-address:{get_remote_address()}"
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
@@ -56,6 +53,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.secret_key = settings.secret_key
     request_ids.install(server)  # first: every answer, the sign-in guard's redirects too, carries an id
     http_hardening.install(server, settings)  # the client's address behind proxies, CORS, Dash's posts
+    nul_guard.install(server)  # before any hook that reads a path or body: PostgreSQL takes no NUL
     private_files.restrict(settings)  # before the database file or any other is made
     access_log.install_development_filter()
 
@@ -100,6 +98,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         if hasattr(module, "register_callbacks"):
             module.register_callbacks(app)
     security_headers.install(app, settings)
+    dash_requests.install(app)  # a callback body that is not its callback's: 400
+    http_errors.install(server)  # no trace to the caller; a 500 only for what no person caused
     log.info("portal ready in %.2f s (database %s, models %s)", time.perf_counter() - started,
              db.engine.url.render_as_string(hide_password=True), settings.models_dir)
     return app

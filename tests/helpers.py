@@ -6,6 +6,7 @@ folder's conftest.
 Every account and password here is made up for tests. Samples come from the real datasets."""
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
@@ -26,6 +27,9 @@ MODEL = "tcga-mirna-type"  # the quick model most portal tests use
 FAST_FOLDS = 3
 TRAINING_SEED = 7  # tests/conftest.py trains the session's models with this seed
 LABEL_COLUMN = "true_label"
+# the data-use basis of the tests' uploads and API requests: the samples are TCGA's and GDSC's public data
+# (the reference is made up)
+DATA_USE = {"basis": "public", "reference": "TCGA and GDSC public releases (test fixture)"}
 
 ADMIN_EMAIL = "admin@example.org"
 PASSWORD = "correct horse battery staple"  # made-up test password
@@ -74,7 +78,8 @@ def finished_run(portal, tcga, registry, n: int = 5, role: str = "researcher"):
     from portal.predictions import runs
 
     owner = user_of(portal, role)
-    upload = runs.save_upload(portal, owner.id, "cohort.csv", cohort_csv(tcga, registry, n=n), MODEL).upload
+    upload = runs.save_upload(portal, owner.id, "cohort.csv", cohort_csv(tcga, registry, n=n), MODEL,
+                              data_use=DATA_USE).upload
     run = runs.queue_run(portal, upload.id, owner.id, role)
     assert runs.execute_run(portal, run.id) == RunStatus.DONE
     return runs.get_run(portal, run.id, owner.id, role)
@@ -86,6 +91,17 @@ def make_settings(tmp_path, database_url, models_root, **overrides) -> Settings:
                   admin_password=PASSWORD)
     values.update(overrides)
     return Settings.from_env(environ={}, **values)
+
+
+# made up for tests: a Fernet key (urlsafe base64 of these 32 bytes)
+TEST_STORAGE_KEY = base64.urlsafe_b64encode(b"made-up storage key, tests only!").decode()
+
+
+def production_settings(tmp_path, postgres_url, models_root, **overrides) -> Settings:
+    """Production settings for a test (production refuses SQLite and wants a storage key of its own): the
+    made-up secret and storage keys, on a PostgreSQL database."""
+    return make_settings(tmp_path, postgres_url, models_root, env="production", storage_key=TEST_STORAGE_KEY,
+                         **overrides)
 
 
 def app_with_test_users(settings: Settings):
@@ -135,10 +151,21 @@ def sign_out_browser(dash_duo) -> None:
     dash_duo.wait_for_element("#login-email", timeout=20)
 
 
-def upload(dash_duo, path) -> None:
+def upload(dash_duo, path, basis: str | None = DATA_USE["basis"], reference: str = DATA_USE["reference"]) -> None:
+    """Open Predict, choose the data-use basis (none when `basis` is None) and reference, and upload the file."""
     dash_duo.wait_for_page(url=dash_duo.server.url + f"/predict?model={MODEL}")
     dash_duo.wait_for_contains_text("#predict-version-note", f"{MODEL}:1", timeout=20)
+    if basis:
+        choose_data_use(dash_duo, basis, reference)
     dash_duo.find_element("#predict-upload input[type=file]").send_keys(str(path))
+
+
+def choose_data_use(dash_duo, basis: str, reference: str) -> None:
+    """Choose a data-use basis on Predict and type its reference (reported on blur)."""
+    click(dash_duo, dash_duo.find_element(f"#predict-data-use input[value='{basis}']"))
+    field = dash_duo.find_element("#predict-data-use-reference")
+    field.send_keys(Keys.CONTROL, "a", Keys.DELETE)
+    field.send_keys(reference, Keys.TAB)
 
 
 def notebook_field_selector(name: str, role: str = "plain") -> str:

@@ -23,7 +23,8 @@ class SettingsError(Exception):
 @dataclass(frozen=True)
 class Settings:
     env: str = DEVELOPMENT_ENV
-    """`CANCER_ALPHA_ENV`: development or production (production requires a secret key, sets Secure cookies)."""
+    """`CANCER_ALPHA_ENV`: development or production (production requires a secret key, a storage key and a
+    database other than SQLite, and sets Secure cookies and HSTS)."""
     var_dir: Path = PROJECT_ROOT / "var"
     """`CANCER_ALPHA_VAR_DIR`: the portal's own files (SQLite database, development secret key, caches)."""
     database_url: str = ""
@@ -167,11 +168,25 @@ class Settings:
         for key in ("var_dir", "models_dir", "data_dir"):  # overrides may come as text
             values[key] = Path(values[key])
         settings = cls(**values)
-        if not settings.secret_key:
-            if settings.production:
-                raise SettingsError(f"{PREFIX}SECRET_KEY is required in production")
+        if settings.production:
+            settings.check_production()
+        elif not settings.secret_key:
             settings = cls(**{**values, "secret_key": development_secret(settings.var_dir)})
         return settings
+
+    def check_production(self) -> None:
+        """Production refuses to start without what one machine's defaults stand in for, naming all that
+        is missing at once: a secret key (sessions), a storage key of its own (not derived from the secret
+        key) and a database other than SQLite (PostgreSQL, shared by every worker)."""
+        missing = []
+        if not self.secret_key:
+            missing.append(f"{PREFIX}SECRET_KEY (signs sessions)")
+        if not self.storage_key:
+            missing.append(f"{PREFIX}STORAGE_KEY (encrypts stored uploads and results)")
+        if self.database_url.startswith("sqlite"):
+            missing.append(f"{PREFIX}DATABASE_URL of a database server such as PostgreSQL (not SQLite)")
+        if missing:
+            raise SettingsError(f"{PREFIX}ENV=production needs: " + "; ".join(missing))
 
 
 def development_secret(var_dir: Path) -> str:

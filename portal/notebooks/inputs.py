@@ -3,7 +3,9 @@
 version: real samples the registry already knows (`ModelVersion.test_ids` of its dataset, with their
 true classes), which every role that runs notebooks may read: they are the registry's, not a user's.
 
-A run records its input in its parameters: `input_run: "<run id>"` or `input_split: "<model>:<version>"`.
+A run records its input in its parameters: `input_run: "<run id>"` or `input_split: "<model>:<version>"`,
+with the data-use basis of the samples read (`data_use: {"basis", "reference"}`): the one recorded with
+the prediction run's upload, or, for a held-out split, public data with its data set as the source.
 The form sends one value for both: a run id, or `split:<model>:<version>`. Anything else, or a model or
 version the registry does not know, is a ParameterError with a message that says so."""
 from __future__ import annotations
@@ -18,12 +20,15 @@ from engine.registry import ModelVersion
 from portal.accounts.permissions import ADMIN
 from portal.core.context import Portal
 from portal.core.models import Upload, User
+from portal.core.states import DataUseBasis
 from portal.notebooks.catalog import ParameterError
-from portal.predictions import examples
+from portal.predictions import consent, examples
 from portal.predictions import runs as prediction_runs
+from portal.private_files import private_file
 
 INPUT_RUN = "input_run"  # recorded with the parameters: the prediction run whose upload was the input
 INPUT_SPLIT = "input_split"  # recorded with the parameters: "<model>:<version>" whose held-out split was read
+DATA_USE = "data_use"  # recorded with the parameters: the data-use basis of the samples read
 SPLIT_PREFIX = "split:"  # a form value naming a held-out split: "split:<model>:<version>"
 
 
@@ -96,12 +101,38 @@ def resolve_split(portal: Portal, text) -> ModelVersion:
     return found
 
 
+def split_data_use(split: ModelVersion) -> dict:
+    """A held-out split's data-use basis: public research data, its data set named as the source."""
+    source = f"{split.dataset_title} ({split.dataset_id}), held-out split of {split.ref}"
+    return consent.DataUse(DataUseBasis.PUBLIC, source[:consent.MAX_REFERENCE]).to_dict()
+
+
+def run_data_use(portal: Portal, upload_id: str | None) -> dict:
+    """A prediction run's samples' data-use basis: the one recorded with its upload."""
+    return consent.of_upload(portal, upload_id).to_dict()
+
+
+def file_data_use(data_use) -> dict:
+    """The data-use basis given for a file of samples read by path (the command line); ParameterError
+    naming the field when there is none or it is refused."""
+    try:
+        return consent.parse(data_use).to_dict()
+    except consent.ConsentError as error:
+        raise ParameterError([f"{DATA_USE}.{error.field}: {error.message}"]) from None
+
+
+def data_use_words(recorded: dict | None) -> str:
+    """A recorded data-use basis in words (a run's parameters)."""
+    recorded = recorded if isinstance(recorded, dict) else {}
+    return consent.recorded(recorded.get("basis"), recorded.get("reference")).words
+
+
 def write_split(portal: Portal, ref: str, path: Path, user_id: int | None, actor: str | None) -> Path:
     """The held-out split recorded as "<model>:<version>" as a Parquet file of samples (id column, true
     label, the version's features), for the notebook to read; audited as the run owner's notebook input."""
     name, _, number = ref.rpartition(":")
     examples.held_out_samples(portal, name, int(number), action="notebook.input.split", user_id=user_id,
-                              actor=actor).to_parquet(path, index=False)
+                              actor=actor).to_parquet(private_file(path), index=False)  # clear samples: 0600
     return path
 
 

@@ -44,11 +44,15 @@ from portal.notebooks.catalog import INPUT_FILE, NotebookSpec, ParameterError, c
 from portal.notebooks.catalog import get as get_notebook
 from portal.predictions import runs
 from portal.predictions.runs import RunError
+from portal.private_files import private_file
 
 log = logging.getLogger(__name__)
 
 INPUT_RUN, INPUT_SPLIT = inputs.INPUT_RUN, inputs.INPUT_SPLIT  # recorded with the parameters: what was read
+DATA_USE = inputs.DATA_USE  # recorded with the parameters: the data-use basis of what was read
+RECORD_ONLY = (INPUT_RUN, INPUT_SPLIT, DATA_USE)  # recorded, never handed to the notebook
 INPUT_COPY = "input.parquet"
+MAX_RUN_ID = 64  # run ids are uuid4 hex (32 characters); a longer text is none
 ENGINE = "cancer-alpha"
 KERNEL = "python3"  # ipykernel's kernel for the Python running the portal: the same environment
 PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "shap", "plotly", "papermill", "nbconvert", "ipykernel")
@@ -109,6 +113,8 @@ def shown_parameters(run: NotebookRun) -> dict:
     parameters = dict(run.parameters or {})
     if (parameters.get(INPUT_RUN) or parameters.get(INPUT_SPLIT)) and not parameters.get(INPUT_FILE):
         parameters.pop(INPUT_FILE, None)
+    if DATA_USE in parameters:
+        parameters[DATA_USE] = inputs.data_use_words(parameters[DATA_USE])
     return parameters
 
 
@@ -146,12 +152,14 @@ def visible_to(user_id: int | None, role: str):
 
 
 def queue(portal: Portal, spec: NotebookSpec, given: dict, user_id: int | None, role: str | None, *,
-          input_run: str | None = None, input_split: str | None = None, files_allowed: bool = False) -> NotebookRun:
+          input_run: str | None = None, input_split: str | None = None, files_allowed: bool = False,
+          data_use=None) -> NotebookRun:
     """A queued run, once the parameters passed their checks (ParameterError otherwise). In the portal
     (`files_allowed` false) a notebook that reads samples reads them from `input_run`, one of the user's
     finished prediction runs, or from `input_split`, the held-out split of a model version ("MODEL" or
     "MODEL:VERSION", recorded with the version's number; its model is the run's model when none is
-    given); the command line may give a path instead."""
+    given); the command line may give a path instead, with its `data_use` ({"basis", "reference"},
+    required then). The samples' data-use basis is recorded with the parameters (inputs.DATA_USE)."""
     if input_run and input_split:
         raise ParameterError(["input: choose a prediction run or a held-out split, not both"])
     if input_split and not spec.takes_input_file:
@@ -163,6 +171,7 @@ def queue(portal: Portal, spec: NotebookSpec, given: dict, user_id: int | None, 
     if spec.takes_input_file and not parameters[INPUT_FILE] and split is not None:
         _check_split_fits(portal, split, parameters)
         parameters[INPUT_SPLIT] = f"{split.name}:{split.version}"
+        parameters[DATA_USE] = inputs.split_data_use(split)
     elif spec.takes_input_file and not parameters[INPUT_FILE]:
         if not input_run:
             raise ParameterError([f"{INPUT_FILE}: choose one of your finished prediction runs or a model's "
@@ -176,6 +185,9 @@ def queue(portal: Portal, spec: NotebookSpec, given: dict, user_id: int | None, 
             raise ParameterError([f"model: prediction run {input_run} holds samples for {source.model_name}; "
                                   f"choose that model to read them"])
         parameters[INPUT_RUN] = input_run
+        parameters[DATA_USE] = inputs.run_data_use(portal, source.upload_id)
+    elif spec.takes_input_file:  # a file of samples by path (the command line only)
+        parameters[DATA_USE] = inputs.file_data_use(data_use)
     version = _model_version(portal, parameters)
     run = NotebookRun(user_id=user_id, notebook=spec.name, parameters=parameters, status=RunStatus.QUEUED,
                       model_name=version.name if version else None,
@@ -183,8 +195,9 @@ def queue(portal: Portal, spec: NotebookSpec, given: dict, user_id: int | None, 
                       artifact_sha256=version.sha256 if version else None, package_versions=package_versions(PACKAGES))
     with portal.db.session() as session:
         session.add(run)
+    details = {"notebook": spec.name} | ({DATA_USE: parameters[DATA_USE]} if DATA_USE in parameters else {})
     audit.record("notebook.queue", target=run.id, user_id=user_id, actor=states.owner_email(portal, user_id),
-                 details={"notebook": spec.name}, db=portal.db)
+                 details=details, db=portal.db)
     return run
 
 
@@ -219,7 +232,7 @@ def execute(portal: Portal, run_id: str, progress: Callable[..., None] | None = 
     output, html = folder / f"{run.notebook}.ipynb", folder / f"{run.notebook}.html"
     status, error, summary, executed = RunStatus.FAILED, None, {}, None
     try:
-        parameters = {k: v for k, v in run.parameters.items() if k not in (INPUT_RUN, INPUT_SPLIT)}
+        parameters = {k: v for k, v in run.parameters.items() if k not in RECORD_ONLY}
         if run.parameters.get(INPUT_RUN):
             parameters[INPUT_FILE] = str(_write_input(portal, run, folder))
         elif run.parameters.get(INPUT_SPLIT):
@@ -261,7 +274,7 @@ def _write_input(portal: Portal, run: NotebookRun, folder: Path) -> Path:
     source = runs.get_run(portal, run.parameters[INPUT_RUN], run.user_id, _role(portal, run.user_id), RunAccess.READ)
     schema = portal.registry.get(source.model_name, source.model_version).schema
     path = folder / INPUT_COPY
-    runs.upload_table(portal, source, schema.id_column).to_parquet(path, index=False)
+    runs.upload_table(portal, source, schema.id_column).to_parquet(private_file(path), index=False)  # 0600
     return path
 
 
@@ -336,15 +349,15 @@ def _finish(portal: Portal, run: NotebookRun, status: RunStatus, *, error, summa
 
 
 def cancel(portal: Portal, run_id: str, user_id: int, role: str) -> None:
-    run = get_run(portal, run_id, user_id, role)
-    if run.user_id != user_id and role != ADMIN:
-        raise RunError("only the run's owner or an admin may cancel it", 403)
+    own_run(portal, run_id, user_id, role)
     states.mark_cancelled(portal, NotebookRun, run_id)
     (run_folder(portal, run_id) / INPUT_COPY).unlink(missing_ok=True)
     audit.record("notebook.cancel", target=run_id)
 
 
 def get_run(portal: Portal, run_id: str, user_id: int | None, role: str) -> NotebookRun:
+    if not isinstance(run_id, str) or not 0 < len(run_id) <= MAX_RUN_ID:  # from a URL or a browser's request
+        raise RunError("a notebook run id is a text of at most 64 characters", 400)
     with portal.db.session() as session:
         run = session.get(NotebookRun, run_id)
     if run is None:
@@ -352,6 +365,16 @@ def get_run(portal: Portal, run_id: str, user_id: int | None, role: str) -> Note
     if not can_view(run, user_id, role):
         audit.record("notebook.denied", outcome=AuditOutcome.DENIED, target=run_id)
         raise RunError("this notebook run read another user's samples", 403)
+    return run
+
+
+def own_run(portal: Portal, run_id: str, user_id: int | None, role: str) -> NotebookRun:
+    """The run if the user may start or cancel it: its owner or an admin (RunError 404, or 403 audited
+    once as notebook.denied)."""
+    run = get_run(portal, run_id, user_id, role)
+    if role != ADMIN and (user_id is None or run.user_id != user_id):
+        audit.record("notebook.denied", outcome=AuditOutcome.DENIED, target=run_id)
+        raise RunError("only the run's owner or an admin may start or cancel it", 403)
     return run
 
 

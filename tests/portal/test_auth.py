@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.core.models import AuditEvent
-from tests.helpers import ADMIN_EMAIL, PASSWORD, make_settings, sign_in, sign_out
+from tests.helpers import ADMIN_EMAIL, PASSWORD, make_settings, production_settings, sign_in, sign_out
 
 
 def test_signed_out_callers_are_kept_out(app):
@@ -37,8 +37,8 @@ def test_sign_in_and_out(app, db):
     assert sign_out(client).status_code == 302
     assert client.get("/_dash-layout").status_code == 401
     with db.session() as session:
-        actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
-    assert actions[-2:] == ["sign-in", "sign-out"]
+        actions = [(e.action, e.outcome) for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert actions[-3:] == [("sign-in", "ok"), ("sign-out", "failed"), ("sign-out", "ok")]  # the forged post too
 
 
 def test_a_cookie_replayed_after_sign_out_is_refused(app):
@@ -110,11 +110,11 @@ def test_sign_in_attempts_are_rate_limited(tmp_path, models_root):
     assert answers == [401, 401, 401, 429]
 
 
-def test_production_cookies_are_secure(tmp_path, models_root):
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # production refuses SQLite
+def test_production_cookies_are_secure(tmp_path, models_root, database_url):
     from portal.app import create_app
 
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", models_root, env="production")
-    client = create_app(settings).server.test_client()
+    client = create_app(production_settings(tmp_path, database_url, models_root)).server.test_client()
     assert "Secure" in sign_in(client, ADMIN_EMAIL).headers["Set-Cookie"]
 
 

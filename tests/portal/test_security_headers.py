@@ -10,8 +10,7 @@ import re
 
 import pytest
 
-from portal.core.settings import PRODUCTION_ENV
-from tests.helpers import ADMIN_EMAIL, app_with_test_users, make_settings, sign_in
+from tests.helpers import ADMIN_EMAIL, app_with_test_users, production_settings, sign_in
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -45,7 +44,7 @@ def test_pages_allow_only_the_sites_scripts_and_dashs_own_inline_ones(app):
     assert "Content-Security-Policy" in client.get("/login").headers
 
 
-def test_production_adds_hsts(tmp_path, models_root):
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", models_root, env=PRODUCTION_ENV)
-    client = app_with_test_users(settings).server.test_client()
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # production refuses SQLite
+def test_production_adds_hsts(tmp_path, models_root, database_url):
+    client = app_with_test_users(production_settings(tmp_path, database_url, models_root)).server.test_client()
     assert client.get("/api/v1/health").headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"

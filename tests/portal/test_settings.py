@@ -1,11 +1,18 @@
 """Settings come from CANCER_ALPHA_* variables with embedded single-machine defaults."""
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 
 import pytest
+from cryptography.fernet import Fernet
 
+from engine.settings import PROJECT_ROOT
 from portal.core.settings import Settings, SettingsError
+
+STORAGE_KEY = Fernet.generate_key().decode()  # made up for these tests
 
 
 def test_defaults_serve_one_machine(tmp_path):
@@ -27,6 +34,7 @@ def test_environment_overrides(tmp_path):
     settings = Settings.from_env({
         "CANCER_ALPHA_VAR_DIR": str(tmp_path), "CANCER_ALPHA_ENV": "production",
         "CANCER_ALPHA_SECRET_KEY": "s" * 40, "CANCER_ALPHA_DATABASE_URL": "postgresql+psycopg2://db/portal",
+        "CANCER_ALPHA_STORAGE_KEY": STORAGE_KEY,
         "CANCER_ALPHA_REDIS_URL": "redis://127.0.0.1:6379/1", "CANCER_ALPHA_PORT": "9000",
         "CANCER_ALPHA_ADMIN_EMAIL": " Boss@Example.org ",
     })
@@ -35,9 +43,43 @@ def test_environment_overrides(tmp_path):
     assert not (tmp_path / "secret_key").exists()
 
 
-def test_production_requires_a_secret_key(tmp_path):
-    with pytest.raises(SettingsError, match="SECRET_KEY is required"):
+def test_production_names_everything_it_misses_at_once(tmp_path):
+    with pytest.raises(SettingsError) as refused:
         Settings.from_env({"CANCER_ALPHA_VAR_DIR": str(tmp_path), "CANCER_ALPHA_ENV": "production"})
+    message = str(refused.value)
+    assert message.startswith("CANCER_ALPHA_ENV=production needs: ")
+    for named in ("CANCER_ALPHA_SECRET_KEY", "CANCER_ALPHA_STORAGE_KEY", "CANCER_ALPHA_DATABASE_URL", "not SQLite"):
+        assert named in message
+    assert not (tmp_path / "secret_key").exists()  # production never makes up a key
+
+
+@pytest.mark.parametrize("left_out,named", [
+    ("CANCER_ALPHA_SECRET_KEY", "SECRET_KEY"), ("CANCER_ALPHA_STORAGE_KEY", "STORAGE_KEY"),
+    ("CANCER_ALPHA_DATABASE_URL", "DATABASE_URL"),
+])
+def test_production_names_the_one_setting_missing(tmp_path, left_out, named):
+    complete = {"CANCER_ALPHA_VAR_DIR": str(tmp_path), "CANCER_ALPHA_ENV": "production",
+                "CANCER_ALPHA_SECRET_KEY": "s" * 40, "CANCER_ALPHA_STORAGE_KEY": STORAGE_KEY,
+                "CANCER_ALPHA_DATABASE_URL": "postgresql+psycopg2://db/portal"}
+    assert Settings.from_env(complete).production
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({k: v for k, v in complete.items() if k != left_out})
+    assert str(refused.value).count("CANCER_ALPHA_") == 2 and named in str(refused.value)  # ENV and the one
+
+
+def test_production_refuses_sqlite(tmp_path):
+    with pytest.raises(SettingsError, match="not SQLite"):
+        Settings.from_env({"CANCER_ALPHA_VAR_DIR": str(tmp_path), "CANCER_ALPHA_ENV": "production",
+                           "CANCER_ALPHA_SECRET_KEY": "s" * 40, "CANCER_ALPHA_STORAGE_KEY": STORAGE_KEY,
+                           "CANCER_ALPHA_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"})
+
+
+def test_production_refuses_to_start_from_the_command_line(tmp_path):
+    env = {"PATH": os.environ["PATH"], "CANCER_ALPHA_VAR_DIR": str(tmp_path), "CANCER_ALPHA_ENV": "production"}
+    answer = subprocess.run([sys.executable, "-m", "portal", "db", "upgrade"], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert answer.returncode == 2 and "Traceback" not in answer.stderr
+    assert "SECRET_KEY" in answer.stderr and "STORAGE_KEY" in answer.stderr and "DATABASE_URL" in answer.stderr
 
 
 @pytest.mark.parametrize("name,value,message", [
