@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import http.client
 import json
@@ -65,6 +66,8 @@ PERTURBED = 20  # features perturbed in "distinct" mode: 2**20 variants of each 
 RUN_STRIDE = 50_000  # variants per held-out sample reserved for one run: runs never repeat a body
 USER_EMAIL = "bench-api@example.org"
 PASSWORD = "benchmark password 2026 (throw-away)"
+# every prediction names its samples' data-use basis; they are GDSC's and TCGA's (wrk_predict.lua sends the same)
+DATA_USE_HEAD = '{"data_use":{"basis":"public","reference":"GDSC and TCGA public releases (benchmark)"},'
 
 
 class SetupError(Exception):
@@ -86,7 +89,7 @@ class Bodies:
         return len(self.prefixes)
 
     def body(self, sample: int, bits: int, sample_id: str) -> str:
-        parts = ['{"samples":[{"id":', json.dumps(sample_id), ',"features":', self.prefixes[sample]]
+        parts = [DATA_USE_HEAD, '"samples":[{"id":', json.dumps(sample_id), ',"features":', self.prefixes[sample]]
         for real, perturbed in self.fragments[sample]:
             parts.append(perturbed if bits & 1 else real)
             bits >>= 1
@@ -196,7 +199,10 @@ def portal_env(var: Path, worker_env: dict, database_url: str | None = None, red
 
     env = {**os.environ, **worker_env}
     env.update({
-        "CANCER_ALPHA_ENV": "production",
+        # production refuses SQLite: one machine runs as development, the production services as production
+        # (with a throw-away storage key of its own, as production requires)
+        "CANCER_ALPHA_ENV": "production" if database_url else "development",
+        "CANCER_ALPHA_STORAGE_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "CANCER_ALPHA_VAR_DIR": str(var),
         "CANCER_ALPHA_DATABASE_URL": database_url or f"sqlite:///{var / 'portal.db'}",
         "CANCER_ALPHA_MODELS_DIR": str(engine_settings.models_dir()),
