@@ -132,7 +132,8 @@ def test_the_admin_page_filters_and_links_the_same_csv(app, db, client_for):
     admin = client_for("admin")
     answer = _callback(admin, {"admin-audit-action.value": "test.event", "admin-audit-outcome.value": "ok",
                                "admin-audit-target.value": "hyperlink", "admin-audit-user.value": researcher.id,
-                               "admin-audit-dates.start_date": "2020-01-01", "admin-audit-dates.end_date": "2099-12-31"})
+                               "admin-audit-dates.start_date": "2020-01-01",
+                               "admin-audit-dates.end_date": "2099-12-31"})
     assert answer.status_code == 200, answer.get_data(as_text=True)
     shown = answer.json["response"]
     (row,) = shown["admin-audit-grid"]["rowData"]
