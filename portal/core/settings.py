@@ -58,7 +58,9 @@ class Settings:
     """`CANCER_ALPHA_SESSION_IDLE_MINUTES`: a session unused this long is ended (as well as its lifetime)."""
     storage_key: str = field(default="", repr=False)
     """`CANCER_ALPHA_STORAGE_KEY`: key (Fernet, urlsafe base64 of 32 bytes) that encrypts stored uploads and
-    results; default derived from the secret key (changing that key then makes stored files unreadable)."""
+    results, or several separated by commas, newest first (written under the first, read under any: key
+    rotation, portal.core.key_rotation); `derived` or no value: the key derived from the secret key (changing
+    that key then makes stored files unreadable)."""
     max_upload_bytes: int = 50 * 1024 * 1024
     """`CANCER_ALPHA_MAX_UPLOAD_BYTES`: the largest upload accepted."""
     max_rows: int = 100_000
