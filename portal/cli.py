@@ -170,11 +170,16 @@ def cmd_audit_export(settings: Settings, args) -> int:
         audit.record(audit_export.ACTION, outcome=AuditOutcome.FAILED, target="csv",
                      details={"error": str(error), "via": VIA}, db=db)
         raise
+    try:
+        target = open(_private_file(args.output), "w", encoding="utf-8", newline="") if args.output else None
+    except OSError as error:  # nothing read, nothing written: not an export
+        print(f"error: cannot write {args.output}: {error.strerror}", file=sys.stderr)
+        return 2
     up_to = audit_export.newest_id(db.engine)
     entries = audit_export.count(db.engine, chosen, up_to)
-    if args.output:
-        with open(_private_file(args.output), "w", encoding="utf-8", newline="") as file:
-            audit_export.write(file, db.engine, chosen, up_to)
+    if target:
+        with target:
+            audit_export.write(target, db.engine, chosen, up_to)
         print(f"wrote {entries:,} entries to {args.output}", file=sys.stderr)
     else:
         audit_export.write(sys.stdout, db.engine, chosen, up_to)

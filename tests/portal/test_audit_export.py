@@ -189,6 +189,8 @@ def test_audit_export_on_the_command_line(trail, tmp_path, monkeypatch, capsys):
     assert [row["actor"] for row in printed] == ["someone@example.org"]
     assert main(["audit", "export", "--until", "31/12/2026"]) == 2
     assert "error: until: '31/12/2026' is not a date" in capsys.readouterr().err
+    assert main(["audit", "export", "-o", str(tmp_path / "no such folder" / "trail.csv")]) == 2
+    assert "error: cannot write" in capsys.readouterr().err and not (tmp_path / "no such folder").exists()
     with trail.engine.connect() as connection:
         entries = connection.execute(select(AuditEvent).where(AuditEvent.action == "audit-export")
                                      .order_by(AuditEvent.id)).all()
