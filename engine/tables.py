@@ -2,104 +2,86 @@
 
 CSV, TSV (either optionally gzipped) and Parquet are read; the format comes from the file name and,
 when the name gives no hint, from the content. Text is decoded as UTF-8, UTF-16 (Excel's "Unicode
-text") or Windows-1252. The size and row limits apply while reading, so an oversized upload or a gzip
-bomb is refused before it is in memory. A table that cannot be read raises `InputError`, whose report
-holds the one issue (engine.issues). `looks_transposed` tells a table whose samples are its columns.
+text") or Windows-1252. The limits of one upload (engine.read_limits.ReadLimits: bytes, columns, rows,
+values, inflated bytes) are checked before the data they guard is in memory: a Parquet file's metadata
+first (engine.parquet_tables), a text file's first line, then at most as many rows as the limits allow,
+from a gzip stream that stops at its cap. A table that cannot be read, or passes a limit, raises
+`InputError`, whose report holds the one issue (engine.issues). `looks_transposed` tells a table whose
+samples are its columns.
 """
 from __future__ import annotations
 
+import codecs
 import csv
-import gzip
 import io
-import logging
 import os
 import re
-import zlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-from engine.issues import ERROR, Issue, ValidationReport, preview
+from engine import parquet_tables
+from engine.issues import preview
+from engine.read_limits import (DEFAULT_MAX_BYTES, DEFAULT_MAX_CELLS, DEFAULT_MAX_ROWS, InputError,
+                                ReadLimits, fail, gunzip, gunzip_stream, max_upload_bytes, max_upload_cells,
+                                max_upload_rows, size_text, too_many_rows)
 
-log = logging.getLogger(__name__)
-
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-DEFAULT_MAX_ROWS = 100_000
-MAX_BYTES_ENV = "CANCER_ALPHA_MAX_UPLOAD_BYTES"
-MAX_ROWS_ENV = "CANCER_ALPHA_MAX_ROWS"
-GZIP_MAX_EXPANSION = 10  # decompressed data may be this many times the upload limit (gzip bombs)
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_CELLS", "DEFAULT_MAX_ROWS", "InputError", "ReadLimits",
+           "looks_transposed", "max_upload_bytes", "max_upload_cells", "max_upload_rows", "read_samples",
+           "read_table", "source_name", "too_many_rows"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 EXCEL_MAGICS = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # xlsx (zip) and legacy xls (OLE)
+HEAD_BYTES = 4 * 1024 * 1024  # the start of a text file read first: its header and the lines that decide the dialect
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
-
-class InputError(Exception):
-    """An input that cannot be read as a table at all; `.report` holds the one error."""
-
-    def __init__(self, report: ValidationReport):
-        super().__init__("; ".join(i.message for i in report.issues))
-        self.report = report
-
-
-# ---------------------------------------------------------------------------------------------
-# Limits (read from the environment on each call, so a deployment can change them without code)
-
-
-def _limit(explicit: int | None, env_name: str, default: int) -> int:
-    if explicit is not None:
-        return int(explicit)
-    raw = os.environ.get(env_name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        log.warning("ignoring %s=%r: not a positive integer; using %d", env_name, raw, default)
-        return default
-    return value
-
-
-def max_upload_bytes(explicit: int | None = None) -> int:
-    return _limit(explicit, MAX_BYTES_ENV, DEFAULT_MAX_BYTES)
-
-
-def max_upload_rows(explicit: int | None = None) -> int:
-    return _limit(explicit, MAX_ROWS_ENV, DEFAULT_MAX_ROWS)
+Opener = Callable[[], io.BufferedIOBase]  # a fresh binary stream of the (decompressed) table at each call
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading
 
 
-def read_table(source: Any, *, filename: str | None = None, max_bytes: int | None = None) -> pd.DataFrame:
+def read_table(source: Any, *, filename: str | None = None, max_bytes: int | None = None,
+               limits: ReadLimits | None = None) -> pd.DataFrame:
     """The table in `source` (path, bytes, binary file object or DataFrame), every text column
     read as str so that ids keep leading zeros. Raises `InputError` when it cannot be read."""
     if isinstance(source, pd.DataFrame):
         return source.copy()
     name = source_name(source, filename)
-    return _read_file(source, name, max_upload_bytes(max_bytes), row_limit=None, text_columns=None)
+    limits = limits or ReadLimits.from_env(max_bytes=max_bytes, max_rows=None)
+    return _read_file(source, name, limits, text_columns=None)
 
 
-def read_samples(source: Any, name: str, *, id_column: str, text_columns: set[str], byte_limit: int,
-                 row_limit: int) -> pd.DataFrame:
+def read_samples(source: Any, name: str, *, id_column: str, text_columns: set[str],
+                 limits: ReadLimits) -> pd.DataFrame:
     """The table of samples to validate. A file is read with only `text_columns` (ids, labels) as str
-    and the rest parsed as numbers by pandas, which is much faster on wide tables; more than
-    `row_limit` rows are refused while reading. A DataFrame is copied, its ids made a column if they
-    are its index and its column names cleaned; its rows are the caller's to count."""
+    and the rest parsed as numbers by pandas, which is much faster on wide tables; a file past one of
+    `limits` is refused while reading. A DataFrame is copied, its ids made a column if they are its
+    index and its column names cleaned; its rows are the caller's to count."""
     if isinstance(source, pd.DataFrame):
         return _from_dataframe(source.copy(), id_column)
-    return _read_file(source, name, byte_limit, row_limit, text_columns)
+    return _read_file(source, name, limits, text_columns)
+
+
+MAX_NAME_CHARS = 120  # of a file name as messages give it: a hostile name must not make every message huge
 
 
 def source_name(source: Any, filename: str | None = None) -> str:
-    """The name messages give the input: the file name without folders, or `<dataframe>`/`<upload>`."""
+    """The name messages give the input: the file name without folders (cut in the middle to MAX_NAME_CHARS),
+    or `<dataframe>`/`<upload>`."""
+    name = _source_name(source, filename)
+    if len(name) <= MAX_NAME_CHARS:
+        return name
+    return name[:MAX_NAME_CHARS - 41] + "…" + name[-40:]  # the end keeps the suffix, which tells the format
+
+
+def _source_name(source: Any, filename: str | None) -> str:
     if filename:
         return Path(str(filename)).name
     if isinstance(source, pd.DataFrame):
@@ -113,12 +95,6 @@ def source_name(source: Any, filename: str | None = None) -> str:
     return "<upload>"
 
 
-def too_many_rows(name: str, limit: int, exact: int | None = None) -> Issue:
-    has = f"{exact:,} rows" if exact is not None else f"more than {limit:,} rows"
-    return Issue("too-many-rows", f"{name} has {has}; at most {limit:,} samples are accepted "
-                                  "at once. Split the file into smaller ones.", ERROR)
-
-
 def _from_dataframe(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
     if id_column not in frame.columns and id_column in frame.index.names:
         frame = frame.reset_index()  # ids kept as the index, as the engine's own frames do
@@ -126,48 +102,54 @@ def _from_dataframe(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
     return frame
 
 
-def _read_file(source: Any, name: str, byte_limit: int, row_limit: int | None,
-               text_columns: set[str] | None) -> pd.DataFrame:
+def _read_file(source: Any, name: str, limits: ReadLimits, text_columns: set[str] | None) -> pd.DataFrame:
     """`text_columns=None` reads every column as str; otherwise only those are str."""
-    data = _load_bytes(source, name, byte_limit)
+    data = _load_bytes(source, name, limits.max_bytes)
     if not data.strip():
-        raise _fail(name, "empty-file", f"{name} is empty.")
-    compressed, kind = _format_from_name(name)
-    if compressed or data.startswith(GZIP_MAGIC):
-        data = _gunzip(data, name, byte_limit * GZIP_MAX_EXPANSION)
-        if not data.strip():
-            raise _fail(name, "empty-file", f"{name} is empty once decompressed.")
-    if data.startswith(EXCEL_MAGICS) or name.lower().endswith((".xlsx", ".xls")):
-        raise _fail(name, "unreadable", f"{name} looks like an Excel workbook, which is not read; "
-                                        "save the sheet as CSV and upload that.")
-    if kind == "parquet" or data.startswith(PARQUET_MAGIC):
-        return _parse_parquet(data, name, row_limit)
-    return _parse_text(data, name, kind, row_limit, text_columns)
+        raise fail(name, "empty-file", f"{name} is empty.")
+    suffix_gz, kind = _format_from_name(name)
+    compressed = suffix_gz or data.startswith(GZIP_MAGIC)
+    if compressed:
+        opener = lambda: gunzip_stream(data, name, limits.inflated)  # noqa: E731 - a fresh stream per call
+    else:
+        opener = lambda: io.BytesIO(data)  # noqa: E731
+    head = opener().read(HEAD_BYTES + 1)
+    if not head.strip():
+        raise fail(name, "empty-file", f"{name} is empty once decompressed.")
+    if head.startswith(EXCEL_MAGICS) or name.lower().endswith((".xlsx", ".xls")):
+        raise fail(name, "unreadable", f"{name} looks like an Excel workbook, which is not read; "
+                                       "save the sheet as CSV and upload that.")
+    if kind == "parquet" or head.startswith(PARQUET_MAGIC):
+        whole = gunzip(data, name, limits.inflated) if compressed else data
+        frame = parquet_tables.read(whole, name, limits)
+        frame.columns = _clean_names(frame.columns)
+        return frame
+    return _parse_text(opener, head, name, kind, limits, text_columns)
 
 
 def _load_bytes(source: Any, name: str, limit: int) -> bytes:
-    too_large = f"{name} is larger than the upload limit of {_size(limit)}."
+    too_large = f"{name} is larger than the upload limit of {size_text(limit)}."
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         try:
             if path.stat().st_size > limit:
-                raise _fail(name, "too-large", too_large)
+                raise fail(name, "too-large", too_large)
             data = path.read_bytes()
         except OSError as exc:
-            raise _fail(name, "unreadable", f"{name} could not be opened: {exc.strerror or exc}.") from None
+            raise fail(name, "unreadable", f"{name} could not be opened: {exc.strerror or exc}.") from None
     elif hasattr(source, "read"):
         try:
             data = source.read(limit + 1)  # never pull more than the limit into memory
         except Exception as exc:  # noqa: BLE001 - any failure of a foreign stream is "unreadable"
-            raise _fail(name, "unreadable", f"{name} could not be read: {exc}.") from None
+            raise fail(name, "unreadable", f"{name} could not be read: {exc}.") from None
         if isinstance(data, str):
             data = data.encode("utf-8")
     else:
-        raise _fail(name, "unreadable", f"{name}: cannot read a table from a {type(source).__name__}.")
+        raise fail(name, "unreadable", f"{name}: cannot read a table from a {type(source).__name__}.")
     if len(data) > limit:
-        raise _fail(name, "too-large", too_large)
+        raise fail(name, "too-large", too_large)
     return data
 
 
@@ -184,82 +166,109 @@ def _format_from_name(name: str) -> tuple[bool, str | None]:
     return compressed, None
 
 
-def _gunzip(data: bytes, name: str, limit: int) -> bytes:
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-            out = stream.read(limit + 1)  # bounded: a small gzip can expand enormously
-    except (OSError, EOFError, zlib.error):
-        raise _fail(name, "unreadable", f"{name} is not a valid gzip file (corrupt or truncated).") from None
-    if len(out) > limit:
-        raise _fail(name, "too-large", f"{name} decompresses to more than {_size(limit)}.")
-    return out
+# ---------------------------------------------------------------------------------------------
+# Text
 
 
-def _parse_parquet(data: bytes, name: str, row_limit: int | None) -> pd.DataFrame:
-    try:
-        n_rows = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
-        if row_limit is not None and n_rows > row_limit:
-            raise _refused(name, too_many_rows(name, row_limit, exact=n_rows))
-        frame = pd.read_parquet(io.BytesIO(data))
-    except InputError:
-        raise
-    except Exception:  # noqa: BLE001 - pyarrow raises many types for corrupt files
-        raise _fail(name, "unreadable",
-                    f"{name} is not a valid Parquet file (corrupt or truncated).") from None
-    if frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex):
-        frame = frame.reset_index()  # an index saved with the table (often the ids) is a column
-    frame.columns = _clean_names(frame.columns)
-    return frame
-
-
-def _parse_text(data: bytes, name: str, kind: str | None, row_limit: int | None,
+def _parse_text(opener: Opener, head: bytes, name: str, kind: str | None, limits: ReadLimits,
                 text_columns: set[str] | None) -> pd.DataFrame:
-    text = _decode(data, name)
-    text = re.sub(r"\A(?:[ \t]*\r?\n)+", "", text)  # leading blank lines would shift the header
-    sep, decimal = _dialect(text, name, kind)
+    """The table, read as the first encoding that decodes all of it does (UTF-16 when it starts with a
+    byte-order mark; else UTF-8, then Windows-1252, in which every byte means something)."""
+    if head.startswith(UTF16_BOMS):
+        try:
+            return _parse_decoded(opener, head, "utf-16", name, kind, limits, text_columns)
+        except UnicodeError:
+            pass
+    if _looks_binary(head[:65536]):
+        raise fail(name, "unreadable", f"{name} is not a text table (it holds binary data); "
+                                       "upload CSV, TSV or Parquet.")
     try:
-        # Header first, without NA parsing, so that names are kept exactly and never de-duplicated.
-        header = pd.read_csv(io.StringIO(text), sep=sep, header=None, nrows=1, dtype=str,
-                             keep_default_na=False).iloc[0].tolist()
-        names = _clean_names(header)
-        if len(names) > 1 and all(_is_number(n) for n in names):
-            raise _fail(name, "no-header", f"{name} has no header row: its first line "
-                        f"({preview(names)}) holds numbers, not column names. Add a first line "
-                        "naming the columns (the sample id column and the features).")
-        if text_columns is None:
-            dtype: Any = str
-        else:
-            dtype = {i: str for i, n in enumerate(names) if n in text_columns}
-        frame = pd.read_csv(io.StringIO(text), sep=sep, header=None, skiprows=1, decimal=decimal,
-                            names=list(range(len(names))), index_col=False, dtype=dtype,
-                            low_memory=False,  # whole-column type inference, no mixed chunks
-                            nrows=None if row_limit is None else row_limit + 1)
-    except InputError:
-        raise
-    except pd.errors.EmptyDataError:
-        raise _fail(name, "empty-file", f"{name} is empty.") from None
-    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
-        detail = str(exc).replace("Error tokenizing data. C error: ", "").strip()
-        raise _fail(name, "unreadable", f"{name} could not be read as a table: {detail}.") from None
-    if row_limit is not None and len(frame) > row_limit:
-        raise _refused(name, too_many_rows(name, row_limit))
+        return _parse_decoded(opener, head, "utf-8-sig", name, kind, limits, text_columns)
+    except UnicodeError:
+        return _parse_decoded(opener, head, "cp1252", name, kind, limits, text_columns)  # saved on Windows
+
+
+def _parse_decoded(opener: Opener, head: bytes, encoding: str, name: str, kind: str | None, limits: ReadLimits,
+                   text_columns: set[str] | None) -> pd.DataFrame:
+    text, blank_lines = _head_lines(head, encoding, name)
+    sep, decimal = _dialect(text, name, kind)
+    names = _header(text, sep, name)
+    limits.check_shape(name, len(names))
+    if text_columns is None:
+        dtype: Any = str
+    else:
+        dtype = {i: str for i, n in enumerate(names) if n in text_columns}
+    options = dict(sep=sep, decimal=decimal, dtype=dtype, skiprows=blank_lines + 1, encoding=encoding,
+                   encoding_errors="replace" if encoding == "cp1252" else "strict")
+    frame = _read_rows(opener, names, name, limits, options)
     frame.columns = names
     return frame
 
 
-def _decode(data: bytes, name: str) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16, as Excel's "Unicode text" saves
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    if _looks_binary(data[:65536]):
-        raise _fail(name, "unreadable", f"{name} is not a text table (it holds binary data); "
-                                        "upload CSV, TSV or Parquet.")
+def _head_lines(head: bytes, encoding: str, name: str) -> tuple[str, int]:
+    """(the whole lines of the file's start from its header on, the blank lines before the header);
+    UnicodeError when `head` is not in `encoding`."""
+    more = len(head) > HEAD_BYTES
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace" if encoding == "cp1252" else "strict")
+    text = decoder.decode(head[:HEAD_BYTES], final=not more)
+    leading = re.match(r"(?:[ \t]*(?:\r\n|\r|\n))*", text).group(0)  # blank lines would shift the header
+    text = text[len(leading):]
+    if more:
+        end = max(text.rfind("\n"), text.rfind("\r"))
+        if end < 0:
+            raise fail(name, "unreadable", f"{name}: its first line is longer than {size_text(HEAD_BYTES)}; "
+                                           "the first line must name the columns, one name per column.")
+        text = text[:end + 1]
+    return text, len(LINE_BREAK.findall(leading))
+
+
+def _header(text: str, sep: str, name: str) -> list[str]:
+    """The column names of the first line, kept exactly (no NA parsing, never de-duplicated)."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")  # spreadsheets saved on Windows
+        header = pd.read_csv(io.StringIO(text), sep=sep, header=None, nrows=1, dtype=str,
+                             keep_default_na=False).iloc[0].tolist()
+    except pd.errors.EmptyDataError:
+        raise fail(name, "empty-file", f"{name} is empty.") from None
+    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
+        raise _unreadable(name, exc) from None
+    names = _clean_names(header)
+    if len(names) > 1 and all(_is_number(n) for n in names):
+        raise fail(name, "no-header", f"{name} has no header row: its first line "
+                   f"({preview(names)}) holds numbers, not column names. Add a first line "
+                   "naming the columns (the sample id column and the features).")
+    return names
+
+
+def _read_rows(opener: Opener, names: list[str], name: str, limits: ReadLimits, options: dict) -> pd.DataFrame:
+    """The rows after the header, refused past the row or cell limit: pandas parses at most one row more than
+    that (its tokenizer works through the text in chunks, and builds each column once, so the frame is the
+    only copy of the values)."""
+    width = len(names)
+    allowed = limits.rows_for(width)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)  # a column both numbers and text: validation says so
+            frame = pd.read_csv(opener(), header=None, names=list(range(width)), index_col=False, nrows=allowed + 1,
+                                **options)
+        if any("Length of header" in str(w.message) for w in caught):  # pandas dropped the extra fields
+            raise fail(name, "unreadable", f"{name}: its rows have more fields than the {width:,} columns its first "
+                       "line names, so values would land under the wrong names; a value may hold the delimiter "
+                       "unquoted, or the header may lack a name (for row names). Give each row one field a column.")
+    except (InputError, UnicodeError):
+        raise
+    except pd.errors.EmptyDataError:
+        raise fail(name, "empty-file", f"{name} is empty.") from None
+    except (pd.errors.ParserError, ValueError, csv.Error, OverflowError) as exc:
+        raise _unreadable(name, exc) from None
+    if len(frame) > allowed:
+        raise limits.too_long(name, width)
+    return frame
+
+
+def _unreadable(name: str, exc: Exception) -> InputError:
+    detail = str(exc).replace("Error tokenizing data. C error: ", "").strip()
+    return fail(name, "unreadable", f"{name} could not be read as a table: {detail[:300]}.")
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -271,6 +280,7 @@ def _looks_binary(head: bytes) -> bool:
 
 DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs"}
 SNIFF_LINES = 50  # lines (the header and the first rows) that decide the delimiter
+LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the line ends pandas' parser knows
 DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+(?:[eE][+-]?\d+)?$")
 DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+(?:[eE][+-]?\d+)?$")
 
@@ -289,8 +299,8 @@ def _dialect(text: str, name: str, kind: str | None) -> tuple[str, str]:
     fits every line, the header decides (pandas then names the first line that differs); numbers
     written with both marks are refused in one sentence."""
     # the first SNIFF_LINES lines are whole (the split's last part holds the rest of the file)
-    lines = [line.rstrip("\r") for line in text.split("\n", SNIFF_LINES)[:SNIFF_LINES] if line.strip()]
-    lines = lines or [text.split("\n", 1)[0]]
+    lines = [line for line in LINE_BREAK.split(text, SNIFF_LINES)[:SNIFF_LINES] if line.strip()]
+    lines = lines or [LINE_BREAK.split(text, 1)[0]]
     expected = {"csv": ",", "tsv": "\t"}.get(kind or "")
     fitting = {}
     for sep in DELIMITERS:
@@ -303,11 +313,14 @@ def _dialect(text: str, name: str, kind: str | None) -> tuple[str, str]:
         sep = _delimiter(lines[0], kind)
     if sep == "," or len(lines) < 2:
         return sep, "."
-    cells = [cell.strip() for row in csv.reader(lines[1:], delimiter=sep) for cell in row[1:]]
+    try:
+        cells = [cell.strip() for row in csv.reader(lines[1:], delimiter=sep) for cell in row[1:]]
+    except csv.Error:  # a quoted field across lines: these lines decide nothing (pandas reads or names it)
+        cells = []
     commas = sum(1 for c in cells if DECIMAL_COMMA.match(c))
     points = sum(1 for c in cells if DECIMAL_POINT.match(c))
     if commas and points:
-        raise _fail(name, "unreadable", f"{name} separates its columns with {DELIMITERS[sep]} and writes "
+        raise fail(name, "unreadable", f"{name} separates its columns with {DELIMITERS[sep]} and writes "
                     f"numbers with both decimal commas (such as '{next(c for c in cells if DECIMAL_COMMA.match(c))}') "
                     "and decimal points; save it again with one decimal mark, a point, throughout.")
     return sep, "," if commas else "."
@@ -340,16 +353,6 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _size(n_bytes: int) -> str:
-    return f"{n_bytes / 1024 / 1024:.1f} MB" if n_bytes >= 1024 * 1024 else f"{n_bytes:,} bytes"
-
-
-def _refused(name: str, issue: Issue) -> InputError:
-    return InputError(ValidationReport(source=name, issues=[issue], n_samples=0))
-
-
-def _fail(name: str, code: str, message: str) -> InputError:
-    return _refused(name, Issue(code, message, ERROR))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,8 +21,9 @@ import pyarrow.compute as pc
 
 from engine.issues import ERROR, LIST_FIRST, WARNING, Issue, ValidationReport, plural, preview, short
 from engine.schema import BINARY, FeatureSchema
-from engine.tables import (InputError, looks_transposed, max_upload_bytes, max_upload_rows, read_samples, source_name,
-                           too_many_rows)
+from engine.read_limits import InputError, ReadLimits, release_memory, too_many_rows
+from engine.sample_ids import personal_id_kind
+from engine.tables import looks_transposed, read_samples, source_name
 
 MAX_ISSUES_PER_CODE = 50  # then one summary issue "and N more ..."
 
@@ -35,6 +36,8 @@ PII_NAMES = frozenset({
     "telephone", "telephone_number", "mobile", "mobile_number", "email", "e_mail", "email_address",
     "ssn", "social_security", "social_security_number", "nhs_number",
 })
+
+PERSONAL_ID = "personal-sample-id"  # the code of a sample id that looks like personal data
 
 # Cell texts that mean "no value" (pandas reads most of these as NA already; DataFrames may not).
 NA_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "<na>"})
@@ -57,17 +60,22 @@ class ValidatedInput:
 
 def validate(source: Any, schema: FeatureSchema, *, filename: str | None = None,
              label_column: str | None = None, max_rows: int | None = None,
-             max_bytes: int | None = None) -> ValidatedInput:
-    """Read `source` and check it against `schema`. Never raises for bad input."""
+             max_bytes: int | None = None, max_cells: int | None = None) -> ValidatedInput:
+    """Read `source` and check it against `schema`. Never raises for bad input. The limits of one upload
+    (engine.read_limits) are the arguments given, else the environment's, else the defaults; a file may be
+    as wide as the schema, its id and label columns and EXTRA_COLUMNS more."""
     name = source_name(source, filename)
-    row_limit = max_upload_rows(max_rows)
     text_columns = {schema.id_column} | ({label_column} if label_column else set())
+    limits = ReadLimits.from_env(max_bytes=max_bytes, max_rows=max_rows, max_cells=max_cells,
+                                 schema_columns=len(schema.names) + 2)  # the id and a label
     try:
-        frame = read_samples(source, name, id_column=schema.id_column, text_columns=text_columns,
-                             byte_limit=max_upload_bytes(max_bytes), row_limit=row_limit)
+        frame = read_samples(source, name, id_column=schema.id_column, text_columns=text_columns, limits=limits)
     except InputError as exc:
         return ValidatedInput(report=exc.report, ids=[])
-    return _Validation(frame, schema, name, label_column, row_limit).run()
+    checked = _Validation(frame, schema, name, label_column, limits.max_rows).run()
+    del frame
+    release_memory()  # the table read is gone; only the values checked stay
+    return checked
 
 
 class _Validation:
@@ -100,7 +108,7 @@ class _Validation:
         self._check_missing_features()
         self._check_extra_columns(pii)
         self._check_label_column()
-        if pii:
+        if pii or self._check_personal_ids():
             return self._result()  # rejected unread: no cell of a file with personal data is looked at
         self._check_ids()
         X, out_of_range = self._check_cells()
@@ -145,7 +153,7 @@ class _Validation:
 
     def _where(self, row: int) -> str:
         sample = self._sample(row)
-        return f"row {row + 1}" + (f" (sample '{sample}')" if sample else "")
+        return f"row {row + 1}" + (f" (sample '{short(sample)}')" if sample else "")
 
     # -- table shape ------------------------------------------------------------------------
 
@@ -222,6 +230,26 @@ class _Validation:
 
     # -- ids --------------------------------------------------------------------------------
 
+    def _check_personal_ids(self) -> bool:
+        """Ids that look like personal data (engine.sample_ids), one issue per kind naming the rows, never
+        the ids themselves (they may be personal data): True when there are any."""
+        if not self.ids:
+            return False
+        rows_by_kind: dict[str, list[int]] = {}
+        for row, sample in enumerate(self.ids):
+            kind = personal_id_kind(sample)
+            if kind is not None:
+                rows_by_kind.setdefault(kind, []).append(row)
+        for kind, rows in rows_by_kind.items():
+            positions = np.array(rows)
+            self.issues.append(Issue(
+                PERSONAL_ID, f"{self.name}: {plural(len(rows), 'sample id')} in '{self.schema.id_column}' "
+                f"{'looks' if len(rows) == 1 else 'look'} like {kind} ({_rows(positions)}), which is personal "
+                "data: replace the ids with de-identified ones (a study code, a TCGA barcode, a COSMIC id). "
+                "The ids are not repeated here.", ERROR, row=rows[0] + 1, column=self.schema.id_column,
+                count=len(rows)))
+        return bool(rows_by_kind)
+
     def _check_ids(self) -> None:
         if self.ids is None:
             return
@@ -237,7 +265,7 @@ class _Validation:
         for sample, positions in repeated.groupby(repeated, sort=False).indices.items():
             rows = repeated.index.to_numpy()[positions]
             issues.append(Issue(
-                "duplicate-id", f"{self.name}: sample id '{sample}' appears {len(rows)} times "
+                "duplicate-id", f"{self.name}: sample id '{short(sample)}' appears {len(rows)} times "
                 f"({_rows(rows)}); each sample must appear once.", ERROR, row=int(rows[0]) + 1,
                 sample=str(sample), column=self.schema.id_column, count=len(rows)))
         self._add(issues, "duplicated sample ids", unit="row")
@@ -299,14 +327,14 @@ class _Validation:
 def _to_numbers(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(values, bad): float64 values with NaN where missing or not a number, and the mask of cells
     that hold something which is not a finite number (text, booleans, infinities)."""
-    values = np.full((len(frame), len(columns)), np.nan)
+    values = np.empty((len(frame), len(columns)))
     bad = np.zeros(values.shape, dtype=bool)
-    numeric = [j for j, c in enumerate(columns)
-               if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
-    if numeric:  # one block conversion for the common, already numeric case
-        values[:, numeric] = frame[[columns[j] for j in numeric]].to_numpy(dtype=np.float64, na_value=np.nan)
-    for j in sorted(set(range(len(columns))) - set(numeric)):
-        values[:, j], bad[:, j] = _text_to_numbers(frame[columns[j]])
+    for j, column in enumerate(columns):  # column by column: no temporary copy of the whole table
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            values[:, j] = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            values[:, j], bad[:, j] = _text_to_numbers(series)
     infinite = np.isinf(values)
     bad |= infinite
     values[infinite] = np.nan
