@@ -16,14 +16,12 @@ So a table the limits admit holds at most `max_cells` values (8 bytes each as nu
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gzip
 import io
 import logging
 import os
 import zlib
 from dataclasses import dataclass
-from functools import cache
 
 import pyarrow as pa
 
@@ -218,15 +216,6 @@ def release_memory() -> None:
     glibc keeps freed heap pages (pandas' parser allocates a column at a time), so an upload's read would stay
     resident and the next step's peak (storing, encrypting) would stack on it."""
     pa.default_memory_pool().release_unused()
-    trim = _malloc_trim()
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc's; other C libraries have none
     if trim is not None:
         trim(0)
-
-
-@cache
-def _malloc_trim():
-    name = ctypes.util.find_library("c")
-    try:
-        return getattr(ctypes.CDLL(name), "malloc_trim") if name else None
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
-        return None

@@ -26,6 +26,7 @@ from engine.sample_ids import personal_id_kind
 from engine.tables import looks_transposed, read_samples, source_name
 
 MAX_ISSUES_PER_CODE = 50  # then one summary issue "and N more ..."
+RELEASE_AFTER_CELLS = 1_000_000  # a table read this large gives its memory back once validated
 
 # Column names (normalised: lower case, runs of non-alphanumerics -> "_") that identify a person.
 PII_NAMES = frozenset({
@@ -73,8 +74,10 @@ def validate(source: Any, schema: FeatureSchema, *, filename: str | None = None,
     except InputError as exc:
         return ValidatedInput(report=exc.report, ids=[])
     checked = _Validation(frame, schema, name, label_column, limits.max_rows).run()
+    large = frame.size > RELEASE_AFTER_CELLS
     del frame
-    release_memory()  # the table read is gone; only the values checked stay
+    if large:
+        release_memory()  # the table read is gone; only the values checked stay
     return checked
 
 
