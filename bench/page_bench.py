@@ -47,6 +47,7 @@ from portal.predictions import figure_store, runs  # noqa: E402
 MODEL = "tissue-of-origin"
 EMAIL, PASSWORD = "bench@example.org", "benchmark password 2026"  # throw-away account, throw-away database
 RUN_SIZES = (1_000, 20_000)
+DATA_USE = {"basis": "public", "reference": "GDSC public release (benchmark)"}  # the samples are GDSC's
 RESULTS_ROW = "#run-grid .ag-row:not(.ag-row-loading)"  # a row the server sent (not the grid's placeholder)
 
 # Usable: Dash idle, every graph drawn, and the page's own element present (CSS selector or None).
@@ -87,7 +88,7 @@ def predicted_run(app, var: Path, version, n: int) -> str:
     portal = app.server.extensions["cancer_alpha"]
     with app.server.app_context():
         owner = find_user(portal.db, EMAIL)
-        upload = runs.save_upload(portal, owner.id, path.name, path.read_bytes(), MODEL).upload
+        upload = runs.save_upload(portal, owner.id, path.name, path.read_bytes(), MODEL, data_use=DATA_USE).upload
         run = runs.queue_run(portal, upload.id, owner.id, owner.role)
         figure_store.predict_and_draw(run_figures.FORMAT, run_figures.draw)(portal, run.id)  # as the job does
     return run.id

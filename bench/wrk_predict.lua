@@ -16,7 +16,10 @@
 --
 -- AUTH: the Authorization header's value, or "-" for none. done() prints one line "BENCH_RESULT {json}".
 
-local HEAD, MID, TAIL = '{"samples":[{"id":"', '","features":', '}}]}'
+-- every body names its samples' data-use basis first, as api_bench.py's DATA_USE_HEAD does
+local HEAD = '{"data_use":{"basis":"public","reference":"GDSC and TCGA public releases (benchmark)"},'
+   .. '"samples":[{"id":"'
+local MID, TAIL = '","features":', '}}]}'
 local n, p, prefixes, fragments
 local mode, offset, step, counter = "repeated", 0, 1, 0
 local headers = {["Content-Type"] = "application/json"}

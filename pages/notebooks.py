@@ -17,6 +17,7 @@ from engine import datasets, reports
 from engine.registry import PRODUCTION_ALIAS
 from engine.training import ALGORITHMS
 from pages.frame import page_denied
+from portal import browser_values
 from portal.accounts.permissions import allowed, require
 from portal.core import context
 from portal.core.states import RunAccess, RunStatus
@@ -39,6 +40,8 @@ def _catalog() -> dict:
 
 
 def _notebook(name: str):
+    if not isinstance(name, str):  # a request written by hand: "no notebook named ..." as for any other name
+        name = repr(name)[:80]
     return notebook_catalog.get(context.get().caches.notebook_catalog, name)
 
 
@@ -110,6 +113,14 @@ def _catalog_list(catalog: dict, chosen: str | None) -> dbc.ListGroup:
     ], id="notebooks-list")
 
 
+def _form(spec, values: dict | None = None) -> list:
+    """The notebook's form; one that reads samples says where their data-use basis comes from."""
+    note = html.P("The samples come from the portal: a prediction run's, with the data-use basis recorded at its "
+                  "upload, or a model's held-out split (public data). That basis is recorded with the run.",
+                  className="small text-muted", id="notebooks-data-use-note")
+    return [notebook_form(spec, choices(), values), *([note] if spec.takes_input_file else [])]
+
+
 def _runner(catalog: dict, chosen: str, rerun_values: dict | None) -> html.Div:
     spec = catalog[chosen]
     return html.Div([
@@ -118,7 +129,7 @@ def _runner(catalog: dict, chosen: str, rerun_values: dict | None) -> html.Div:
             dbc.Col(dcc.Dropdown([{"label": s.title, "value": name} for name, s in catalog.items()], chosen,
                                  id="notebooks-choice", clearable=False), width=9),
         ], className="mb-2"),
-        html.Div(notebook_form(spec, choices(), rerun_values), id="notebooks-form"),
+        html.Div(_form(spec, rerun_values), id="notebooks-form"),
         html.Div([
             dbc.Button("Run", id="notebooks-run", color="primary", className="me-2"),
             dbc.Button("Cancel", id="notebooks-cancel", color="danger", outline=True, disabled=True),
@@ -142,7 +153,8 @@ def layout(notebook: str | None = None, rerun: str | None = None, **_query):
             notebook, rerun_values = previous.notebook, previous.parameters
         except RunError as error:
             return dbc.Alert(str(error), color="danger", id="notebooks-rerun-error")
-    chosen = notebook if notebook in catalog else next(iter(catalog), None)
+    # a repeated ?notebook= arrives as a list: the first notebook then
+    chosen = notebook if isinstance(notebook, str) and notebook in catalog else next(iter(catalog), None)
     may_run = allowed(current_user.role, "run_notebooks")
     return html.Div([
         html.H1("Notebooks", className="h4"),
@@ -172,13 +184,14 @@ def _given(states: list[dict]) -> tuple[dict, object]:
 
 def register_callbacks(app: dash.Dash) -> None:
     register_job(app, "notebooks", "run_notebooks", notebook_runs.execute, notebook_runs.cancel,
-                 lambda done, total: f"cell {done} of {total}", lambda: run_cancelled("notebooks"))
+                 lambda done, total: f"cell {done} of {total}", lambda: run_cancelled("notebooks"),
+                 may_start=notebook_runs.own_run)
 
     @app.callback(Output("notebooks-form", "children"), Input("notebooks-choice", "value"),
                   prevent_initial_call=True)
     def form(name):
         require("run_notebooks")
-        return notebook_form(_notebook(name), choices())
+        return _form(_notebook(name))
 
     @app.callback(Output(field_id(ALL, VERSION), "options"), Output(field_id(ALL, VERSION), "value"),
                   Input(field_id(ALL, MODEL), "value"), State(field_id(ALL, VERSION), "value"),
@@ -248,7 +261,8 @@ def register_callbacks(app: dash.Dash) -> None:
                   Input("notebooks-finished", "data"), prevent_initial_call=True)
     def finished(outcome):
         require("run_notebooks")
-        run_id, status = (outcome or {}).get("run"), (outcome or {}).get("status", RunStatus.FAILED)
+        outcome = browser_values.event(outcome, "notebooks-finished")
+        run_id, status = outcome.get("run"), outcome.get("status", RunStatus.FAILED)
         link = dcc.Link("Open the report", href=f"/notebooks/runs/{run_id}", id="notebooks-open-run")
         color = "success" if status == RunStatus.DONE else "warning"
         return (dbc.Alert([f"The run ended as {status}. ", link], color=color, id="notebooks-outcome"),
@@ -259,13 +273,15 @@ def register_callbacks(app: dash.Dash) -> None:
                   prevent_initial_call=True)
     def filter_history(notebook, owner, status):
         require("view_notebooks")
-        return history_rows(_visible_runs(notebook, owner, status))
+        notebook, status = (browser_values.text(value, field, 100) for value, field in
+                            ((notebook, "notebooks-filter-notebook"), (status, "notebooks-filter-status")))
+        return history_rows(_visible_runs(notebook, browser_values.record_id(owner, "notebooks-filter-user"), status))
 
     @app.callback(Output("notebooks-location", "pathname"), Input("notebooks-history", "cellClicked"),
                   prevent_initial_call=True)
     def open_run(cell):
         require("view_notebooks")
-        run_id = (cell or {}).get("rowId")
+        run_id = browser_values.event(cell, "notebooks-history.cellClicked").get("rowId")
         if not run_id:
             return no_update
         notebook_run_or_abort(run_id)

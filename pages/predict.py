@@ -38,7 +38,6 @@ def layout(model: str | None = None, **_query):
     if not names:
         return html.P(EMPTY_REGISTRY)
     chosen = model_choice(names, model)
-    limit_mb = context.get().settings.max_upload_bytes / 1024 / 1024
     return html.Div([
         html.H1("Predict", className="h4"),
         dbc.Row([
@@ -56,13 +55,7 @@ def layout(model: str | None = None, **_query):
         dcc.Download(id="predict-template-download"),
         dcc.Download(id="predict-example-download"),
         _data_use_choice(),
-        dcc.Upload(id="predict-upload", max_size=context.get().settings.max_upload_bytes, multiple=False,
-                   children=html.Div([html.Strong("Drop a file here or click to choose one"), html.Br(),
-                                      html.Span(f"CSV, TSV (also .gz) or Parquet; one sample a row; up to "
-                                                f"{limit_mb:.0f} MB and {context.get().settings.max_rows:,} samples. "
-                                                f"An optional column '{runs.LABEL_COLUMN}' holds known classes.",
-                                                className="small text-muted")]),
-                   className="border border-2 rounded p-4 text-center mb-3", style={"borderStyle": "dashed"}),
+        html.Div(_upload_area(), id="predict-upload-box"),
         dbc.Row([
             dbc.Col([dbc.Label("Run name (optional)", html_for="predict-run-name", className="small mb-0"),
                      dbc.Input(id="predict-run-name", maxLength=runs.MAX_RUN_NAME, size="sm",
@@ -81,6 +74,20 @@ def layout(model: str | None = None, **_query):
         dcc.Store(id="predict-finished"),
         dcc.Location(id="predict-location", refresh="callback-nav"),
     ])
+
+
+def _upload_area() -> dcc.Upload:
+    """The file drop; drawn afresh after each upload, so that the same file can be chosen again (a file
+    input that still holds it reports no change)."""
+    settings = context.get().settings
+    limit_mb = settings.max_upload_bytes / 1024 / 1024
+    return dcc.Upload(id="predict-upload", max_size=settings.max_upload_bytes, multiple=False,
+                      children=html.Div([html.Strong("Drop a file here or click to choose one"), html.Br(),
+                                         html.Span(f"CSV, TSV (also .gz) or Parquet; one sample a row; up to "
+                                                   f"{limit_mb:.0f} MB and {settings.max_rows:,} samples. An optional "
+                                                   f"column '{runs.LABEL_COLUMN}' holds known classes.",
+                                                   className="small text-muted")]),
+                      className="border border-2 rounded p-4 text-center mb-3", style={"borderStyle": "dashed"})
 
 
 def _data_use_choice() -> html.Fieldset:
@@ -164,7 +171,7 @@ def register_callbacks(app: dash.Dash) -> None:
                 "e.g. IRB-2024-0153" if chosen == DataUseBasis.DEIDENTIFIED_PROTOCOL else "")
 
     @app.callback(Output("predict-report", "children"), Output("predict-upload-id", "data"),
-                  Output("predict-run", "disabled", allow_duplicate=True), Output("predict-upload", "contents"),
+                  Output("predict-run", "disabled", allow_duplicate=True), Output("predict-upload-box", "children"),
                   Input("predict-upload", "contents"), State("predict-upload", "filename"),
                   State("predict-model", "value"), State("predict-version", "value"),
                   State("predict-data-use", "value"), State("predict-data-use-reference", "value"),
@@ -177,14 +184,14 @@ def register_callbacks(app: dash.Dash) -> None:
         try:  # the basis is checked here, on the server, whatever the browser sent
             outcome = runs.save_upload(portal, current_user.id, filename or "upload", _decode(contents), name,
                                        number, data_use={"basis": basis, "reference": reference})
-        except runs.RunError as error:  # cleared, so that the same file can be dropped again
-            return dbc.Alert(str(error), color="danger", id="predict-upload-refused"), None, True, None
+        except runs.RunError as error:
+            return dbc.Alert(str(error), color="danger", id="predict-upload-refused"), None, True, _upload_area()
         valid = outcome.upload.status == UploadStatus.VALID
         recorded = consent.recorded(outcome.upload.data_use_basis, outcome.upload.data_use_reference)
         report = html.Div([html.P(f"Data-use basis recorded with this upload: {recorded.words}.",
                                   id="predict-data-use-recorded", className="small"),
                            validation_report_view(outcome.report)])
-        return report, outcome.upload.id if valid else None, not valid, no_update
+        return report, outcome.upload.id if valid else None, not valid, _upload_area()
 
     @app.callback(Output("predict-queued", "data"), Output("predict-message", "children"),
                   Input("predict-run", "n_clicks"), State("predict-upload-id", "data"),

@@ -2,12 +2,19 @@
 document is generated from them."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import (BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints, ValidationInfo,
+                      field_validator)
+from pydantic_core import PydanticCustomError
+
+from portal.core.states import DataUseBasis
+from portal.predictions import consent
 
 MAX_SAMPLES = 1_000
 FeatureValue = StrictFloat | StrictInt | None  # strict: "1.5" or true are not numbers here
+MAX_FEATURE_NAME = 200  # characters; the longest feature name of the models is about 40
+FeatureName = Annotated[str, StringConstraints(max_length=MAX_FEATURE_NAME)]  # an error never echoes a huge key
 
 
 class Strict(BaseModel):
@@ -16,12 +23,39 @@ class Strict(BaseModel):
 
 class Sample(Strict):
     id: Annotated[str, Field(min_length=1, max_length=200, description="Your identifier of the sample.")]
-    features: Annotated[dict[str, FeatureValue], Field(
+    features: Annotated[dict[FeatureName, FeatureValue], Field(
         description="Feature name -> value, for every feature of the model's schema (null: missing, imputed).")]
+
+
+BasisName = Literal[tuple(basis.value for basis in DataUseBasis.choices())]  # never "unrecorded"
+BASES_TEXT = "; ".join(f"`{b.value}`: {b.words} (reference{' required' if b.reference_required else ' optional'}: "
+                       f"{b.reference_label})" for b in DataUseBasis.choices())
+
+
+class DataUse(Strict):
+    """The samples' data-use basis (consent) and its reference, recorded in the audit trail."""
+
+    basis: Annotated[BasisName, Field(description=f"The ground on which the samples may be used. {BASES_TEXT}.")]
+    reference: Annotated[str | None, Field(
+        default=None, max_length=consent.MAX_REFERENCE, validate_default=True,
+        description="The protocol, consent or source reference: one line of text, never personal data "
+                    "such as an e-mail address.")]
+
+    @field_validator("reference")
+    @classmethod
+    def _reference(cls, value: str | None, info: ValidationInfo) -> str | None:
+        basis = info.data.get("basis")
+        if basis is None:  # the basis itself was refused: that error says enough
+            return value
+        try:
+            return consent.check_reference(DataUseBasis(basis), value)
+        except consent.ConsentError as error:
+            raise PydanticCustomError("data_use", error.message) from None
 
 
 class PredictRequest(Strict):
     samples: Annotated[list[Sample], Field(min_length=1, max_length=MAX_SAMPLES)]
+    data_use: Annotated[DataUse, Field(description="Required: the samples' data-use basis (consent).")]
     version: Annotated[str | None, Field(
         default=None, description="A version number or an alias (default: production).", max_length=64)]
     explain: bool = Field(default=False, description="Add each sample's top SHAP contributions.")

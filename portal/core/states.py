@@ -32,6 +32,47 @@ class PurgeReason(StrEnum):
     ERASURE = "erasure"  # every sample it held was erased at a data subject's request (python -m portal erase)
 
 
+class DataUseBasis(StrEnum):
+    """The ground on which an upload's samples may be used (consent), recorded with every upload and API
+    prediction (portal.predictions.consent). Some need a free-text reference (protocol, consent or source).
+    UNRECORDED is never chosen: it marks the uploads stored before a basis was recorded."""
+
+    DEIDENTIFIED_PROTOCOL = "deidentified-protocol"
+    CONSENTED = "consented"
+    PUBLIC = "public"
+    SYNTHETIC = "synthetic"
+    UNRECORDED = "unrecorded"
+
+    @classmethod
+    def choices(cls) -> tuple["DataUseBasis", ...]:
+        """The bases a person may choose (every one but UNRECORDED)."""
+        return tuple(basis for basis in cls if basis != cls.UNRECORDED)
+
+    @property
+    def words(self) -> str:
+        return _BASIS_WORDS[self][0]
+
+    @property
+    def reference_label(self) -> str:
+        """What the reference names for this basis."""
+        return _BASIS_WORDS[self][1]
+
+    @property
+    def reference_required(self) -> bool:
+        return self in (self.DEIDENTIFIED_PROTOCOL, self.CONSENTED, self.PUBLIC)
+
+
+_BASIS_WORDS = {  # (the basis in words, what its reference names)
+    DataUseBasis.DEIDENTIFIED_PROTOCOL: ("De-identified data under an approved research protocol",
+                                         "IRB or ethics committee approval number"),
+    DataUseBasis.CONSENTED: ("Patient consent for research on file", "Consent or biobank reference"),
+    DataUseBasis.PUBLIC: ("Public or controlled-access research data (such as TCGA or GDSC)",
+                          "Source (data set, release or accession)"),
+    DataUseBasis.SYNTHETIC: ("Synthetic or test data, no patient data", "Note"),
+    DataUseBasis.UNRECORDED: ("not recorded (uploaded before consent was recorded)", "Reference"),
+}
+
+
 class AuditOutcome(StrEnum):
     OK = "ok"
     DENIED = "denied"  # refused for lack of permission or ownership

@@ -4,15 +4,16 @@ A run from the command line is recorded like one from the portal (the same table
 as the user given with --user, or as "system". It may read a file of samples by path (`-p input_file
 PATH`), one of the user's prediction runs (`--input-run RUN_ID`) or a model version's held-out split
 (`--input-split MODEL[:VERSION]`, no version: production; the run's model unless `-p model` says
-otherwise). Exit status: 0 done, 1 the notebook failed (the failing cell is printed), 2 the parameters
-were refused (nothing ran)."""
+otherwise). A file by path needs its samples' data-use basis (`--data-use BASIS --data-use-reference
+TEXT`, portal.predictions.consent), recorded with the run. Exit status: 0 done, 1 the notebook failed
+(the failing cell is printed), 2 the parameters were refused (nothing ran)."""
 from __future__ import annotations
 
 from engine.caching import BoundedCache
 from portal.accounts.users import find_user
 from portal.core.context import standalone
 from portal.core.settings import Settings
-from portal.core.states import RunStatus
+from portal.core.states import DataUseBasis, RunStatus
 from portal.notebooks import catalog as notebook_catalog
 from portal.notebooks import runs as notebook_runs
 
@@ -32,7 +33,8 @@ def cmd_run(settings: Settings, args) -> int:
     spec = notebook_catalog.get(portal.caches.notebook_catalog, args.name)
     run = notebook_runs.queue(portal, spec, dict(args.parameters or []), user.id if user else None,
                               user.role if user else notebook_runs.ADMIN, input_run=args.input_run,
-                              input_split=args.input_split, files_allowed=True)
+                              input_split=args.input_split, files_allowed=True,
+                              data_use={"basis": args.data_use, "reference": args.data_use_reference})
     print(f"run {run.id}: {spec.name} with {run.parameters}", flush=True)
 
     def report(done: int, total: int, detail: str | None = None) -> None:
@@ -65,5 +67,8 @@ def add_commands(sub) -> None:
     run.add_argument("--input-run", help="read the samples of this prediction run (instead of -p input_file)")
     run.add_argument("--input-split", metavar="MODEL[:VERSION]",
                      help="read the held-out split of this model version (instead of -p input_file)")
+    run.add_argument("--data-use", choices=[basis.value for basis in DataUseBasis.choices()],
+                     help="the data-use basis (consent) of the samples in -p input_file (required with it)")
+    run.add_argument("--data-use-reference", help="its reference: protocol, consent or source (never personal data)")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="do not print each cell")
     run.set_defaults(func=cmd_run)

@@ -8,7 +8,12 @@ from sqlalchemy import select
 
 from portal.accounts import api_keys
 from portal.core.models import AuditEvent
-from tests.helpers import MODEL, auth
+from tests.helpers import DATA_USE, MODEL, auth
+
+
+def _body(samples, **more) -> dict:
+    """A predict request body: the samples, with the tests' data-use basis."""
+    return {"samples": samples, "data_use": DATA_USE, **more}
 
 
 def test_health_needs_no_key(client):
@@ -31,7 +36,7 @@ def test_models_and_model(client, key_for, registry):
 
 
 def test_predict_returns_calibrated_predictions_with_metadata(client, key_for, held_out, registry, tcga):
-    response = client.post(f"/api/v1/models/{MODEL}/predict", json={"samples": held_out[:20]},
+    response = client.post(f"/api/v1/models/{MODEL}/predict", json=_body(held_out[:20]),
                            headers=auth(key_for("researcher")))
     assert response.status_code == 200
     body = response.json
@@ -50,7 +55,7 @@ def test_predict_returns_calibrated_predictions_with_metadata(client, key_for, h
 
 def test_explain_option_and_endpoint(client, key_for, held_out):
     key = key_for("clinician")
-    body = client.post(f"/api/v1/models/{MODEL}/predict", json={"samples": held_out[:2], "explain": True, "top_k": 4},
+    body = client.post(f"/api/v1/models/{MODEL}/predict", json=_body(held_out[:2], explain=True, top_k=4),
                        headers=auth(key)).json
     assert all(len(p["contributions"]) == 4 for p in body["predictions"])
     explanation = client.post(f"/api/v1/models/{MODEL}/explain",
@@ -63,10 +68,10 @@ def test_explain_option_and_endpoint(client, key_for, held_out):
 def test_versions_and_aliases_can_be_asked_for(client, key_for, held_out):
     key = key_for("researcher")
     for version in ("1", "production"):
-        body = client.post(f"/api/v1/models/{MODEL}/predict", json={"samples": held_out[:1], "version": version},
+        body = client.post(f"/api/v1/models/{MODEL}/predict", json=_body(held_out[:1], version=version),
                            headers=auth(key)).json
         assert body["version"] == 1
-    missing = client.post(f"/api/v1/models/{MODEL}/predict", json={"samples": held_out[:1], "version": "7"},
+    missing = client.post(f"/api/v1/models/{MODEL}/predict", json=_body(held_out[:1], version="7"),
                           headers=auth(key))
     assert missing.status_code == 404 and "no version 7" in missing.json["error"]["message"]
 
@@ -82,22 +87,22 @@ def _error(response, status, code):
 def test_error_cases(client, key_for, held_out, app):
     key = key_for("researcher")
     url = f"/api/v1/models/{MODEL}/predict"
-    _error(client.post(url, json={"samples": held_out[:1]}), 401, "unauthenticated")
-    _error(client.post(url, json={"samples": held_out[:1]}, headers=auth("ca_00000000_" + "x" * 43)), 401,
+    _error(client.post(url, json=_body(held_out[:1])), 401, "unauthenticated")
+    _error(client.post(url, json=_body(held_out[:1]), headers=auth("ca_00000000_" + "x" * 43)), 401,
            "unauthenticated")
-    _error(client.post(url, json={"samples": held_out[:1]}, headers=auth(key_for("analyst"))), 403, "forbidden")
-    _error(client.post("/api/v1/models/nope/predict", json={"samples": held_out[:1]}, headers=auth(key)), 404,
+    _error(client.post(url, json=_body(held_out[:1]), headers=auth(key_for("analyst"))), 403, "forbidden")
+    _error(client.post("/api/v1/models/nope/predict", json=_body(held_out[:1]), headers=auth(key)), 404,
            "not-found")
     _error(client.post(url, data="{not json", headers={**auth(key), "Content-Type": "application/json"}), 400,
            "bad-request")
     _error(client.post(url, data="samples=1", headers={**auth(key), "Content-Type": "text/plain"}), 415,
            "unsupported-media-type")
-    _error(client.post(url, json={"samples": held_out[:1] * 1001}, headers=auth(key)), 422, "invalid")
-    _error(client.post(url, json={"samples": []}, headers=auth(key)), 422, "invalid")
+    _error(client.post(url, json=_body(held_out[:1] * 1001), headers=auth(key)), 422, "invalid")
+    _error(client.post(url, json=_body([]), headers=auth(key)), 422, "invalid")
     _error(client.get(url, headers=auth(key)), 405, "method-not-allowed")
     _error(client.get("/api/v1/nothing", headers=auth(key)), 404, "not-found")
     app.server.config["MAX_CONTENT_LENGTH"] = 1000
-    _error(client.post(url, json={"samples": held_out[:5]}, headers=auth(key)), 413, "too-large")
+    _error(client.post(url, json=_body(held_out[:5]), headers=auth(key)), 413, "too-large")
 
 
 def test_feature_problems_name_the_sample_and_feature(client, key_for, held_out):
@@ -106,16 +111,16 @@ def test_feature_problems_name_the_sample_and_feature(client, key_for, held_out)
     missing = copy.deepcopy(held_out[:2])
     del missing[1]["features"]["hsa.let.7b"]
     missing[0]["features"]["NOT_A_MIRNA"] = 1.0
-    details = _error(client.post(url, json={"samples": missing}, headers=auth(key)), 422, "invalid")["details"]
+    details = _error(client.post(url, json=_body(missing), headers=auth(key)), 422, "invalid")["details"]
     assert {"sample": held_out[1]["id"], "feature": "hsa.let.7b",
             "problem": "missing: every feature of the model is needed"} in details
     assert {"sample": held_out[0]["id"], "feature": "NOT_A_MIRNA", "problem": "not a feature of this model"} in details
     typed = copy.deepcopy(held_out[:1])
     typed[0]["features"]["hsa.let.7c"] = "12"  # a string, not a number
-    details = _error(client.post(url, json={"samples": typed}, headers=auth(key)), 422, "invalid")["details"]
+    details = _error(client.post(url, json=_body(typed), headers=auth(key)), 422, "invalid")["details"]
     assert any(d["feature"] == "hsa.let.7c" and d["sample"] == "#0" for d in details)
     twice = [held_out[0], held_out[0]]
-    details = _error(client.post(url, json={"samples": twice}, headers=auth(key)), 422, "invalid")["details"]
+    details = _error(client.post(url, json=_body(twice), headers=auth(key)), 422, "invalid")["details"]
     assert details == [{"sample": held_out[0]["id"], "feature": None, "problem": "duplicate sample id"}]
 
 
@@ -124,7 +129,7 @@ def test_binary_features_must_be_0_or_1(client, key_for, gdsc, registry):
     features = {k: int(v) for k, v in gdsc.X.loc[sample_id].items()}
     features["TP53_mut"] = 2
     details = _error(client.post("/api/v1/models/tissue-of-origin/predict",
-                                 json={"samples": [{"id": "x", "features": features}]},
+                                 json=_body([{"id": "x", "features": features}]),
                                  headers=auth(key_for("researcher"))), 422, "invalid")["details"]
     assert details == [{"sample": "x", "feature": "TP53_mut", "problem": "must be 0 or 1"}]
 
@@ -133,7 +138,7 @@ def test_the_portal_keeps_the_document_and_each_version_s_schema_arrays(client, 
     caches = app.server.extensions["cancer_alpha"].caches
     document = client.get("/api/v1/openapi.json").json
     assert client.get("/api/v1/openapi.json").json == document and len(caches.api_document) == 1
-    client.post(f"/api/v1/models/{MODEL}/predict", json={"samples": held_out[:1]}, headers=auth(key_for("researcher")))
+    client.post(f"/api/v1/models/{MODEL}/predict", json=_body(held_out[:1]), headers=auth(key_for("researcher")))
     version = registry.resolve(MODEL)
     assert (version.ref, version.sha256) in caches.schema_arrays
 
@@ -141,18 +146,18 @@ def test_the_portal_keeps_the_document_and_each_version_s_schema_arrays(client, 
 def test_revoked_keys_stop_working_at_once(client, key_for, held_out, app):
     key = key_for("researcher")
     url = f"/api/v1/models/{MODEL}/predict"
-    assert client.post(url, json={"samples": held_out[:1]}, headers=auth(key)).status_code == 200
+    assert client.post(url, json=_body(held_out[:1]), headers=auth(key)).status_code == 200
     portal = app.server.extensions["cancer_alpha"]
-    api_keys.revoke_key(portal.db, key.split("_")[1], caches=portal.caches)
-    _error(client.post(url, json={"samples": held_out[:1]}, headers=auth(key)), 401, "unauthenticated")
+    api_keys.revoke_key(portal.db, key.split("_")[1])
+    _error(client.post(url, json=_body(held_out[:1]), headers=auth(key)), 401, "unauthenticated")
 
 
 def test_same_sample_is_answered_from_the_cache(client, key_for, held_out):
     key = key_for("researcher")
     url = f"/api/v1/models/{MODEL}/predict"
-    first = client.post(url, json={"samples": held_out[:3]}, headers=auth(key)).json
+    first = client.post(url, json=_body(held_out[:3]), headers=auth(key)).json
     renamed = [{**s, "id": f"again-{s['id']}"} for s in held_out[:3]]
-    second = client.post(url, json={"samples": renamed}, headers=auth(key)).json
+    second = client.post(url, json=_body(renamed), headers=auth(key)).json
     for a, b in zip(first["predictions"], second["predictions"]):
         assert b["id"] == f"again-{a['id']}" and {k: v for k, v in a.items() if k != "id"} == \
             {k: v for k, v in b.items() if k != "id"}
@@ -163,7 +168,7 @@ def test_same_sample_is_answered_from_the_cache(client, key_for, held_out):
 
 def test_every_prediction_is_audited_without_values(client, key_for, held_out, app):
     key = key_for("researcher")
-    client.post(f"/api/v1/models/{MODEL}/predict", json={"samples": held_out[:4]}, headers=auth(key))
+    client.post(f"/api/v1/models/{MODEL}/predict", json=_body(held_out[:4]), headers=auth(key))
     with app.server.extensions["cancer_alpha"].db.session() as session:
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "api.predict")).one()
     assert event.actor == "researcher@example.org" and event.details["samples"] == 4

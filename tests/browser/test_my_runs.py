@@ -7,7 +7,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from portal.predictions import runs
-from tests.helpers import MODEL, cohort_csv, finished_run, user_of
+from tests.helpers import DATA_USE, MODEL, cohort_csv, finished_run, user_of
 
 QUEUED = 10  # runs that never start (no job picks them up): enough rows for a second page of 10
 
@@ -16,7 +16,8 @@ def _make_runs(app, tcga, registry) -> tuple[str, str]:
     with app.server.test_request_context():
         portal = app.server.extensions["cancer_alpha"]
         owner = user_of(portal, "researcher")
-        upload = runs.save_upload(portal, owner.id, "second-cohort.csv", cohort_csv(tcga, registry, n=3), MODEL).upload
+        upload = runs.save_upload(portal, owner.id, "second-cohort.csv", cohort_csv(tcga, registry, n=3), MODEL,
+                                  data_use=DATA_USE).upload
         for _ in range(QUEUED):
             runs.queue_run(portal, upload.id, owner.id, "researcher")
         named = runs.queue_run(portal, upload.id, owner.id, "researcher", name="second batch")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tests.helpers import PASSWORD, click, click_when_drawn, email_of, sign_out_browser, submit_sign_in, upload
+from sqlalchemy import select
+
+from portal.core.models import AuditEvent
+from tests.helpers import (PASSWORD, choose_data_use, click, click_when_drawn, email_of, sign_out_browser,
+                           submit_sign_in, upload)
 
 
 def run_to_results(dash_duo) -> str:
@@ -85,3 +89,31 @@ def test_another_user_cannot_open_the_run(signed_in, example_file, app, tmp_path
     sign_in(client := app.server.test_client(), email_of("researcher"))
     response = client.post("/_dash-update-component", json=payload)
     assert response.status_code == 200 and "sample_id" in response.get_data(as_text=True)
+
+
+def test_an_upload_needs_its_data_use_basis(signed_in, example_file, app):
+    """Without a basis the file is refused and nothing is stored; with one (and its reference) the upload
+    passes, the run's page shows the basis and the upload's audit entry holds it."""
+    dash_duo = signed_in("researcher")
+    upload(dash_duo, example_file, basis=None)
+    dash_duo.wait_for_contains_text("#predict-upload-refused", "choose the data-use basis", timeout=30)
+    assert dash_duo.find_element("#predict-run").get_attribute("disabled") is not None
+    choose_data_use(dash_duo, "deidentified-protocol", "")
+    dash_duo.wait_for_contains_text("#predict-data-use-reference-label", "IRB or ethics committee approval number "
+                                    "(required)", timeout=10)
+    dash_duo.find_element("#predict-upload input[type=file]").send_keys(str(example_file))
+    dash_duo.wait_for_contains_text("#predict-upload-refused", "the data-use reference is required", timeout=30)
+    choose_data_use(dash_duo, "deidentified-protocol", "IRB-2024-0153 (made up)")
+    dash_duo.find_element("#predict-upload input[type=file]").send_keys(str(example_file))
+    dash_duo.wait_for_contains_text("#report-ok", "442 samples passed validation", timeout=30)
+    dash_duo.wait_for_contains_text("#predict-data-use-recorded", "IRB-2024-0153 (made up)")
+    run_to_results(dash_duo)
+    dash_duo.wait_for_contains_text("#run-data-use", "Data-use basis: De-identified data under an approved research "
+                                    "protocol: IRB-2024-0153 (made up).", timeout=10)
+    with app.server.extensions["cancer_alpha"].db.session() as session:
+        actions = [(e.action, e.details.get("data_use") or e.details.get("field"))
+                   for e in session.scalars(select(AuditEvent).where(AuditEvent.action.like("upload%"))
+                                            .order_by(AuditEvent.id))]
+    assert actions == [("upload.refused", "data_use.basis"), ("upload.refused", "data_use.reference"),
+                       ("upload", {"basis": "deidentified-protocol", "reference": "IRB-2024-0153 (made up)"})]
+    assert dash_duo.get_logs() == []

@@ -10,7 +10,7 @@ from portal.accounts.users import create_user
 from portal.core.models import AuditEvent, PredictionRun, RunShare, SampleReview, Upload
 from portal.core.states import RunStatus
 from portal.predictions import lifecycle, reviews, runs, sharing
-from tests.helpers import MODEL, cohort_csv, email_of, finished_run
+from tests.helpers import DATA_USE, MODEL, cohort_csv, email_of, finished_run
 from tests.helpers import user_of as user
 
 
@@ -96,7 +96,8 @@ def test_a_recipient_and_another_researcher_get_403_and_nothing_is_lost(portal, 
 
 def test_an_active_run_is_refused_and_a_shared_upload_stays(portal, tcga, registry):
     researcher = user(portal, "researcher")
-    saved = runs.save_upload(portal, researcher.id, "cohort.csv", cohort_csv(tcga, registry, n=3), MODEL).upload
+    saved = runs.save_upload(portal, researcher.id, "cohort.csv", cohort_csv(tcga, registry, n=3), MODEL,
+                             data_use=DATA_USE).upload
     queued = runs.queue_run(portal, saved.id, researcher.id, "researcher")
     assert _status(lambda: lifecycle.delete_run(portal, queued.id, researcher.id, "researcher")) == 409
     assert _count(portal, PredictionRun, PredictionRun.id == queued.id) == 1
@@ -113,7 +114,8 @@ def test_an_active_run_is_refused_and_a_shared_upload_stays(portal, tcga, regist
 
 def test_runs_are_listed_with_their_file_and_named_by_their_owner(portal, tcga, registry):
     researcher = user(portal, "researcher")
-    saved = runs.save_upload(portal, researcher.id, "cohort #3/b.csv", cohort_csv(tcga, registry, n=3), MODEL).upload
+    saved = runs.save_upload(portal, researcher.id, "cohort #3/b.csv", cohort_csv(tcga, registry, n=3), MODEL,
+                             data_use=DATA_USE).upload
     run = runs.queue_run(portal, saved.id, researcher.id, "researcher", name="  second batch  ")
     assert run.name == "second batch"
     assert runs.queue_run(portal, saved.id, researcher.id, "researcher", name="   ").name is None

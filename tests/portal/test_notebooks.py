@@ -24,7 +24,7 @@ from portal.notebooks import inputs as notebook_inputs
 from portal.notebooks import runs as notebook_runs
 from portal.notebooks.catalog import ParameterError
 from portal.predictions import runs
-from tests.helpers import MODEL, cohort_csv, email_of
+from tests.helpers import DATA_USE, MODEL, cohort_csv, email_of
 from tests.helpers import user_of as user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,7 +154,8 @@ def test_a_failing_notebook_ends_as_failed_and_keeps_what_it_wrote(portal):
 @SQLITE_ONLY
 def test_a_report_on_a_prediction_run_is_private_to_its_owner(portal, tcga, registry):
     researcher, analyst, admin = (user(portal, r) for r in ("researcher", "analyst", "admin"))
-    upload = runs.save_upload(portal, researcher.id, "cohort.csv", cohort_csv(tcga, registry, n=30), MODEL).upload
+    upload = runs.save_upload(portal, researcher.id, "cohort.csv", cohort_csv(tcga, registry, n=30), MODEL,
+                              data_use=DATA_USE).upload
     prediction = runs.queue_run(portal, upload.id, researcher.id, "researcher")
     spec = _spec(portal, "cohort_report")
     with pytest.raises(runs.RunError) as unfinished:
@@ -375,7 +376,8 @@ def test_a_forged_input_in_the_form_gets_a_message_never_a_500(portal, client_fo
 
 def test_the_input_list_offers_readable_runs_then_held_out_splits(portal, tcga, registry):
     researcher, admin = user(portal, "researcher"), user(portal, "admin")
-    upload = runs.save_upload(portal, researcher.id, "cohort.csv", cohort_csv(tcga, registry, n=12), MODEL).upload
+    upload = runs.save_upload(portal, researcher.id, "cohort.csv", cohort_csv(tcga, registry, n=12), MODEL,
+                              data_use=DATA_USE).upload
     prediction = runs.queue_run(portal, upload.id, researcher.id, "researcher")
     assert [c.value for c in notebook_inputs.choices(portal, researcher.id, "researcher")][:1] != [prediction.id]
     runs.execute_run(portal, prediction.id)

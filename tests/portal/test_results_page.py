@@ -13,7 +13,7 @@ from components import run_figures
 from portal.core.models import AuditEvent, PredictionRun, utcnow
 from portal.core.states import RunStatus
 from portal.predictions import figure_store, result_rows, runs, sharing, waiting
-from tests.helpers import MODEL, cohort_csv, email_of, finished_run, post_grid_rows
+from tests.helpers import DATA_USE, MODEL, cohort_csv, email_of, finished_run, post_grid_rows
 from tests.helpers import user_of as user
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -135,7 +135,8 @@ def test_the_prediction_job_stores_the_figures_when_the_run_finishes(app, tcga, 
     with app.server.test_request_context():
         portal = app.server.extensions["cancer_alpha"]
         owner = user(portal, "researcher")
-        upload = runs.save_upload(portal, owner.id, "cohort.csv", cohort_csv(tcga, registry, n=6), MODEL).upload
+        upload = runs.save_upload(portal, owner.id, "cohort.csv", cohort_csv(tcga, registry, n=6), MODEL,
+                                  data_use=DATA_USE).upload
         run = runs.queue_run(portal, upload.id, owner.id, "researcher")
         job = figure_store.predict_and_draw(run_figures.FORMAT, run_figures.draw)
         assert job(portal, run.id) == RunStatus.DONE
@@ -144,7 +145,8 @@ def test_the_prediction_job_stores_the_figures_when_the_run_finishes(app, tcga, 
 
 def _queued(portal, tcga, registry, waited: timedelta) -> PredictionRun:
     owner = user(portal, "researcher")
-    upload = runs.save_upload(portal, owner.id, "cohort.csv", cohort_csv(tcga, registry, n=3), MODEL).upload
+    upload = runs.save_upload(portal, owner.id, "cohort.csv", cohort_csv(tcga, registry, n=3), MODEL,
+                              data_use=DATA_USE).upload
     run = runs.queue_run(portal, upload.id, owner.id, "researcher")
     with portal.db.session() as session:
         session.execute(update(PredictionRun).where(PredictionRun.id == run.id)

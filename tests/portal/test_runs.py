@@ -12,7 +12,7 @@ from portal.core.models import AuditEvent
 from portal.core.states import RunStatus
 from portal.core.storage import StorageError
 from portal.predictions import exports, runs
-from tests.helpers import MODEL, cohort_csv
+from tests.helpers import DATA_USE, MODEL, cohort_csv
 from tests.helpers import user_of as user
 
 
@@ -25,7 +25,7 @@ def portal(app):
 def test_a_valid_upload_is_stored_encrypted_and_audited(portal, tcga, registry):
     researcher = user(portal, "researcher")
     content = cohort_csv(tcga, registry)
-    outcome = runs.save_upload(portal, researcher.id, "cohort.csv", content, MODEL)
+    outcome = runs.save_upload(portal, researcher.id, "cohort.csv", content, MODEL, data_use=DATA_USE)
     assert outcome.upload.status == "valid" and outcome.upload.n_samples == 25
     stored = (portal.settings.storage_dir / f"uploads/{outcome.upload.id}/input.parquet").read_bytes()
     first_id = tcga.X.index[0]
@@ -42,7 +42,7 @@ def test_an_invalid_upload_is_recorded_but_not_stored(portal, tcga, registry):
     frame = pd.read_csv(io.BytesIO(cohort_csv(tcga, registry)), dtype=str)
     frame = frame.drop(columns=["hsa.let.7a.1"])
     outcome = runs.save_upload(portal, user(portal, "clinician").id, "broken.csv",
-                               frame.to_csv(index=False).encode(), MODEL)
+                               frame.to_csv(index=False).encode(), MODEL, data_use=DATA_USE)
     assert outcome.upload.status == "invalid"
     assert any(i["code"] == "missing-feature" for i in outcome.report["issues"])
     assert not (portal.settings.storage_dir / f"uploads/{outcome.upload.id}").exists()
@@ -55,7 +55,8 @@ def test_an_invalid_upload_is_recorded_but_not_stored(portal, tcga, registry):
 
 def test_a_run_predicts_every_sample_with_progress_and_label_metrics(portal, tcga, registry):
     researcher = user(portal, "researcher")
-    upload = runs.save_upload(portal, researcher.id, "cohort.csv", cohort_csv(tcga, registry, n=25), MODEL).upload
+    upload = runs.save_upload(portal, researcher.id, "cohort.csv", cohort_csv(tcga, registry, n=25), MODEL,
+                              data_use=DATA_USE).upload
     run = runs.queue_run(portal, upload.id, researcher.id, "researcher")
     seen = []
     assert runs.execute_run(portal, run.id, lambda done, total: seen.append((done, total))) == RunStatus.DONE
@@ -70,7 +71,8 @@ def test_a_run_predicts_every_sample_with_progress_and_label_metrics(portal, tcg
 def test_chunks_report_progress_in_order(portal, tcga, registry, monkeypatch):
     monkeypatch.setattr(runs, "CHUNK", 10)  # small chunks for a small real cohort
     researcher = user(portal, "researcher")
-    upload = runs.save_upload(portal, researcher.id, "c.csv", cohort_csv(tcga, registry, n=25), MODEL).upload
+    upload = runs.save_upload(portal, researcher.id, "c.csv", cohort_csv(tcga, registry, n=25), MODEL,
+                              data_use=DATA_USE).upload
     run = runs.queue_run(portal, upload.id, researcher.id, "researcher")
     seen = []
     runs.execute_run(portal, run.id, lambda done, total: seen.append(done))
@@ -79,7 +81,8 @@ def test_chunks_report_progress_in_order(portal, tcga, registry, monkeypatch):
 
 def test_runs_belong_to_their_owner(portal, tcga, registry):
     researcher, clinician, admin = (user(portal, r) for r in ("researcher", "clinician", "admin"))
-    upload = runs.save_upload(portal, researcher.id, "c.csv", cohort_csv(tcga, registry, n=5), MODEL).upload
+    upload = runs.save_upload(portal, researcher.id, "c.csv", cohort_csv(tcga, registry, n=5), MODEL,
+                              data_use=DATA_USE).upload
     with pytest.raises(runs.RunError) as denied:
         runs.queue_run(portal, upload.id, clinician.id, "clinician")
     assert denied.value.status == 403
@@ -94,7 +97,8 @@ def test_runs_belong_to_their_owner(portal, tcga, registry):
 
 def test_a_cancelled_run_does_not_start(portal, tcga, registry):
     researcher = user(portal, "researcher")
-    upload = runs.save_upload(portal, researcher.id, "c.csv", cohort_csv(tcga, registry, n=5), MODEL).upload
+    upload = runs.save_upload(portal, researcher.id, "c.csv", cohort_csv(tcga, registry, n=5), MODEL,
+                              data_use=DATA_USE).upload
     run = runs.queue_run(portal, upload.id, researcher.id, "researcher")
     runs.cancel_run(portal, run.id, researcher.id, "researcher")
     assert runs.execute_run(portal, run.id) == RunStatus.CANCELLED

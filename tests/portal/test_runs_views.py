@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from portal.core.models import PredictionRun
 from portal.predictions import runs, sharing
-from tests.helpers import MODEL, cohort_csv, email_of, finished_run, render_page
+from tests.helpers import DATA_USE, MODEL, cohort_csv, email_of, finished_run, render_page
 from tests.helpers import user_of as user
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -150,7 +150,8 @@ def test_the_predict_callback_names_the_run(app, client_for, tcga, registry):
     with app.server.test_request_context():
         portal = app.server.extensions["cancer_alpha"]
         researcher = user(portal, "researcher")
-        upload = runs.save_upload(portal, researcher.id, "cohort.csv", cohort_csv(tcga, registry, n=3), MODEL).upload
+        upload = runs.save_upload(portal, researcher.id, "cohort.csv", cohort_csv(tcga, registry, n=3), MODEL,
+                                  data_use=DATA_USE).upload
     owner = client_for("researcher")
     queue = lambda name: _post(app, owner, "predict-run.n_clicks", {  # noqa: E731
         "predict-upload-id.data": upload.id, "predict-run-name.value": name})

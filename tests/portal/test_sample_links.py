@@ -12,7 +12,7 @@ from dash._pages import _path_to_page
 from components.links import explain_href, segment_value
 from portal.core.states import RunStatus
 from portal.predictions import runs
-from tests.helpers import MODEL, held_out_frame
+from tests.helpers import DATA_USE, MODEL, held_out_frame
 from tests.helpers import user_of as user
 
 ODD_IDS = ["TCGA/A1-07", "what?#1", "50%done", "échantillon-ü", "a b/c?d#e%f"]
@@ -26,7 +26,7 @@ def odd_run(app, tcga, registry):
         frame = held_out_frame(tcga, registry, n=len(ODD_IDS))
         frame.iloc[:, 0] = ODD_IDS  # the real samples under made-up awkward ids
         data = frame.to_csv(index=False).encode()
-        upload = runs.save_upload(portal, researcher.id, "odd.csv", data, MODEL).upload
+        upload = runs.save_upload(portal, researcher.id, "odd.csv", data, MODEL, data_use=DATA_USE).upload
         run = runs.queue_run(portal, upload.id, researcher.id, "researcher")
         assert runs.execute_run(portal, run.id) == RunStatus.DONE
         assert list(runs.results(portal, runs.get_run(portal, run.id, researcher.id, "researcher"))["sample_id"]) \
