@@ -1,5 +1,7 @@
-"""API keys on SQLite and PostgreSQL: made once, stored as a hash, checked with a short-lived cache (the
-portal's PortalCaches), revoked at once, listed and revoked from the command line and from the Account page."""
+"""API keys on SQLite and PostgreSQL: made once, stored as a hash, checked against the database on every
+request, so that a revocation, a deactivation or a role change applies on the next request in every process
+(two portals on one database stand for two workers), listed and revoked from the command line and from the
+Account page."""
 from __future__ import annotations
 
 import re
@@ -8,12 +10,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
-from engine.caching import BoundedCache
 from portal.accounts.api_keys import KeyOwner, authenticate, create_key, hash_key, list_keys, revoke_key
-from portal.accounts.users import UserError, create_user, find_user, set_active
+from portal.accounts.users import UserError, create_user, find_user, set_active, set_role
+from portal.app import create_app
 from portal.core.context import PortalCaches
 from portal.core.models import ApiKey, AuditEvent, utcnow
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, auth, email_of
 
 KEY = re.compile(r"ca_[0-9a-f]{8}_[A-Za-z0-9_-]{43}")
 
@@ -73,19 +75,19 @@ def test_wrong_secret_and_unknown_prefix(keys_db, owner, caches):
     assert authenticate(keys_db, wrong_secret, caches) is None
     unknown_prefix = f"ca_{'0' * 8 if row.prefix != '0' * 8 else '1' * 8}_{key.split('_', 2)[2]}"
     assert authenticate(keys_db, unknown_prefix, caches) is None
-    assert authenticate(keys_db, key, caches) is not None  # the cache entry from the wrong secret changes nothing
-    assert authenticate(keys_db, wrong_secret, caches) is None  # nor does a cached right one help a wrong one
+    assert authenticate(keys_db, key, caches) is not None  # the wrong secret changed nothing
+    assert authenticate(keys_db, wrong_secret, caches) is None  # nor does the right one just before help it
 
 
 def test_revocation_takes_effect_at_once(keys_db, owner, caches):
     row, key = create_key(keys_db, owner.id, "k")
     other, other_key = create_key(keys_db, owner.id, "other")
-    assert authenticate(keys_db, key, caches) is not None  # now cached
-    revoked = revoke_key(keys_db, row.prefix, caches=caches)
+    assert authenticate(keys_db, key, caches) is not None
+    revoked = revoke_key(keys_db, row.prefix)
     assert revoked.revoked_at is not None
     assert authenticate(keys_db, key, caches) is None
     assert authenticate(keys_db, other_key, caches) is not None
-    revoke_key(keys_db, other.id, caches=caches)  # by id works too
+    revoke_key(keys_db, other.id)  # by id works too
     assert authenticate(keys_db, other_key, caches) is None
     listed = {k.prefix: k for k in list_keys(keys_db, owner.id)}
     assert set(listed) == {row.prefix, other.prefix} and all(k.revoked_at for k in listed.values())
@@ -96,7 +98,8 @@ def test_revoke_by_shown_form_and_unknown(keys_db, owner):
     assert revoke_key(keys_db, f"ca_{row.prefix}_…").revoked_at is not None
     first = _row(keys_db, row.id).revoked_at
     assert revoke_key(keys_db, key).revoked_at == first  # revoking again keeps the first time
-    for unknown in ("00000000" if row.prefix != "00000000" else "11111111", "nonsense", 10_000, None, True):
+    for unknown in ("00000000" if row.prefix != "00000000" else "11111111", "nonsense", 10_000, None, True, 0, -1,
+                    10**30, 2**31):  # ids beyond an INTEGER column are no key, not a database error
         with pytest.raises(UserError, match="no such key"):
             revoke_key(keys_db, unknown)
 
@@ -111,23 +114,17 @@ def test_a_user_can_revoke_only_their_own_keys(keys_db, owner, caches):
     assert revoke_key(keys_db, row.id, user_id=owner.id).revoked_at is not None
 
 
-def test_deactivated_user_is_refused_after_the_cache_ttl(keys_db, owner):
-    caches = PortalCaches(api_keys=BoundedCache(10, ttl=0))  # every entry expired at once
+def test_deactivation_and_role_changes_apply_in_every_process(keys_db, owner):
+    first, second = PortalCaches(), PortalCaches()  # two processes' caches: nothing to clear in either
     row, key = create_key(keys_db, owner.id, "k")
-    assert authenticate(keys_db, key, caches) is not None
+    assert authenticate(keys_db, key, first).role == authenticate(keys_db, key, second).role == "researcher"
     set_active(keys_db, owner.id, False)
-    assert authenticate(keys_db, key, caches) is None
+    assert authenticate(keys_db, key, first) is None and authenticate(keys_db, key, second) is None
     set_active(keys_db, owner.id, True)
-    assert authenticate(keys_db, key, caches) is not None
-
-
-def test_cached_state_lives_at_most_the_ttl(keys_db, owner, caches):
-    row, key = create_key(keys_db, owner.id, "k")
-    assert authenticate(keys_db, key, caches).role == "researcher"
-    set_active(keys_db, owner.id, False)  # another process: no cache clearing here
-    assert authenticate(keys_db, key, caches) is not None  # still cached (documented: within API_KEY_TTL)
-    caches.api_keys.clear()  # as when the entry expires
-    assert authenticate(keys_db, key, caches) is None
+    set_role(keys_db, owner.id, "analyst")
+    assert authenticate(keys_db, key, first).role == authenticate(keys_db, key, second).role == "analyst"
+    revoke_key(keys_db, row.id)  # as the command line would, in a third process
+    assert authenticate(keys_db, key, first) is None and authenticate(keys_db, key, second) is None
 
 
 def test_last_used_is_written_at_most_once_a_minute(keys_db, owner, caches):
@@ -238,7 +235,7 @@ def _revoke(app, client, key_id):
 
 
 def test_account_page_creates_and_revokes_own_keys(app, client_for, db):
-    caches = app.server.extensions["cancer_alpha"].caches  # the portal's: a revocation there applies at once
+    caches = app.server.extensions["cancer_alpha"].caches
     researcher = client_for("researcher")
     app.server.test_client().get("/health")
     response = _create(app, researcher, "laptop")
@@ -307,3 +304,55 @@ def test_account_page_lists_only_own_keys(app, db):
         login_user(SessionUser(researcher))
         rendered = str(layout())
     assert f"ca_{mine.prefix}_…" in rendered and "mine" in rendered and "theirs" not in rendered
+
+
+# Two portals on one database: two workers. A change made through one applies on the other's next request.
+
+def _admin_change(app, client, trigger: str, user_id: int, role: str | None = None):
+    """The Admin page's user change (role, deactivation, reactivation) as the browser posts it."""
+    key = next(k for k in app.callback_map if k.startswith("..admin-users-message.children@"))
+    inputs = [{"id": d["id"], "property": d["property"], "value": 1 if d["id"] == trigger else None}
+              for d in app.callback_map[key]["inputs"]]
+    prop = next(d["property"] for d in app.callback_map[key]["inputs"] if d["id"] == trigger)
+    return client.post("/_dash-update-component", json={
+        "output": key, "inputs": inputs, "changedPropIds": [f"{trigger}.{prop}"],
+        "outputs": [{"id": "admin-users-message", "property": "children"},
+                    {"id": "admin-users-grid", "property": "rowData"}],
+        "state": [{"id": "admin-user", "property": "value", "value": user_id},
+                  {"id": "admin-role", "property": "value", "value": role}]})
+
+
+@pytest.fixture
+def second_worker(app):
+    """Another portal on the same database and settings, as a second gunicorn worker would be."""
+    other = create_app(app.server.extensions["cancer_alpha"].settings)
+    yield other.server.test_client()
+    other.server.extensions["cancer_alpha"].db.dispose()
+
+
+def test_a_revocation_on_one_worker_applies_on_the_next_request_of_another(app, client_for, db, second_worker):
+    researcher = client_for("researcher")
+    key = KEY.findall(_create(app, researcher, "laptop").get_data(as_text=True))[0]
+    assert second_worker.get("/api/v1/models", headers=auth(key)).status_code == 200  # read there once
+    key_id = list_keys(db, find_user(db, email_of("researcher")).id)[0].id
+    assert "is revoked" in _revoke(app, researcher, key_id).get_data(as_text=True)
+    refused = second_worker.get("/api/v1/models", headers=auth(key))
+    assert refused.status_code == 401 and refused.json["error"]["code"] == "unauthenticated"
+
+
+def test_deactivation_and_role_changes_from_the_admin_page_reach_every_worker(app, client_for, db, second_worker):
+    clinician = find_user(db, email_of("clinician"))
+    _, key = create_key(db, clinician.id, "clinic server")
+    url = "/api/v1/models/tcga-mirna-type/explain"
+    admin = client_for("admin")
+    assert second_worker.get("/api/v1/models", headers=auth(key)).status_code == 200
+
+    assert "deactivated" in _admin_change(app, admin, "admin-deactivate-confirm", clinician.id).get_data(as_text=True)
+    assert second_worker.get("/api/v1/models", headers=auth(key)).status_code == 401
+    _admin_change(app, admin, "admin-reactivate", clinician.id)
+    assert second_worker.get("/api/v1/models", headers=auth(key)).status_code == 200
+
+    assert second_worker.post(url, json={}, headers=auth(key)).status_code == 422  # a clinician may explain
+    assert "now analyst" in _admin_change(app, admin, "admin-set-role", clinician.id, "analyst").get_data(as_text=True)
+    refused = second_worker.post(url, json={}, headers=auth(key))  # an analyst may not
+    assert refused.status_code == 403 and "analyst" in refused.json["error"]["message"]
