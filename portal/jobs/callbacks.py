@@ -4,7 +4,9 @@ Redis) with progress in `{prefix}-progress` and its label, `{prefix}-run` disabl
 enabled meanwhile; the outcome, `{"run", "status"}`, lands in `{prefix}-finished`. Cancel stops the job
 and marks the run with `cancel(portal, run_id, user_id, role)`; `{prefix}-message` then shows what
 `cancelled()` builds (the page's own component: the server builds no UI). The page's permission is
-checked on every request that starts, polls or cancels the job."""
+checked on every request that starts, polls or cancels the job, and on every request that starts or polls
+it, that `may_start(portal, run_id, user_id, role)` accepts the run id it carries (the run's owner or an
+admin): a run id posted by hand to the job's callback is refused like one in a URL."""
 from __future__ import annotations
 
 from typing import Callable
@@ -20,9 +22,11 @@ from portal.jobs.managers import require_for_background
 
 
 def register_job(app: dash.Dash, prefix: str, permission: str, execute: Callable, cancel: Callable,
-                 progress_text: Callable[[int, int], str], cancelled: Callable[[], object]) -> None:
+                 progress_text: Callable[[int, int], str], cancelled: Callable[[], object],
+                 may_start: Callable) -> None:
     settings = app.server.extensions[context.EXTENSION].settings
-    require_for_background(app.server, f"{prefix}-finished.data", permission)
+    require_for_background(app.server, f"{prefix}-finished.data", permission, run_input=f"{prefix}-queued.data",
+                           may_start=may_start)
     require_for_background(app.server, f"{prefix}-cancel.id", permission)  # Dash's own cancel callback
 
     @app.callback(Output(f"{prefix}-finished", "data"), Input(f"{prefix}-queued", "data"),
