@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import numbers
 import os
 import re
 import shutil
@@ -46,6 +47,12 @@ ALIAS_PATTERN = NAME_PATTERN
 
 class RegistryError(Exception):
     """A model, version or alias does not exist, or a request to the registry is malformed."""
+
+
+def _shown(value) -> str:
+    """A value from a request as an error message quotes it: its repr, cut to 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class IntegrityError(RegistryError):
@@ -196,6 +203,8 @@ def _write_json_atomic(path: Path, data) -> None:
 
 def parse_ref(ref: str) -> tuple[str, str | None, int | None]:
     """'name', 'name@alias' or 'name:version' -> (name, alias, version)."""
+    if not isinstance(ref, str):
+        raise RegistryError(f"no model named {_shown(ref)}")
     if "@" in ref:
         name, alias = ref.split("@", 1)
         return name, alias, None
@@ -224,9 +233,17 @@ class Registry:
 
     # -- writing ---------------------------------------------------------------------------------
 
+    def _folder(self, name: str) -> Path:
+        """Where a model's versions live. Every read and write goes through here, so that a name from a
+        request (text of any length, a number, a list, '..') is "no such model", never a path."""
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            raise RegistryError(f"no model named {_shown(name)}; a model's name is lower-case letters, digits and "
+                                f"dashes (at most 64)")
+        return self.root / name
+
     @contextmanager
     def _locked(self, name: str):
-        folder = self.root / name
+        folder = self._folder(name)
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -237,8 +254,8 @@ class Registry:
 
     def register(self, name: str, result: "TrainingResult", aliases: tuple[str, ...] = ()) -> ModelVersion:
         """Store a trained model as the next version of `name`, then point `aliases` at it."""
-        if not NAME_PATTERN.match(name):
-            raise RegistryError(f"model name {name!r}: use lower-case letters, digits and dashes")
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            raise RegistryError(f"model name {_shown(name)}: use lower-case letters, digits and dashes")
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{name}-incoming-"))
         try:
@@ -265,8 +282,8 @@ class Registry:
         return self.get(name, version)
 
     def _set_alias_locked(self, folder: Path, alias: str, version: int) -> None:
-        if not ALIAS_PATTERN.match(alias):
-            raise RegistryError(f"alias {alias!r}: use lower-case letters, digits and dashes")
+        if not isinstance(alias, str) or not ALIAS_PATTERN.fullmatch(alias):
+            raise RegistryError(f"alias {_shown(alias)}: use lower-case letters, digits and dashes")
         aliases = self._read_aliases(folder.name)
         aliases[alias] = version
         _write_json_atomic(folder / ALIASES, aliases)
@@ -274,11 +291,11 @@ class Registry:
     # -- reading ---------------------------------------------------------------------------------
 
     def _read_aliases(self, name: str) -> dict[str, int]:
-        path = self.root / name / ALIASES
+        path = self._folder(name) / ALIASES
         return json.loads(path.read_text()) if path.exists() else {}
 
     def _version_numbers(self, name: str) -> list[int]:
-        folder = self.root / name
+        folder = self._folder(name)
         if not folder.is_dir():
             return []
         return sorted(int(p.name) for p in folder.iterdir() if VERSION_PATTERN.fullmatch(p.name) and (p / METADATA).exists())
@@ -299,7 +316,9 @@ class Registry:
         return self._get(name, version, self._read_aliases(name))
 
     def _get(self, name: str, version: int, all_aliases: dict[str, int]) -> ModelVersion:
-        path = self.root / name / str(version)
+        if not isinstance(version, numbers.Integral) or isinstance(version, bool) or not 0 < version < 10**9:
+            raise RegistryError(f"{_shown(name)} has no version {_shown(version)}: versions are whole numbers")
+        path = self._folder(name) / str(version)
         if not (path / METADATA).exists():
             known = self._version_numbers(name)
             if not known:
@@ -341,7 +360,7 @@ class Registry:
         aliases = self._read_aliases(name)
         if alias is not None:
             if alias not in aliases:
-                raise RegistryError(f"{name} has no alias {alias!r}; aliases: {', '.join(aliases) or 'none'}")
+                raise RegistryError(f"{name} has no alias {_shown(alias)}; aliases: {', '.join(aliases) or 'none'}")
             return self._get(name, aliases[alias], aliases)
         if PRODUCTION_ALIAS in aliases:
             return self._get(name, aliases[PRODUCTION_ALIAS], aliases)

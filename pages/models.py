@@ -14,6 +14,7 @@ from flask_login import current_user
 from components.version_choices import EMPTY_REGISTRY, model_choice, version_choice, version_options
 from engine.registry import PRODUCTION_ALIAS, RegistryError
 from pages.frame import page_denied
+from portal import browser_values
 from portal.accounts import audit
 from portal.accounts.permissions import allowed, require
 from portal.core import context
@@ -150,7 +151,7 @@ def layout(model: str | None = None, version: str | None = None, **_query):
             dbc.Col([dbc.Label("Model"), dcc.Dropdown(id="models-name", options=names, value=chosen,
                                                       clearable=False)], md=4),
             dbc.Col([dbc.Label("Version"), dcc.Dropdown(id="models-version", clearable=False,
-                                                        value=int(version) if (version or "").isdigit() else None)],
+                                                        value=browser_values.version_number(version))],
                     md=3),
         ], className="mb-3"),
         html.Div(id="models-versions", className="mb-3"),

@@ -14,6 +14,7 @@ from components.layout import metric_card
 from components.version_choices import EMPTY_REGISTRY, model_choice, version_choice, version_options
 from engine.registry import RegistryError
 from pages.frame import page_denied
+from portal import browser_values
 from portal.accounts.permissions import require
 from portal.core import context
 
@@ -140,7 +141,7 @@ def layout(model: str | None = None, version: str | None = None, **_query):
             dbc.Col([dbc.Label("Model"), dcc.Dropdown(id="performance-model", options=names, value=chosen,
                                                       clearable=False)], md=3),
             dbc.Col([dbc.Label("Version"), dcc.Dropdown(id="performance-version", clearable=False,
-                                                        value=int(version) if (version or "").isdigit() else None)],
+                                                        value=browser_values.version_number(version))],
                     md=3),
             dbc.Col([dbc.Label("Compare with"), dcc.Dropdown(id="performance-compare", placeholder="another version")],
                     md=3),

@@ -15,6 +15,7 @@ from components.glossary import column
 from components.layout import not_allowed
 from components.links import explain_href, run_href
 from pages.frame import page_denied
+from portal import browser_values
 from portal.accounts.permissions import require
 from portal.core import context
 from portal.predictions import comparison, lifecycle, runs
@@ -147,7 +148,7 @@ def register_callbacks(app: dash.Dash) -> None:
                   State("compare-run-a", "data"), prevent_initial_call=True)
     def open_sample(cell, run_id):
         require("explain")
-        sample_id = (cell or {}).get("rowId")
+        sample_id = browser_values.event(cell, "compare-disagreements.cellClicked").get("rowId")
         if not isinstance(sample_id, str) or not sample_id:
             return dash.no_update
         run = run_or_abort(run_id)  # run A, read by this user

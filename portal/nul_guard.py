@@ -1,0 +1,35 @@
+"""No NUL character (U+0000) reaches the database: PostgreSQL cannot store one in text (psycopg2 raises
+ValueError, a 500), and no field of the portal has a use for it. A request carrying one in its path, its
+query, its form fields or the text of its JSON body (a Dash callback's, the API's) is answered 400 before
+any view or guard reads it. Installed before the other request hooks (create_app)."""
+from __future__ import annotations
+
+import re
+
+import flask
+
+NUL_ESCAPE = re.compile(rb"(\\+)u0000")  # JSON writes a NUL in text as \u0000 (a raw one is not JSON)
+REFUSED = "Text in this request holds a NUL character (\\u0000), which the portal does not take."
+
+
+def install(server: flask.Flask) -> None:
+    server.before_request(_refuse_nul)
+
+
+def json_has_nul(raw: bytes) -> bool:
+    """True when JSON text holds a \\u0000 escape (an odd run of backslashes before u0000; an even one is
+    an escaped backslash followed by the letters)."""
+    return any(len(match.group(1)) % 2 for match in NUL_ESCAPE.finditer(raw))
+
+
+def _refuse_nul() -> None:
+    request = flask.request
+    if "\x00" in request.path or any("\x00" in key or "\x00" in value
+                                     for key, value in request.args.items(multi=True)):
+        flask.abort(400, description=REFUSED)
+    if request.method in ("POST", "PUT", "PATCH"):
+        if request.mimetype == "application/json":
+            if json_has_nul(request.get_data(cache=True)):
+                flask.abort(400, description=REFUSED)
+        elif any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
+            flask.abort(400, description=REFUSED)
