@@ -160,7 +160,7 @@ class Storage:
             except FileNotFoundError:
                 return Rewrap.GONE
             try:
-                self._keys[0].decrypt(token)
+                self._keys[0].extract_timestamp(token)  # checks the token's HMAC under the newest key, decrypts nothing
                 return Rewrap.CURRENT
             except InvalidToken:
                 pass
