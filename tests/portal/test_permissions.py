@@ -27,6 +27,7 @@ CALLBACK_PERMISSIONS = {
     "predict-template-download.data": "upload",
     "predict-example-download.data": "upload",
     "predict-report.children": "upload",
+    "predict-data-use-reference-label.children": "upload",  # the reference's label follows the chosen basis
     "predict-queued.data": "predict",
     "predict-finished.data": "predict",  # a background callback: checked on its request by the guard
     "predict-cancel.id": "predict",  # Dash's own callback that cancels the background job
