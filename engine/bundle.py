@@ -13,6 +13,17 @@ from engine.ood import OutOfDistributionDetector
 from engine.preprocessing import transform_step
 
 
+class UnusableValues(ValueError):
+    """Samples (`rows`, positions in X) whose values the model's preprocessing turns into no number: a
+    negative read count under the log of counts per million, for example. Finite values the validation let
+    through can still be outside what a model's transform takes; they are refused, not predicted as NaN."""
+
+    def __init__(self, rows: np.ndarray):
+        self.rows = [int(r) for r in rows]
+        super().__init__(f"{len(self.rows)} sample(s) hold values this model's preprocessing cannot use "
+                         f"(such as a negative read count): positions {self.rows[:5]}")
+
+
 def forest_proba(forest, X: np.ndarray) -> np.ndarray:
     """A random forest's class probabilities from its trees' own arrays: the same values as
     `forest.predict_proba` (trees compare float32 features there too), 15 times faster for one row."""
@@ -68,7 +79,11 @@ class ModelBundle:
 
     def raw_scores(self, X: np.ndarray) -> np.ndarray:
         """What the temperature scaling calibrates: decision scores, or a forest's probabilities."""
-        Z = self.preprocess(np.asarray(X, dtype=float))
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # checked on the next line
+            Z = self.preprocess(np.asarray(X, dtype=float))
+        unusable = ~np.isfinite(Z).all(axis=1)
+        if unusable.any():
+            raise UnusableValues(np.flatnonzero(unusable))
         if self.algorithm == "random-forest":
             return forest_proba(self.estimator, Z)
         return self.estimator.decision_function(Z)

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from engine.bundle import UnusableValues
 from engine.caching import BoundedCache
 from engine.explain import explain
 from engine.predict import predict
 from engine.registry import LoadedModel, Registry, RegistryError
+from engine.sample_ids import personal_id_kind
 from engine.schema import FeatureSchema
 from portal.api.cache import ResultCache, cache_key
 from portal.api.errors import ApiError
@@ -61,8 +64,10 @@ def schema_arrays(model: LoadedModel, cache: BoundedCache) -> SchemaArrays:
 
 def samples_to_matrix(samples: list[Sample], arrays: SchemaArrays) -> tuple[np.ndarray, list[str], np.ndarray]:
     """(X, ids, out-of-range counts); every problem becomes a 422 detail naming sample and feature."""
-    details: list[dict] = []
     ids = [s.id for s in samples]
+    details: list[dict] = personal_ids(ids)
+    if details:  # before any detail that would quote an id
+        raise ApiError(422, "Some sample ids look like personal data.", details)
     dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
     details += [{"sample": d, "feature": None, "problem": "duplicate sample id"} for d in dupes]
     checked_keys = None
@@ -95,6 +100,29 @@ def samples_to_matrix(samples: list[Sample], arrays: SchemaArrays) -> tuple[np.n
     return X, ids, out_of_range
 
 
+def personal_ids(ids: list[str]) -> list[dict]:
+    """422 details for ids that look like personal data (engine.sample_ids), naming the sample by its
+    position (#0 is the first), never by the id itself."""
+    details = []
+    for position, sample_id in enumerate(ids):
+        kind = personal_id_kind(sample_id)
+        if kind is not None:
+            details.append({"sample": f"#{position}", "feature": None,
+                            "problem": f"the id looks like {kind}, which is personal data: send a de-identified id"})
+    return details[:MAX_DETAILS]
+
+
+@contextmanager
+def refused_values(ids: list[str]):
+    """Values the model's preprocessing cannot use (engine.bundle.UnusableValues) as a 422 naming the samples."""
+    try:
+        yield
+    except UnusableValues as error:
+        raise ApiError(422, "Some samples hold values this model cannot use.", [
+            {"sample": ids[r], "feature": None, "problem": "the model's preprocessing cannot use these values "
+             "(a negative read count, for example)"} for r in error.rows[:MAX_DETAILS]]) from None
+
+
 def predict_samples(model: LoadedModel, arrays: SchemaArrays, samples: list[Sample], cache: ResultCache,
                     explain_top: int | None):
     """Per-sample prediction dicts in request order, and how many came from the cache."""
@@ -104,9 +132,10 @@ def predict_samples(model: LoadedModel, arrays: SchemaArrays, samples: list[Samp
     answers = cache.get_many(keys)
     todo = [i for i, a in enumerate(answers) if a is None]
     if todo:
-        result = predict(model, X[todo], [ids[i] for i in todo], out_of_range[todo])
-        explanations = (explain(model.bundle, model.schema, X[todo], [ids[i] for i in todo], top_k=explain_top)
-                        if explain_top else None)
+        with refused_values([ids[i] for i in todo]):
+            result = predict(model, X[todo], [ids[i] for i in todo], out_of_range[todo])
+            explanations = (explain(model.bundle, model.schema, X[todo], [ids[i] for i in todo], top_k=explain_top)
+                            if explain_top else None)
         fresh = {}
         for j, (i, answer) in enumerate(zip(todo, result.records())):
             del answer["id"]  # cached by values, not by id
@@ -124,5 +153,6 @@ def explain_sample(model: LoadedModel, arrays: SchemaArrays, sample: Sample, cla
     if class_name is not None and class_name not in model.bundle.classes:
         raise ApiError(422, f"unknown class {class_name!r}", [{"sample": sample.id, "feature": None,
                                                               "problem": f"classes: {', '.join(model.bundle.classes)}"}])
-    (explanation,) = explain(model.bundle, model.schema, X, ids, class_name=class_name, top_k=top_k)
+    with refused_values(ids):
+        (explanation,) = explain(model.bundle, model.schema, X, ids, class_name=class_name, top_k=top_k)
     return explanation.to_dict()
