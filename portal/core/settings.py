@@ -14,6 +14,7 @@ from engine.settings import PROJECT_ROOT
 PREFIX = "CANCER_ALPHA_"
 DEVELOPMENT_ENV = "development"
 PRODUCTION_ENV = "production"
+DERIVED_STORAGE_KEY = "derived"  # in CANCER_ALPHA_STORAGE_KEY: the key derived from the secret key
 
 
 class SettingsError(Exception):
@@ -183,7 +184,7 @@ class Settings:
         missing = []
         if not self.secret_key:
             missing.append(f"{PREFIX}SECRET_KEY (signs sessions)")
-        if not self.storage_key:
+        if self.storage_key.split(",")[0].strip() in ("", DERIVED_STORAGE_KEY):  # the key new files get
             missing.append(f"{PREFIX}STORAGE_KEY (encrypts stored uploads and results)")
         if self.database_url.startswith("sqlite"):
             missing.append(f"{PREFIX}DATABASE_URL of a database server such as PostgreSQL (not SQLite)")

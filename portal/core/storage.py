@@ -28,9 +28,9 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from portal.core.settings import PREFIX, Settings, SettingsError
+from portal.core.settings import DERIVED_STORAGE_KEY, PREFIX, Settings, SettingsError
 
-DERIVED = "derived"  # in CANCER_ALPHA_STORAGE_KEY: the key derived from the secret key
+DERIVED = DERIVED_STORAGE_KEY
 TEMPORARY_PREFIX = ".incoming-"  # a file being written; never read as a stored file
 LOCK_NAME = ".lock"
 

@@ -67,6 +67,17 @@ def test_production_names_the_one_setting_missing(tmp_path, left_out, named):
     assert str(refused.value).count("CANCER_ALPHA_") == 2 and named in str(refused.value)  # ENV and the one
 
 
+@pytest.mark.parametrize("storage_key", ["derived", f"derived,{STORAGE_KEY}"])
+def test_production_refuses_to_encrypt_under_the_derived_key(tmp_path, storage_key):
+    """Files written under the key derived from the secret key would go with it: production writes under a
+    key of its own ('derived' may follow it, while a rotation moves the old files)."""
+    base = {"CANCER_ALPHA_VAR_DIR": str(tmp_path), "CANCER_ALPHA_ENV": "production",
+            "CANCER_ALPHA_SECRET_KEY": "s" * 40, "CANCER_ALPHA_DATABASE_URL": "postgresql+psycopg2://db/portal"}
+    with pytest.raises(SettingsError, match="STORAGE_KEY"):
+        Settings.from_env({**base, "CANCER_ALPHA_STORAGE_KEY": storage_key})
+    assert Settings.from_env({**base, "CANCER_ALPHA_STORAGE_KEY": f"{STORAGE_KEY},derived"}).production
+
+
 def test_production_refuses_sqlite(tmp_path):
     with pytest.raises(SettingsError, match="not SQLite"):
         Settings.from_env({"CANCER_ALPHA_VAR_DIR": str(tmp_path), "CANCER_ALPHA_ENV": "production",
