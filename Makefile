@@ -25,6 +25,7 @@ test: install
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else echo "chromium and chromium-driver are missing: install them (Debian packages) for the browser tests"; fi; \
 	fi
+	$(PY) -m bandit -q -r portal engine pages components -lll  # fails on any high-severity finding
 	$(PY) -m pytest
 
 bench: install
