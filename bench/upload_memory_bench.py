@@ -142,12 +142,15 @@ def admitted_csv(cell, gzipped: bool = False, cell_bytes: int | None = None):
     return build
 
 
-def admitted_parquet(cell_dtype: str):
+def admitted_parquet(cell_dtype: str, rows: int | None = None):
+    """The most rows the cell limit admits (or `rows`) of random 0/1, counts, or incompressible floats."""
     def build(path: Path, schema) -> None:
-        n = admitted_rows(schema)
+        n = rows or admitted_rows(schema)
         rng = np.random.default_rng(12)
-        values = {name: (rng.integers(0, 2, n).astype(np.float64) if cell_dtype == "bits"
-                         else rng.integers(0, 1000, n).astype(np.float64)) for name in schema.names}
+        draw = {"bits": lambda: rng.integers(0, 2, n).astype(np.float64),
+                "counts": lambda: rng.integers(0, 1000, n).astype(np.float64),
+                "floats": lambda: rng.random(n) * 1000}[cell_dtype]
+        values = {name: draw() for name in schema.names}
         table = pa.table({schema.id_column: [f"S{r}" for r in range(n)], **values, LABEL: ["x"] * n})
         pq.write_table(table, path)
     return build
@@ -165,6 +168,8 @@ CASES = {  # name: (model key, file name, builder, what it is)
     "max-text-gdsc": ("gdsc", "text.csv", admitted_csv(letters), "largest admitted CSV, every cell text"),
     "max-parquet-tcga": ("tcga", "max-tcga.parquet", admitted_parquet("counts"),
                          "largest admitted Parquet, random counts"),
+    "max-random-parquet-tcga": ("tcga", "random-tcga.parquet", admitted_parquet("floats", rows=17_000),
+                                "Parquet near the 50 MB limit of incompressible random floats"),
     "max-gzip-tcga": ("tcga", "max-tcga.csv.gz", admitted_csv(counts, gzipped=True),
                       "largest admitted gzip CSV, random counts"),
     "max-distinct-tcga": ("tcga", "distinct-tcga.csv.gz", admitted_csv(distinct, gzipped=True, cell_bytes=6),
