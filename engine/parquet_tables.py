@@ -22,7 +22,10 @@ def read(data: bytes, name: str, limits: ReadLimits) -> pd.DataFrame:
     try:
         schema, metadata = _checked_metadata(data, name, limits)
         table = _read_batches(data, name, schema, metadata.num_rows, limits)
-        frame = table.to_pandas()
+        # column by column, each freed once converted: the table and the frame are never both whole in memory
+        frame = table.to_pandas(self_destruct=True, split_blocks=True)
+        del table
+        pa.default_memory_pool().release_unused()
     except InputError:
         raise
     except Exception:  # noqa: BLE001 - pyarrow raises many types for corrupt files
