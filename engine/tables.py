@@ -26,9 +26,9 @@ import pandas as pd
 
 from engine import parquet_tables
 from engine.issues import preview
-from engine.read_limits import (DEFAULT_MAX_BYTES, DEFAULT_MAX_CELLS, DEFAULT_MAX_ROWS, InputError,
-                                ReadLimits, fail, gunzip, gunzip_stream, max_upload_bytes, max_upload_cells,
-                                max_upload_rows, size_text, too_many_rows)
+from engine.read_limits import (DEFAULT_MAX_BYTES, DEFAULT_MAX_CELLS, DEFAULT_MAX_ROWS, InputError, ReadLimits, fail,
+                                gunzip, gunzip_stream, max_upload_bytes, max_upload_cells, max_upload_rows, size_text,
+                                too_many_rows)
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_CELLS", "DEFAULT_MAX_ROWS", "InputError", "ReadLimits",
            "looks_transposed", "max_upload_bytes", "max_upload_cells", "max_upload_rows", "read_samples",
@@ -248,7 +248,7 @@ def _read_rows(opener: Opener, names: list[str], name: str, limits: ReadLimits, 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
-            warnings.simplefilter("ignore", pd.errors.DtypeWarning)  # a column both numbers and text: validation says so
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)  # numbers and text in a column: validation says so
             frame = pd.read_csv(opener(), header=None, names=list(range(width)), index_col=False, nrows=allowed + 1,
                                 **options)
         if any("Length of header" in str(w.message) for w in caught):  # pandas dropped the extra fields

@@ -20,9 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.issues import ERROR, LIST_FIRST, WARNING, Issue, ValidationReport, plural, preview, short
-from engine.schema import BINARY, FeatureSchema
 from engine.read_limits import InputError, ReadLimits, release_memory, too_many_rows
 from engine.sample_ids import personal_id_kind
+from engine.schema import BINARY, FeatureSchema
 from engine.tables import looks_transposed, read_samples, source_name
 
 MAX_ISSUES_PER_CODE = 50  # then one summary issue "and N more ..."

@@ -129,7 +129,8 @@ def mutated(draw, valid: dict, explain: bool):
     elif mutation == "option":
         body[draw(st.sampled_from(["top_k", "explain", "class_name", "extra"]))] = draw(json_values)
     elif mutation == "many samples" and not explain:
-        body["samples"] = [{**copy.deepcopy(body["samples"][0]), "id": f"S{k}"} for k in range(draw(st.integers(0, 1_100)))]
+        first = body["samples"][0]
+        body["samples"] = [{**copy.deepcopy(first), "id": f"S{k}"} for k in range(draw(st.integers(0, 1_100)))]
     return body
 
 
