@@ -38,7 +38,7 @@ def install(server: flask.Flask) -> None:
 def answer(error: Exception):
     """The answer to an exception a view or callback raised (Flask's handler for Exception)."""
     if isinstance(error, HTTPException):
-        return signin.error_response(error)
+        return error if error.response is not None else signin.error_response(error)  # abort(a response)
     known = person_caused(error)
     if known is not None:
         return signin.error_response(known)

@@ -1,7 +1,13 @@
 """No NUL character (U+0000) reaches the database: PostgreSQL cannot store one in text (psycopg2 raises
-ValueError, a 500), and no field of the portal has a use for it. A request carrying one in its path, its
-query, its form fields or the text of its JSON body (a Dash callback's, the API's) is answered 400 before
-any view or guard reads it. Installed before the other request hooks (create_app)."""
+ValueError, a 500), and no field of the portal has a use for it. Installed before the other request hooks
+(create_app), it answers before any view or guard reads the request:
+
+- a path holding one names nothing: 404;
+- one in the query, in form fields or in the text of a JSON body (a Dash callback's): 400.
+
+The API's JSON bodies are left to the API's request models (portal.api.schemas), whose OpenAPI document says
+what a body may hold: of their texts only the data-use reference is stored, and it refuses every control
+character (portal.predictions.consent); sample ids and feature names are only read and answered."""
 from __future__ import annotations
 
 import re
@@ -9,6 +15,7 @@ import re
 import flask
 
 NUL_ESCAPE = re.compile(rb"(\\+)u0000")  # JSON writes a NUL in text as \u0000 (a raw one is not JSON)
+API = "/api/v1/"
 REFUSED = "Text in this request holds a NUL character (\\u0000), which the portal does not take."
 
 
@@ -24,12 +31,14 @@ def json_has_nul(raw: bytes) -> bool:
 
 def _refuse_nul() -> None:
     request = flask.request
-    if "\x00" in request.path or any("\x00" in key or "\x00" in value
-                                     for key, value in request.args.items(multi=True)):
+    if "\x00" in request.path:
+        flask.abort(404, description="No such page: the address holds a NUL character.")
+    if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
         flask.abort(400, description=REFUSED)
-    if request.method in ("POST", "PUT", "PATCH"):
-        if request.mimetype == "application/json":
-            if json_has_nul(request.get_data(cache=True)):
-                flask.abort(400, description=REFUSED)
-        elif any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    if request.mimetype == "application/json":
+        if not request.path.startswith(API) and json_has_nul(request.get_data(cache=True)):
             flask.abort(400, description=REFUSED)
+    elif any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
+        flask.abort(400, description=REFUSED)
