@@ -356,8 +356,10 @@ def cancel(portal: Portal, run_id: str, user_id: int, role: str) -> None:
 
 
 def get_run(portal: Portal, run_id: str, user_id: int | None, role: str) -> NotebookRun:
-    if not isinstance(run_id, str) or not 0 < len(run_id) <= MAX_RUN_ID:  # from a URL or a browser's request
-        raise RunError("a notebook run id is a text of at most 64 characters", 400)
+    if not isinstance(run_id, str) or not run_id:  # a browser's request written by hand
+        raise RunError("a notebook run id is a non-empty text", 400)
+    if len(run_id) > MAX_RUN_ID:  # from a URL too: names no run (and is never echoed whole)
+        raise RunError(f"no notebook run {run_id[:MAX_RUN_ID]}…", 404)
     with portal.db.session() as session:
         run = session.get(NotebookRun, run_id)
     if run is None:

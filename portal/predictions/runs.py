@@ -147,8 +147,10 @@ def get_run(portal: Portal, run_id: str, user_id: int, role: str, mode: RunAcces
     """The run if the user may use it as `mode` says (RunError 404 or 403 otherwise). WRITE (the default:
     cancel, share, revoke): its owner or an admin. READ (its results, explanations, downloads, a
     notebook's input): also the recipients of an active share."""
-    if not isinstance(run_id, str) or not 0 < len(run_id) <= MAX_RUN_ID:  # from a URL or a browser's request
-        raise RunError(f"a run id is a non-empty text of at most {MAX_RUN_ID} characters", 400)
+    if not isinstance(run_id, str) or not run_id:  # a browser's request written by hand
+        raise RunError("a run id is a non-empty text", 400)
+    if len(run_id) > MAX_RUN_ID:  # from a URL too: names no run (and is never echoed whole)
+        raise RunError(f"no prediction run {run_id[:MAX_RUN_ID]}…", 404)
     return _owned(portal, PredictionRun, run_id, user_id, role, shared_reads=RunAccess(mode) == RunAccess.READ)
 
 

@@ -73,6 +73,8 @@ def test_result_pages_take_only_small_ascii_numbers(app, client, key_for, tcga, 
     key = key_for("researcher")
     assert run.user_id == user_of(portal, "researcher").id
     assert client.get(f"/api/v1/runs/{run.id}/results?offset=1&limit=1", headers=auth(key)).status_code == 200
+    for path in ("/api/v1/runs/" + "Ω" * 300, "/api/v1/runs/" + "x" * 65 + "/results"):  # names no run
+        assert "no prediction run" in _error(client.get(path, headers=auth(key)), 404)["message"]
     for query in ("offset=²", "offset=" + "9" * 5000, "offset=-1", "limit=0", "limit=1.5", "limit=10000000000",
                   "offset=%EF%BC%91"):  # int() refuses more than 4,300 digits; "１" (fullwidth) passes isdigit()
         response = client.get(f"/api/v1/runs/{run.id}/results?{query}", headers=auth(key))

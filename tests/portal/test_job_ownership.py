@@ -90,7 +90,7 @@ def test_another_user_cannot_start_a_queued_notebook_run(app, made, client_for, 
 
 def test_unknown_or_malformed_run_ids_are_refused(app, client_for):
     client = client_for("researcher")
-    for run_id, status in (("0" * 32, 404), ("x" * 65, 400), (None, 400), (7, 400), (["a"], 400), ({"run": "a"}, 400)):
+    for run_id, status in (("0" * 32, 404), ("x" * 65, 404), (None, 400), (7, 400), (["a"], 400), ({"run": "a"}, 400)):
         for output, run_input in JOBS.values():
             response = client.post("/_dash-update-component", json=job_body(app, output, run_input, run_id))
             assert response.status_code == status, (output, run_id, response.get_data(as_text=True))
