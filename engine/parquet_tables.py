@@ -1,9 +1,10 @@
 """Reading a Parquet upload within its ReadLimits (engine.read_limits): the metadata first, then the data.
 
-Before any data is read: one value per cell (no list, struct or map columns), the width, the rows, rows x
-columns, and the pages' uncompressed size are checked against the limits. Then the row batches are read
-with every text column kept dictionary-encoded, and the bytes its texts decode to are counted before they
-are decoded: a 1 MB text stored once and referenced by every row would otherwise become gigabytes.
+Before any data is read: the metadata's own size (parsing it costs many times that), then one value per cell
+(no list, struct or map columns), the width, the rows, rows x columns, and the pages' uncompressed size are
+checked against the limits. Then the row batches are read with every text column kept dictionary-encoded,
+and the bytes its texts decode to are counted before they are decoded: a 1 MB text stored once and
+referenced by every row would otherwise become gigabytes.
 """
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from engine.read_limits import CHUNK_CELLS, InputError, ReadLimits, fail, inflates_past
+from engine.read_limits import CHUNK_CELLS, InputError, ReadLimits, fail, inflates_past, size_text
+
+MAGIC = b"PAR1"
 
 
 def read(data: bytes, name: str, limits: ReadLimits) -> pd.DataFrame:
     """The table in `data`; InputError when it is not Parquet or passes a limit."""
     try:
         schema, metadata = _checked_metadata(data, name, limits)
-        table = _read_batches(data, name, schema, metadata.num_rows, limits)
+        table = _read_batches(data, name, schema, metadata, limits)
         # column by column, each freed once converted: the table and the frame are never both whole in memory
         frame = table.to_pandas(self_destruct=True, split_blocks=True)
         del table
@@ -36,8 +39,9 @@ def read(data: bytes, name: str, limits: ReadLimits) -> pd.DataFrame:
 
 
 def _checked_metadata(data: bytes, name: str, limits: ReadLimits) -> tuple[pa.Schema, pq.FileMetaData]:
-    file = pq.ParquetFile(io.BytesIO(data))
-    schema, metadata = file.schema_arrow, file.metadata
+    _check_footer_size(data, name, limits)
+    metadata = pq.read_metadata(io.BytesIO(data))
+    schema = metadata.schema.to_arrow_schema()
     nested = next((field for field in schema if pa.types.is_nested(field.type)
                    or pa.types.is_fixed_size_binary(field.type)), None)
     if nested is not None:
@@ -50,9 +54,21 @@ def _checked_metadata(data: bytes, name: str, limits: ReadLimits) -> tuple[pa.Sc
     return schema, metadata
 
 
-def _read_batches(data: bytes, name: str, schema: pa.Schema, n_rows: int, limits: ReadLimits) -> pa.Table:
+def _check_footer_size(data: bytes, name: str, limits: ReadLimits) -> None:
+    """InputError when the metadata (the footer: its length is in the 4 bytes before the closing magic) is
+    larger than a table of at most max_columns columns needs; a corrupt length is left to pyarrow."""
+    limit = limits.max_footer_bytes
+    footer = int.from_bytes(data[-8:-4], "little") if len(data) >= 12 and data.endswith(MAGIC) else 0
+    if limit is not None and limit < footer <= len(data) - 12:
+        raise fail(name, "too-large", f"{name}: its Parquet metadata takes {size_text(footer)}, more than the "
+                   f"{size_text(limit)} a table of at most {limits.max_columns:,} columns needs: it has too many "
+                   "columns or row groups. Save only the model's features, the id and a label, in one row group.")
+
+
+def _read_batches(data: bytes, name: str, schema: pa.Schema, metadata: pq.FileMetaData,
+                  limits: ReadLimits) -> pa.Table:
     texts = [f.name for f in schema if _is_text(f.type)]
-    file = pq.ParquetFile(io.BytesIO(data), read_dictionary=texts)
+    file = pq.ParquetFile(io.BytesIO(data), metadata=metadata, read_dictionary=texts)  # the footer parsed once
     budget = limits.inflated
     batches = []
     for batch in file.iter_batches(batch_size=max(1, CHUNK_CELLS // max(len(schema), 1)), use_pandas_metadata=True):

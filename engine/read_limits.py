@@ -3,7 +3,9 @@ byte cap. engine.tables checks each limit before the data it guards is in memory
 
 - the file's size (`max_bytes`), before it is read;
 - its width (`max_columns`: the model's features, the sample id and a label, with room for `extra_columns`
-  others), from the Parquet metadata or the first line of a text file;
+  others), from the Parquet metadata or the first line of a text file; a Parquet file's metadata (its
+  footer) is parsed only when it takes at most FOOTER_BYTES_PER_COLUMN bytes a column allowed, since
+  parsing it holds about 17 times its size (200,000 columns in 29 MB of metadata took 500 MB);
 - its rows (`max_rows`) and values (`max_cells`, rows x columns), from the Parquet metadata, or while a text
   file is read (pandas parses at most one row past the limit);
 - the bytes it inflates to (`inflated`, INFLATE_FACTOR times the upload limit unless set): a gzip stream,
@@ -38,6 +40,7 @@ MAX_CELLS_ENV = "CANCER_ALPHA_MAX_CELLS"
 INFLATE_FACTOR = 2  # a compressed table may inflate to this many times the upload limit
 EXTRA_COLUMNS = 2_000  # columns beyond the model's that a file may carry (ignored): TCGA's miRNA file has 1,882
 CHUNK_CELLS = 1_000_000  # values a Parquet file's row batches hold
+FOOTER_BYTES_PER_COLUMN = 4096  # of a Parquet footer, a column allowed: ~150 a row group, so ~27 at the widest
 
 
 class InputError(Exception):
@@ -115,6 +118,10 @@ class ReadLimits:
     @property
     def max_columns(self) -> int | None:
         return None if self.schema_columns is None else self.schema_columns + self.extra_columns
+
+    @property
+    def max_footer_bytes(self) -> int | None:
+        return None if self.max_columns is None else self.max_columns * FOOTER_BYTES_PER_COLUMN
 
     @property
     def inflated(self) -> int:

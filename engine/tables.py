@@ -26,16 +26,12 @@ import pandas as pd
 
 from engine import parquet_tables
 from engine.issues import preview
-from engine.read_limits import (DEFAULT_MAX_BYTES, DEFAULT_MAX_CELLS, DEFAULT_MAX_ROWS, InputError, ReadLimits, fail,
-                                gunzip, gunzip_stream, max_upload_bytes, max_upload_cells, max_upload_rows, size_text,
-                                too_many_rows)
+from engine.read_limits import (DEFAULT_MAX_ROWS, InputError, ReadLimits, fail, gunzip, gunzip_stream, max_upload_bytes,
+                                max_upload_cells, size_text)
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_CELLS", "DEFAULT_MAX_ROWS", "InputError", "ReadLimits",
-           "looks_transposed", "max_upload_bytes", "max_upload_cells", "max_upload_rows", "read_samples",
-           "read_table", "source_name", "too_many_rows"]
+__all__ = ["DEFAULT_MAX_ROWS", "InputError", "looks_transposed", "read_samples", "read_table", "source_name"]
 
 GZIP_MAGIC = b"\x1f\x8b"
-PARQUET_MAGIC = b"PAR1"
 EXCEL_MAGICS = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # xlsx (zip) and legacy xls (OLE)
 HEAD_BYTES = 4 * 1024 * 1024  # the start of a text file read first: its header and the lines that decide the dialect
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -47,14 +43,14 @@ Opener = Callable[[], io.BufferedIOBase]  # a fresh binary stream of the (decomp
 # Reading
 
 
-def read_table(source: Any, *, filename: str | None = None, max_bytes: int | None = None,
-               limits: ReadLimits | None = None) -> pd.DataFrame:
+def read_table(source: Any, *, filename: str | None = None, max_bytes: int | None = None) -> pd.DataFrame:
     """The table in `source` (path, bytes, binary file object or DataFrame), every text column
-    read as str so that ids keep leading zeros. Raises `InputError` when it cannot be read."""
+    read as str so that ids keep leading zeros. Raises `InputError` when it cannot be read. Without a
+    schema there is no width or row limit, only those of bytes and values."""
     if isinstance(source, pd.DataFrame):
         return source.copy()
     name = source_name(source, filename)
-    limits = limits or ReadLimits.from_env(max_bytes=max_bytes, max_rows=None)
+    limits = ReadLimits(max_bytes=max_upload_bytes(max_bytes), max_rows=None, max_cells=max_upload_cells())
     return _read_file(source, name, limits, text_columns=None)
 
 
@@ -119,7 +115,7 @@ def _read_file(source: Any, name: str, limits: ReadLimits, text_columns: set[str
     if head.startswith(EXCEL_MAGICS) or name.lower().endswith((".xlsx", ".xls")):
         raise fail(name, "unreadable", f"{name} looks like an Excel workbook, which is not read; "
                                        "save the sheet as CSV and upload that.")
-    if kind == "parquet" or head.startswith(PARQUET_MAGIC):
+    if kind == "parquet" or head.startswith(parquet_tables.MAGIC):
         whole = gunzip(data, name, limits.inflated) if compressed else data
         frame = parquet_tables.read(whole, name, limits)
         frame.columns = _clean_names(frame.columns)

@@ -383,10 +383,11 @@ def _arrow_numbers(texts: pa.Array) -> np.ndarray:
 
 
 def _id_strings(column: pd.Series) -> list[str]:
-    """Ids as text; whole-number floats (ids read from Parquet with gaps) lose their '.0'."""
+    """Ids as text; whole-number floats (ids read from Parquet with gaps) lose their '.0' (those an int64
+    holds: an infinity or 1e300 stays as it is written)."""
     if pd.api.types.is_float_dtype(column):
         finite = column.dropna()
-        if (finite == finite.round()).all():
+        if ((finite == finite.round()) & (finite.abs() < 2.0 ** 63)).all():
             column = column.astype("Int64")
     texts = column.astype(str).str.strip().where(column.notna(), "")
     return [("" if t.lower() in NA_TOKENS else t) for t in texts.tolist()]

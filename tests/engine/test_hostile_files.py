@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine import read_limits
 from engine.read_limits import EXTRA_COLUMNS, CappedGzip, InputError
 from engine.tables import read_table
 from engine.validation import validate
@@ -211,6 +212,32 @@ def test_a_parquet_within_the_limits_reads_as_before(tmp_path):
 def test_a_read_table_without_a_schema_has_only_the_cell_limit():
     table = zeros_table(3, WIDTH + EXTRA_COLUMNS + 10)
     assert read_table(parquet_bytes(table), filename="wide.parquet").shape == (3, WIDTH + EXTRA_COLUMNS + 10)
+
+
+def test_a_read_table_without_a_schema_has_no_row_limit(monkeypatch):
+    monkeypatch.setenv("CANCER_ALPHA_MAX_ROWS", "10")
+    assert read_table(b"a,b\n" + b"1,2\n" * 50, filename="long.csv").shape == (50, 2)
+
+
+def test_a_parquet_whose_metadata_is_larger_than_its_width_needs_is_refused_before_it_is_parsed(monkeypatch):
+    """Parsing a footer holds about 17 times its size before the width it declares is known (200,000
+    columns in 29 MB took 500 MB): its size is checked first, against FOOTER_BYTES_PER_COLUMN (scaled down
+    here) for each column allowed. Many row groups make a large footer in a small file as well."""
+    monkeypatch.setattr(read_limits, "FOOTER_BYTES_PER_COLUMN", 16)
+    data = spoil_data_pages(parquet_bytes(zeros_table(40, WIDTH), row_group_size=1))
+    issue = only_error(validate(data, SCHEMA, filename="groups.parquet"))
+    assert issue.code == "too-large" and issue.message.startswith("groups.parquet: its Parquet metadata takes")
+    assert f"more than the {(WIDTH + EXTRA_COLUMNS) * 16:,} bytes a table of at most" in issue.message
+    assert validate(parquet_bytes(zeros_table(40, WIDTH)), SCHEMA, filename="one-group.parquet").report.ok
+
+
+@pytest.mark.parametrize("odd", [float("inf"), -float("inf"), 1e300, -1e20])
+def test_float_ids_no_integer_holds_give_a_report(odd):
+    frame = make_frame()
+    frame["sample_id"] = [float(k) for k in range(len(frame) - 1)] + [odd]
+    for source in (frame, parquet_bytes(pa.Table.from_pandas(frame, preserve_index=False))):
+        checked = validate(source, SCHEMA, filename="float-ids.parquet")
+        assert checked.ids[-1] == str(odd) and checked.ids[0] == "0.0"
 
 
 def test_long_file_names_are_cut_in_messages_and_keep_their_suffix():
