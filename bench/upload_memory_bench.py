@@ -35,10 +35,11 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
+from engine.read_limits import DEFAULT_MAX_CELLS, ReadLimits  # noqa: E402
+
 MB = 1024 * 1024
 MODELS = {"gdsc": ("tissue-of-origin", "gdsc-tissue"), "tcga": ("tcga-mirna-type", "tcga-mirna")}
-MAX_CELLS = 20_000_000  # the portal's default CANCER_ALPHA_MAX_CELLS
-INFLATED = 100 * MB  # what a compressed upload may inflate to by default (twice the 50 MB upload limit)
+INFLATED = ReadLimits().inflated  # what a compressed upload may inflate to by default (twice the upload limit)
 LABEL = "true_label"
 
 
@@ -60,7 +61,7 @@ def header_line(schema) -> bytes:
 
 
 def admitted_rows(schema) -> int:
-    return MAX_CELLS // len(header(schema))
+    return DEFAULT_MAX_CELLS // len(header(schema))
 
 
 def write_rows(stream, schema, n_rows: int, cell) -> None:
