@@ -6,7 +6,6 @@ from __future__ import annotations
 import flask
 from pydantic.json_schema import models_json_schema
 
-from portal.api import runs as run_views
 from portal.api import schemas
 
 ERRORS = {"400": "Not valid JSON", "401": "No valid API key", "403": "The key's role may not do this",
@@ -24,9 +23,9 @@ ROUTES = [
     ("post", "/api/v1/models/{name}/explain", "Explain one sample's prediction for a class", schemas.ExplainRequest,
      schemas.ExplainResponse, True, ("name",)),
     ("get", "/api/v1/runs/{run_id}", "A prediction run's record (a purged run's says when and why)", None,
-     run_views.RunRecord, True, ("run_id",)),
+     schemas.RunRecord, True, ("run_id",)),
     ("get", "/api/v1/runs/{run_id}/results", "A finished run's results, at most 1,000 rows a request "
-     "(?offset=N&limit=M)", None, run_views.RunResults, True, ("run_id",)),
+     "(?offset=N&limit=M)", None, schemas.RunResults, True, ("run_id",)),
 ]
 
 

@@ -5,52 +5,16 @@ erased) keeps its record, which says when and why; its results answer 410 Gone w
 from __future__ import annotations
 
 import pandas as pd
-from pydantic import BaseModel
 
 from portal.accounts.api_keys import KeyOwner
 from portal.api.errors import ApiError
+from portal.api.schemas import ResultRow, RunRecord, RunResults
 from portal.core.context import Portal
 from portal.core.models import PredictionRun
 from portal.core.states import RunAccess
 from portal.predictions import runs
 
 MAX_LIMIT = 1_000  # result rows in one answer
-
-
-class RunRecord(BaseModel):
-    id: str
-    name: str | None
-    status: str
-    model: str
-    version: int
-    sha256: str
-    samples: int
-    created: str
-    finished: str | None
-    summary: dict
-    purged_at: str | None  # when retention (or an erasure) deleted its results and uploaded values
-    purge_reason: str | None  # retention or erasure
-
-
-class ResultRow(BaseModel):
-    sample_id: str
-    predicted_class: str
-    confidence: float
-    margin: float
-    entropy: float
-    abstain: bool
-    out_of_distribution: bool
-    ood_score: float
-    probabilities: dict[str, float]
-    true_label: str | None = None
-
-
-class RunResults(BaseModel):
-    run: str
-    offset: int
-    limit: int
-    total: int
-    results: list[ResultRow]
 
 
 def readable_run(portal: Portal, run_id: str, owner: KeyOwner) -> PredictionRun:

@@ -77,9 +77,9 @@ class Contribution(BaseModel):
     shap: float
 
 
-class SamplePrediction(BaseModel):
-    id: str
-    class_: str = Field(alias="class", serialization_alias="class")
+class SampleScores(BaseModel):
+    """What a model says of one sample beside its class: a prediction's, and a stored run's result row's."""
+
     probabilities: dict[str, float]
     confidence: float
     margin: float
@@ -87,6 +87,11 @@ class SamplePrediction(BaseModel):
     abstain: bool
     out_of_distribution: bool
     ood_score: float
+
+
+class SamplePrediction(SampleScores):
+    id: str
+    class_: str = Field(alias="class", serialization_alias="class")
     contributions: list[Contribution] | None = None
 
     model_config = ConfigDict(populate_by_name=True)
@@ -121,6 +126,35 @@ class Explanation(BaseModel):
 
 class ExplainResponse(ResponseMeta):
     explanation: Explanation
+
+
+class RunRecord(BaseModel):
+    id: str
+    name: str | None
+    status: str
+    model: str
+    version: int
+    sha256: str
+    samples: int
+    created: str
+    finished: str | None
+    summary: dict
+    purged_at: str | None  # when retention (or an erasure) deleted its results and uploaded values
+    purge_reason: str | None  # retention or erasure
+
+
+class ResultRow(SampleScores):  # one sample of a finished run's results (portal.api.runs)
+    sample_id: str
+    predicted_class: str
+    true_label: str | None = None
+
+
+class RunResults(BaseModel):
+    run: str
+    offset: int
+    limit: int
+    total: int
+    results: list[ResultRow]
 
 
 class Feature(BaseModel):
