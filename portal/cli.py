@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from portal import private_files
 from portal.accounts import audit, audit_chain, audit_export
-from portal.accounts.api_keys import PREFIX_PATTERN, create_key, list_keys, revoke_key, shown
+from portal.accounts.api_keys import create_key, list_keys, named_prefix, revoke_key, shown
 from portal.accounts.passwords import WeakPassword, generate_password
 from portal.accounts.permissions import ROLES
 from portal.accounts.users import UserError, create_user, find_user, list_users, set_active, set_role
@@ -77,12 +77,6 @@ def _audited(db: Database, action: str, target: str | None):
     audit.record(action, target=target, details={**details, "via": VIA}, db=db)
 
 
-def _prefix_of(given: str) -> str | None:
-    """The public prefix in what was typed (a prefix, or a whole key): an entry never holds a key."""
-    match = PREFIX_PATTERN.fullmatch(given.strip())
-    return match.group(1) if match else None
-
-
 def cmd_users_create(settings: Settings, args) -> None:
     password, made_up = _new_password(args.password)
     db = _db(settings)
@@ -142,7 +136,7 @@ def cmd_keys_list(settings: Settings, args) -> None:
 
 def cmd_keys_revoke(settings: Settings, args) -> None:
     db = _db(settings)
-    with _audited(db, "api-key.revoke", _prefix_of(args.prefix)) as details:
+    with _audited(db, "api-key.revoke", named_prefix(args.prefix)) as details:  # an entry never holds a key
         row = revoke_key(db, args.prefix)
         details["name"] = row.name
     print(f"{shown(row.prefix)} ({row.name}) is revoked since {_when(row.revoked_at)}")
@@ -176,13 +170,12 @@ def cmd_audit_export(settings: Settings, args) -> int:
         print(f"error: cannot write {args.output}: {error.strerror}", file=sys.stderr)
         return 2
     up_to = audit_export.newest_id(db.engine)
-    entries = audit_export.count(db.engine, chosen, up_to)
     if target:
         with target:
-            audit_export.write(target, db.engine, chosen, up_to)
+            entries = audit_export.write(target, db.engine, chosen, up_to)
         print(f"wrote {entries:,} entries to {args.output}", file=sys.stderr)
     else:
-        audit_export.write(sys.stdout, db.engine, chosen, up_to)
+        entries = audit_export.write(sys.stdout, db.engine, chosen, up_to)
     audit_export.record_export(chosen, entries, via=VIA, db=db)
     return 0
 

@@ -71,6 +71,13 @@ def key_prefix(presented: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+def named_prefix(given: str) -> str | None:
+    """The public prefix in what a person typed to name a key (`1a2b3c4d`, `ca_1a2b3c4d_…` or the whole
+    key), or None."""
+    match = PREFIX_PATTERN.fullmatch(given.strip())
+    return match.group(1) if match else None
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
@@ -183,8 +190,8 @@ def revoke_key(db: Database, key_id_or_prefix: int | str, user_id: int | None = 
         if not 0 < key_id_or_prefix <= MAX_KEY_ID:
             raise UserError("no such key")
         condition = ApiKey.id == key_id_or_prefix
-    elif isinstance(key_id_or_prefix, str) and (match := PREFIX_PATTERN.fullmatch(key_id_or_prefix.strip())):
-        condition = ApiKey.prefix == match.group(1)
+    elif isinstance(key_id_or_prefix, str) and (prefix := named_prefix(key_id_or_prefix)):
+        condition = ApiKey.prefix == prefix
     else:
         raise UserError("no such key")
     with db.session() as session:

@@ -122,11 +122,17 @@ def _cells(row) -> list[str]:
     return [neutralise("" if values[name] is None else str(values[name])) for name in COLUMNS]
 
 
+def _writer(file: TextIO):
+    """A CSV writer to `file` that has written the header."""
+    writer = csv.writer(file, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    return writer
+
+
 def csv_chunks(engine: Engine, chosen: audit.Filters, up_to: int) -> Iterator[str]:
     """The CSV text: the header, then one chunk per batch of entries."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer = _writer(buffer)
     yield _taken(buffer)
     for batch in _batches(engine, chosen, up_to):
         writer.writerows(_cells(row) for row in batch)
@@ -140,9 +146,13 @@ def _taken(buffer: io.StringIO) -> str:
     return text
 
 
-def write(file: TextIO, engine: Engine, chosen: audit.Filters, up_to: int) -> None:
-    for chunk in csv_chunks(engine, chosen, up_to):
-        file.write(chunk)
+def write(file: TextIO, engine: Engine, chosen: audit.Filters, up_to: int) -> int:
+    """Write the CSV to `file`; returns how many entries it holds (counted as written: no count query)."""
+    writer, entries = _writer(file), 0
+    for batch in _batches(engine, chosen, up_to):
+        writer.writerows(_cells(row) for row in batch)
+        entries += len(batch)
+    return entries
 
 
 def record_export(chosen: audit.Filters, entries: int, via: str, db=None) -> None:
