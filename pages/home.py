@@ -51,7 +51,7 @@ def _model_card(version) -> dbc.Card:
 
 
 def _activity() -> html.Div:
-    events = audit.query(user_id=current_user.id, limit=10)
+    events = audit.latest(audit.Filters(user_id=current_user.id), limit=10)
     if not events:
         return html.P("No activity yet.", className="text-muted")
     rows = [html.Tr([html.Td(e.at.strftime("%Y-%m-%d %H:%M UTC")), html.Td(e.action), html.Td(e.target or ""),

@@ -78,11 +78,6 @@ def latest(filters: Filters = Filters(), limit: int = 500) -> list[AuditEvent]:
         return list(session.scalars(statement))
 
 
-def query(user_id: int | None = None, action: str | None = None, since: datetime | None = None,
-          until: datetime | None = None, limit: int = 500) -> list[AuditEvent]:
-    return latest(Filters(user_id=user_id, action=action, since=since, until=until), limit)
-
-
 def actions() -> list[str]:
     with context.get().db.session() as session:
         return sorted(session.scalars(select(AuditEvent.action).distinct()))
