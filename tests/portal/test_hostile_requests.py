@@ -14,6 +14,7 @@ import dash
 import pytest
 
 from engine.registry import IntegrityError, Registry, RegistryError
+from portal import nul_guard
 from portal.accounts.users import UserError
 from portal.notebooks.catalog import ParameterError
 from portal.predictions import runs
@@ -243,6 +244,10 @@ def test_nul_characters_are_refused_everywhere(app, client_for, run):
     assert client.get("/runs?q=%00").status_code == 400
     body = callback_body(app, "run-download.data", 1, {"run-id.data": run.id + "\x00"})
     assert "NUL" in _error(client.post("/_dash-update-component", json=body), 400)["message"]
+    for encoding in ("utf-16", "utf-32"):  # JSON the parser reads as well as UTF-8
+        response = client.post("/_dash-update-component", data=json.dumps(body).encode(encoding),
+                               content_type="application/json")
+        assert "NUL" in _error(response, 400)["message"], encoding
     escaped_backslash = callback_body(app, "run-download.data", 1, {"run-id.data": "\\u0000"})  # text, not NUL
     assert client.post("/_dash-update-component", json=escaped_backslash).status_code == 404
     signed_out = app.server.test_client()
@@ -250,6 +255,18 @@ def test_nul_characters_are_refused_everywhere(app, client_for, run):
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     assert signed_out.post("/login", data={"email": "a\x00@example.org", "password": "x", "csrf": csrf}
                            ).status_code == 400
+
+
+NUL_ESCAPES = [(b'"a\\u0000"', True), (b'"a\\\\u0000"', False), (b'"\\\\\\u0000"', True), (b'["\\\\", "u0000"]', False),
+               (b'"u0000"', False), (b"\xef\xbb\xbf" + b'"\\u0000"', True), (json.dumps("\x00").encode("utf-16"), True),
+               (json.dumps("\\u0000").encode("utf-32"), False), (b"\\" * 1_000_000, False),
+               (b"\\\\u0000" * 100_000, False)]
+
+
+def test_a_nul_escape_is_told_from_an_escaped_backslash():
+    # a million backslashes: answered at once (a backtracking pattern took seconds for 20 kB, before sign-in)
+    for raw, nul in NUL_ESCAPES:
+        assert nul_guard.json_has_nul(raw) is nul, raw[:40]
 
 
 # -- the registry: a name from a request is never a path ---------------------------------------------
