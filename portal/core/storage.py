@@ -30,7 +30,6 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from portal.core.settings import DERIVED_STORAGE_KEY, PREFIX, Settings, SettingsError
 
-DERIVED = DERIVED_STORAGE_KEY
 TEMPORARY_PREFIX = ".incoming-"  # a file being written; never read as a stored file
 LOCK_NAME = ".lock"
 
@@ -55,10 +54,10 @@ def derived_key(settings: Settings) -> bytes:
 
 def storage_keys(settings: Settings) -> list[bytes]:
     """The storage keys, newest first (SettingsError naming the position of a malformed one, never its value)."""
-    listed = [part.strip() for part in settings.storage_key.split(",") if part.strip()] or [DERIVED]
+    listed = [part.strip() for part in settings.storage_key.split(",") if part.strip()] or [DERIVED_STORAGE_KEY]
     keys = []
     for position, text in enumerate(listed, 1):
-        key = derived_key(settings) if text == DERIVED else text.encode()
+        key = derived_key(settings) if text == DERIVED_STORAGE_KEY else text.encode()
         try:
             Fernet(key)
         except (ValueError, binascii.Error):
@@ -72,8 +71,8 @@ def storage_keys(settings: Settings) -> list[bytes]:
 class Storage:
     def __init__(self, settings: Settings):
         self.root = settings.storage_dir
-        self._keys = [Fernet(key) for key in storage_keys(settings)]
-        self._fernet = MultiFernet(self._keys)
+        keys = [Fernet(key) for key in storage_keys(settings)]
+        self._newest, self._fernet = keys[0], MultiFernet(keys)
 
     def _path(self, name: str) -> Path:
         path = (self.root / name).resolve()
@@ -160,7 +159,7 @@ class Storage:
             except FileNotFoundError:
                 return Rewrap.GONE
             try:
-                self._keys[0].extract_timestamp(token)  # checks the token's HMAC under the newest key, decrypts nothing
+                self._newest.extract_timestamp(token)  # checks the token's HMAC under the newest key, decrypts nothing
                 return Rewrap.CURRENT
             except InvalidToken:
                 pass
@@ -176,5 +175,6 @@ class Storage:
         frame.to_parquet(buffer, index=False)
         self.put(name, buffer.getvalue())
 
-    def get_frame(self, name: str) -> pd.DataFrame:
-        return pd.read_parquet(io.BytesIO(self.get(name)))
+    def get_frame(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """A stored Parquet file as a frame (only `columns`, when given)."""
+        return pd.read_parquet(io.BytesIO(self.get(name)), columns=columns)

@@ -107,8 +107,7 @@ def delete_run(portal: Portal, run_id: str, user_id: int, role: str) -> DeletedR
             files_removed += portal.storage.delete(name)
         except OSError:
             log.warning("deleted run %s, but could not remove its stored file %s", run_id, name, exc_info=True)
-    portal.caches.run_tables.pop((run_id, run.revised_at))  # the keys runs and result_rows keep them by
-    portal.caches.uploads.pop((run.upload_id, run.revised_at))
+    runs.forget_cached(portal, run)
     outcome = DeletedRun(run_id=run_id, shares=shares, reviews=reviews, upload_removed=upload_removed,
                          files_removed=files_removed)
     audit.record("prediction.delete", target=run_id, user_id=user_id, actor=states.owner_email(portal, user_id),

@@ -183,9 +183,10 @@ def queue_run(portal: Portal, upload_id: str, user_id: int, role: str, name: str
         raise RunError("this upload has no data-use basis recorded (it was stored before consent was recorded); "
                        "upload the file again and choose its basis", 409)
     version = portal.registry.get(upload.model_name, upload.model_version)
+    # revised_at: the upload's, the revision of its values a cached copy must match (see _input_frame)
     run = PredictionRun(user_id=user_id, upload_id=upload.id, model_name=upload.model_name,
                         model_version=upload.model_version, artifact_sha256=version.sha256, status=RunStatus.QUEUED,
-                        progress_done=0, progress_total=upload.n_samples or 0, name=name)
+                        progress_done=0, progress_total=upload.n_samples or 0, name=name, revised_at=upload.revised_at)
     with portal.db.session() as session:
         session.add(run)
     audit.record("prediction.queue", target=run.id, details={"model": version.ref, "samples": run.progress_total})
@@ -291,10 +292,18 @@ def results(portal: Portal, run: PredictionRun) -> pd.DataFrame:
 
 def _input_frame(portal: Portal, run: PredictionRun) -> pd.DataFrame:
     """A run's stored upload, decrypted once and kept by the portal: the results and explain pages read one
-    repeatedly. Kept by upload id and the run's revised_at, which an erasure that rewrites the upload sets."""
+    repeatedly. Kept by upload id and the run's revised_at, which an erasure that rewrites the upload sets on
+    it and on every run of it, and which a run queued later takes from its upload (queue_run)."""
     require_stored(run)
     return portal.caches.uploads.get_or_create((run.upload_id, run.revised_at),
                                                lambda: portal.storage.get_frame(_input_name(run.upload_id)))
+
+
+def forget_cached(portal: Portal, run: PredictionRun) -> None:
+    """Drop what this process keeps of a run whose stored files were deleted or rewritten: its results as
+    the grid shows them (result_rows) and its upload (_input_frame), under the keys they are kept by."""
+    portal.caches.run_tables.pop((run.id, run.revised_at))
+    portal.caches.uploads.pop((run.upload_id, run.revised_at))
 
 
 def upload_matrix(portal: Portal, run: PredictionRun, schema_names: list[str]) -> tuple[np.ndarray, list[str]]:

@@ -31,9 +31,8 @@ def _plural(n: int, noun: str) -> str:
 
 def cmd_purge(settings: Settings, args) -> int:
     report = purge.purge(_portal(settings), days=args.days, dry_run=args.dry_run)
-    days = settings.retention_days if args.days is None else args.days
     verb = "would purge" if report.dry_run else "purged"
-    print(f"older than {report.cutoff:%Y-%m-%d %H:%M} UTC ({_plural(days, 'day')}): {verb} "
+    print(f"older than {report.cutoff:%Y-%m-%d %H:%M} UTC ({_plural(report.days, 'day')}): {verb} "
           f"{_plural(len(report.uploads), 'upload')}, {_plural(len(report.runs), 'prediction run')}, "
           f"{_plural(len(report.notebook_runs), 'notebook run')}"
           + ("" if report.dry_run else f"; {_plural(report.files_removed, 'file')} removed"))

@@ -7,7 +7,8 @@ figures are dropped (drawn again, without the sample, when the run is next opene
 that sample go. A file left with no sample is deleted and its record marked purged (PurgeReason.ERASURE).
 Notebook runs that read a touched run lose their files too (their reports were computed from the
 sample), and validation reports that name the sample lose those messages. Nothing is touched while a
-run that reads a touched upload is still going (RunError 409: let it end or cancel it, then erase again).
+run that reads a touched upload, or a notebook run that reads such a run, is still going (RunError 409:
+let it end or cancel it, then erase again).
 
 Each record touched leaves one audit entry, "erasure", whose target is its id and whose details hold the
 sample id's sha256 (never the id itself), what kind of record it is and how many rows went; an erasure
@@ -22,7 +23,6 @@ import hashlib
 import shutil
 from dataclasses import dataclass, field
 
-import pandas as pd
 from sqlalchemy import delete, select, update
 
 from portal.accounts import audit
@@ -66,36 +66,44 @@ def erase_sample(portal: Portal, sample_id: str, user_id: int | None = None, act
     holders = _uploads_holding(portal, sample_id)
     with portal.db.session() as session:
         touched_runs = list(session.scalars(select(PredictionRun).where(
-            PredictionRun.upload_id.in_(list(holders)), PredictionRun.purged_at.is_(None))))
+            PredictionRun.upload_id.in_(holders), PredictionRun.purged_at.is_(None))))
     going = [run.id for run in touched_runs if run.status in RunStatus.active()]
+    going += _notebook_runs_going(portal, {run.id for run in touched_runs})
     if going:
         raise RunError(f"run(s) {', '.join(going)} still read an upload that holds this sample: let them end "
                        f"(or cancel them), then erase again; nothing was changed", 409)
     when = utcnow()
     for run in touched_runs:
         _erase_from_run(portal, run, sample_id, when, report)
-    for upload_id, frame in holders.items():
-        _erase_from_upload(portal, upload_id, frame, sample_id, when, report)
+    for upload_id in holders:
+        _erase_from_upload(portal, upload_id, sample_id, when, report)
     _scrub_reports(portal, sample_id, report)
     _drop_notebook_runs(portal, set(report.runs), when, report)
     _audit(portal, report, user_id, actor)
     return report
 
 
-def _uploads_holding(portal: Portal, sample_id: str) -> dict[str, pd.DataFrame]:
-    """The stored uploads whose samples include `sample_id`, decrypted (upload id -> frame)."""
+def _uploads_holding(portal: Portal, sample_id: str) -> list[str]:
+    """The ids of the stored uploads whose samples include `sample_id` (only their id columns are read: one
+    upload's values at a time are in memory, when _erase_from_upload rewrites it)."""
     with portal.db.session() as session:
         ids = list(session.scalars(select(Upload.id).where(Upload.status == UploadStatus.VALID,
                                                            Upload.purged_at.is_(None))))
-    holders = {}
+    holders = []
     for upload_id in ids:
         name = runs._input_name(upload_id)
-        if not portal.storage.exists(name):
-            continue
-        frame = portal.storage.get_frame(name)
-        if (frame[ID].astype(str) == sample_id).any():
-            holders[upload_id] = frame
+        if portal.storage.exists(name) and (portal.storage.get_frame(name, [ID])[ID].astype(str) == sample_id).any():
+            holders.append(upload_id)
     return holders
+
+
+def _notebook_runs_going(portal: Portal, run_ids: set[str]) -> list[str]:
+    """The notebook runs still going that read one of these prediction runs (their reports will hold the sample)."""
+    if not run_ids:
+        return []
+    with portal.db.session() as session:
+        going = session.scalars(select(NotebookRun).where(NotebookRun.status.in_(RunStatus.active())))
+        return [run.id for run in going if (run.parameters or {}).get(notebook_runs.INPUT_RUN) in run_ids]
 
 
 def _erase_from_run(portal: Portal, run: PredictionRun, sample_id: str, when, report: ErasureReport) -> None:
@@ -119,12 +127,11 @@ def _erase_from_run(portal: Portal, run: PredictionRun, sample_id: str, when, re
         values.update(progress_total=len(kept), progress_done=len(kept))
     with portal.db.session() as session:
         session.execute(update(PredictionRun).where(PredictionRun.id == run.id).values(**values))
-    portal.caches.run_tables.pop((run.id, run.revised_at))  # kept by revised_at: the old entries go
-    portal.caches.uploads.pop((run.upload_id, run.revised_at))
+    runs.forget_cached(portal, run)  # kept by the old revised_at: those entries go
 
 
-def _erase_from_upload(portal: Portal, upload_id: str, frame: pd.DataFrame, sample_id: str, when,
-                       report: ErasureReport) -> None:
+def _erase_from_upload(portal: Portal, upload_id: str, sample_id: str, when, report: ErasureReport) -> None:
+    frame = portal.storage.get_frame(runs._input_name(upload_id))
     kept = frame[frame[ID].astype(str) != sample_id].reset_index(drop=True)
     report.uploads[upload_id] = len(frame) - len(kept)
     values = dict(revised_at=when, n_samples=len(kept))

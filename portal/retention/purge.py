@@ -40,6 +40,7 @@ VALIDATION_COUNTS = ("source", "n_samples", "ok", "n_errors", "n_warnings")  # w
 @dataclass
 class PurgeReport:
     cutoff: datetime
+    days: int  # the retention the cutoff was worked out from
     dry_run: bool
     uploads: list[str] = field(default_factory=list)  # ids purged (or, in a dry run, that would be)
     runs: list[str] = field(default_factory=list)
@@ -60,30 +61,26 @@ class _Chosen:
     left_active: list[str]
 
 
-def cutoff_of(portal: Portal, days: int | None, now: datetime | None = None) -> datetime:
+def purge(portal: Portal, days: int | None = None, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
+    """Purge what is older than `days` (default settings.retention_days); a dry run only says what would go."""
     days = portal.settings.retention_days if days is None else days
     if days < 0:
         raise ValueError(f"retention days must be 0 or more, not {days}")
-    return (now or utcnow()) - timedelta(days=days)
-
-
-def purge(portal: Portal, days: int | None = None, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
-    """Purge what is older than `days` (default settings.retention_days); a dry run only says what would go."""
-    cutoff = cutoff_of(portal, days, now)
+    cutoff = (now or utcnow()) - timedelta(days=days)
     chosen = _choose(portal, cutoff)
-    report = PurgeReport(cutoff=cutoff, dry_run=dry_run, left_active=chosen.left_active)
+    report = PurgeReport(cutoff=cutoff, days=days, dry_run=dry_run, left_active=chosen.left_active)
     report.runs = [run.id for run in chosen.runs]
     report.uploads = [upload.id for upload in chosen.uploads]
     report.notebook_runs = [run.id for run in chosen.notebook_runs]
     if dry_run:
         return report
-    when, kept = utcnow(), (portal.settings.retention_days if days is None else days)
+    when = utcnow()
     for run in chosen.runs:  # the runs first: a run is never left pointing at a purged upload
-        report.files_removed += _purge_run(portal, run, when, kept)
+        report.files_removed += _purge_run(portal, run, when, days)
     for upload in chosen.uploads:
-        report.files_removed += _purge_upload(portal, upload, when, kept)
+        report.files_removed += _purge_upload(portal, upload, when, days)
     for run in chosen.notebook_runs:
-        report.files_removed += _purge_notebook_run(portal, run, when, kept)
+        report.files_removed += _purge_notebook_run(portal, run, when, days)
     return report
 
 
@@ -116,8 +113,7 @@ def _purge_run(portal: Portal, run: PredictionRun, when: datetime, kept: int) ->
     with portal.db.session() as session:
         session.execute(update(PredictionRun).where(PredictionRun.id == run.id)
                         .values(purged_at=when, purge_reason=PurgeReason.RETENTION, result_path=None))
-    portal.caches.run_tables.pop((run.id, run.revised_at))
-    portal.caches.uploads.pop((run.upload_id, run.revised_at))
+    runs.forget_cached(portal, run)
     _audit(portal, run.id, "prediction_run", run.created_at, removed, kept)
     return removed
 

@@ -236,3 +236,25 @@ def test_erased_values_never_rest_in_clear(portal, two_runs):
         if name.endswith(".parquet"):
             assert sample not in _ids(pd.read_parquet(io.BytesIO(portal.storage.get(name))),
                                       "__id__" if name.startswith("uploads/") else "sample_id")
+
+
+def test_a_run_queued_after_an_erasure_elsewhere_never_reads_the_erased_sample_from_a_cache(portal, two_runs):
+    big, _small, sample = two_runs
+    names = portal.registry.get(MODEL, 1).schema.names
+    assert sample in runs.upload_matrix(portal, big, names)[1]  # read once: kept in this portal's caches
+    erasure.erase_sample(Portal(settings=portal.settings, db=portal.db, registry=portal.registry), sample)
+    again = runs.queue_run(portal, big.upload_id, big.user_id, "researcher")  # a new run of the erased upload
+    assert sample not in runs.upload_matrix(portal, again, names)[1]
+    assert runs.execute_run(portal, again.id) == RunStatus.DONE
+    assert sample not in _ids(runs.results(portal, _record(portal, PredictionRun, again.id)))
+
+
+def test_erasure_waits_for_a_notebook_run_that_reads_a_run_holding_the_sample(portal, two_runs):
+    _big, small, sample = two_runs
+    spec = notebook_catalog.get(portal.caches.notebook_catalog, "cohort_report")
+    researcher = user_of(portal, "researcher")
+    queued = notebook_runs.queue(portal, spec, {"model": MODEL}, researcher.id, "researcher", input_run=small.id)
+    with pytest.raises(runs.RunError) as refused:  # its report would be computed from the sample
+        erasure.erase_sample(portal, sample)
+    assert refused.value.status == 409 and queued.id in str(refused.value) and _entries(portal) == []
+    assert sample in _ids(runs.results(portal, small))  # nothing was changed
