@@ -131,8 +131,8 @@ def _may_change(run) -> bool:
     return run.user_id == current_user.id or current_user.role == ADMIN
 
 
-def _retry_hidden(portal, run) -> bool:
-    return not (waiting.stalled(portal, run) and _may_change(run))
+def _retry_hidden(stalled: bool, run) -> bool:
+    return not (stalled and _may_change(run))
 
 
 def progress_view(run) -> html.Div:
@@ -148,7 +148,7 @@ def progress_view(run) -> html.Div:
             dbc.Button("Stop the retry", id=f"{RETRY}-cancel", color="danger", outline=True, size="sm",
                        disabled=True),
             html.Div(id=f"{RETRY}-message", className="mt-2"),
-        ], id="run-retry-box", className="mt-2 no-print", hidden=_retry_hidden(portal, run)),
+        ], id="run-retry-box", className="mt-2 no-print", hidden=_retry_hidden(stalled, run)),
         html.Div([dbc.Progress(id=f"{RETRY}-progress"), html.Span(id=f"{RETRY}-progress-label")], hidden=True),
         dcc.Store(id=f"{RETRY}-queued"), dcc.Store(id=f"{RETRY}-finished"),
         dcc.Interval(id="run-poll", interval=1000),
@@ -276,8 +276,9 @@ def register_callbacks(app: dash.Dash) -> None:
         done = round(100 * run.progress_done / run.progress_total) if run.progress_total else 0
         label = f"{run.progress_done:,} of {run.progress_total:,}"
         reload = f"/runs/{run.id}" if run.status not in RunStatus.active() else no_update
-        return (done, label, reload, waiting.status_words(portal, run),
-                "warning" if waiting.stalled(portal, run) else "info", _retry_hidden(portal, run))
+        stalled = waiting.stalled(portal, run)
+        return (done, label, reload, waiting.status_words(portal, run), "warning" if stalled else "info",
+                _retry_hidden(stalled, run))
 
     register_job(app, RETRY, "predict", figure_store.predict_and_draw(run_figures.FORMAT, run_figures.draw),
                  runs.cancel_run,

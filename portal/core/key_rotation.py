@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 from portal.core.storage import Rewrap, Storage, StorageError
 
@@ -31,10 +30,9 @@ class RotationReport:
         return not self.unreadable
 
 
-def rotate(storage: Storage, pause: float = 0.0, on_file: Callable[[str, Rewrap], None] | None = None
-           ) -> RotationReport:
+def rotate(storage: Storage, pause: float = 0.0) -> RotationReport:
     """Re-encrypt every stored file under the newest key, one at a time (`pause` seconds between two
-    rewritten files spares a busy disk); `on_file(name, outcome)` after each."""
+    rewritten files spares a busy disk)."""
     report = RotationReport(temporary_removed=_remove_stale_temporaries(storage))
     for name in storage.names():
         try:
@@ -43,8 +41,6 @@ def rotate(storage: Storage, pause: float = 0.0, on_file: Callable[[str, Rewrap]
             report.unreadable.append(name)
             continue
         setattr(report, outcome.value, getattr(report, outcome.value) + 1)
-        if on_file:
-            on_file(name, outcome)
         if pause and outcome == Rewrap.ROTATED:
             time.sleep(pause)
     return report
