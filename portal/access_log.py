@@ -61,10 +61,9 @@ class GunicornLogger(glogging.Logger):
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        path = loggable_path(environ.get("PATH_INFO") or "")
+        path, referrer = loggable_path(environ.get("PATH_INFO") or ""), loggable_url(environ.get("HTTP_REFERER", "-"))
         atoms.update({"r": f"{environ.get('REQUEST_METHOD')} {path} {environ.get('SERVER_PROTOCOL')}", "U": path,
-                      "q": "-", "f": loggable_url(environ.get("HTTP_REFERER", "-")),
-                      "{referer}i": loggable_url(environ.get("HTTP_REFERER", "-"))})
+                      "q": "-", "f": referrer, "{referer}i": referrer})
         for name in SECRET_HEADERS:
             if name in atoms:
                 atoms[name] = "-"

@@ -16,15 +16,15 @@ import flask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from portal import dash_requests
 from portal.core.errors import json_error
 from portal.core.settings import Settings
 
+API_FOLDER = "/api/v1/"
 # Reached signed out. /api/v1/ authenticates by API key and /metrics by token or network: both check
 # their callers themselves. Folders end with "/"; every other path must match one of PUBLIC_PATHS exactly.
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/health", "/_favicon.ico", "/metrics"})
-PUBLIC_FOLDERS = ("/assets/", "/_dash-component-suites/", "/api/v1/")
-API_FOLDER = "/api/v1/"
-DASH_CALLBACK = "/_dash-update-component"
+PUBLIC_FOLDERS = ("/assets/", "/_dash-component-suites/", API_FOLDER)
 
 
 def is_public(path: str) -> bool:
@@ -66,7 +66,7 @@ def _dash_posts_same_origin():
     cannot send without a CORS preflight, which the portal never grants outside /api/v1/. Checked here
     rather than left to Dash's parser, with the browser's own Sec-Fetch-Site where it sends one."""
     request = flask.request
-    if request.method != "POST" or request.path != DASH_CALLBACK:
+    if not dash_requests.is_callback_request():
         return None
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         return json_error(403, "Callbacks are accepted from the portal's own pages only.")

@@ -14,9 +14,10 @@ import json
 
 import flask
 
+from portal.http_hardening import API_FOLDER
+
 NUL_ESCAPE = b"\\u0000"  # JSON writes a NUL in text as \u0000 (a raw one is not JSON)
 ESCAPED_BACKSLASH = b"\\\\"
-API = "/api/v1/"
 REFUSED = "Text in this request holds a NUL character (\\u0000), which the portal does not take."
 
 
@@ -45,7 +46,7 @@ def _refuse_nul() -> None:
     if request.method not in ("POST", "PUT", "PATCH"):
         return
     if request.mimetype == "application/json":
-        if not request.path.startswith(API) and json_has_nul(request.get_data(cache=True)):
+        if not request.path.startswith(API_FOLDER) and json_has_nul(request.get_data(cache=True)):
             flask.abort(400, description=REFUSED)
     elif any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
         flask.abort(400, description=REFUSED)
