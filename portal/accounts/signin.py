@@ -152,11 +152,14 @@ def error_response(error):
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: an open redirect would let a link send a signed-in user anywhere."""
+    """Only same-site paths: an open redirect would let a link send a signed-in user anywhere. Browsers
+    read a backslash in an address as a slash (`/\\evil.example` is `//evil.example`) and drop tabs and
+    line breaks, so a path holding either is refused too."""
     if not target:
         return "/"
     parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+    if (parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ord(character) < 32 for character in target)):
         return "/"
     return target
 
@@ -182,15 +185,15 @@ def login():
         return _login_page(notice=_ended_message(flask.session.pop(ENDED, None)))
     form = flask.request.form
     email = form.get("email", "")
+    claimed = email.strip().lower()[:254]  # who the form says it is, for the audit trail
     if not _csrf_ok(form):  # a failed sign-in all the same (a forged post, or a stale page)
-        audit.record("sign-in", outcome=AuditOutcome.FAILED, target=email.strip().lower()[:254] or None,
-                     details={"reason": "form-expired"}, actor=email.strip().lower()[:254] or None)
+        audit.record("sign-in", outcome=AuditOutcome.FAILED, target=claimed or None,
+                     details={"reason": "form-expired"}, actor=claimed or None)
         return _login_page("The form expired; please sign in again."), 400
     outcome = authenticate(context.get().db, settings, email, form.get("password", ""), flask.request.remote_addr)
     if outcome.reason != SignInResult.OK:
-        audit.record("sign-in", outcome=AuditOutcome.FAILED, target=email.strip().lower()[:254],
-                     details={"reason": outcome.reason},
-                     user_id=outcome.user.id if outcome.user else None, actor=email.strip().lower()[:254])
+        audit.record("sign-in", outcome=AuditOutcome.FAILED, target=claimed, details={"reason": outcome.reason},
+                     user_id=outcome.user.id if outcome.user else None, actor=claimed)
         message = SIGN_IN_FAILED.format(n=settings.lockout_failures, m=settings.lockout_minutes)
         return _login_page(message, email=email), 401
     flask.session.clear()  # a fresh session on sign-in (no fixation)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from portal.accounts import signin
 from portal.core.models import AuditEvent
 from tests.helpers import ADMIN_EMAIL, PASSWORD, make_settings, production_settings, sign_in, sign_out
 
@@ -99,6 +100,13 @@ def test_open_redirects_and_forged_forms_are_refused(app):
     sign_out(client)
     forged = client.post("/login", data={"email": ADMIN_EMAIL, "password": PASSWORD, "csrf": "guess"})
     assert forged.status_code == 400
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "/\\evil.example", "/\\/evil.example",
+                                    "\\\\evil.example", "/\t/evil.example", "/\n/evil.example", "evil.example"])
+def test_a_sign_in_goes_on_to_a_path_of_the_portal_only(target):
+    assert signin._safe_next(target) == "/"
+    assert signin._safe_next("/runs/abc?tab=2") == "/runs/abc?tab=2"
 
 
 def test_sign_in_attempts_are_rate_limited(tmp_path, models_root):
