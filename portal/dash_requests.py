@@ -48,16 +48,26 @@ def callback_body() -> dict:
     """The request's callback body once it matched the callback it names (400 otherwise)."""
     environ = flask.request.environ
     if _ENVIRON_KEY not in environ:
-        body = flask.request.get_json(silent=True)
         app = flask.current_app.extensions["cancer_alpha_dash_app"]
         try:
-            if body is None and flask.request.get_data():
-                raise BadCallbackBody("the body is not valid JSON")
+            body = _parsed()
             check(body, app.callback_map)
         except BadCallbackBody as error:
             flask.abort(400, description=f"This callback request is malformed: {error}")
         environ[_ENVIRON_KEY] = body
     return environ[_ENVIRON_KEY]
+
+
+def _parsed():
+    """The body as JSON (None for none). The parser's RecursionError for arrays nested thousands deep is no
+    ValueError, so get_json(silent=True) lets it through: a malformed body too."""
+    try:
+        body = flask.request.get_json(silent=True)
+    except RecursionError:
+        raise BadCallbackBody("the body is nested too deeply") from None
+    if body is None and flask.request.get_data():
+        raise BadCallbackBody("the body is not valid JSON")
+    return body
 
 
 def check(body, callback_map: dict) -> None:

@@ -93,6 +93,7 @@ def sample(app, run) -> str:
 
 MALFORMED = {
     "not JSON": "{not json",
+    "nested too deeply": "[" * 100_000 + "]" * 100_000,  # the JSON parser's RecursionError
     "a list": "[]",
     "a number": "1",
     "null": "null",
