@@ -17,14 +17,35 @@ from portal.core.models import AuditEvent, utcnow
 from portal.core.states import AuditOutcome
 
 
+_ACTING = "cancer_alpha.audit_acting"  # the request's (user id, e-mail) that act_for set (WSGI environ: see record)
+
+
+def act_for(user_id: int, email: str) -> None:
+    """Entries this request records are this user's: an API request, whose user comes from its key, not
+    from a session. (Kept in the request's environ: flask.g belongs to the application context, which a
+    test's or a script's pushed context shares between requests.)"""
+    flask.request.environ[_ACTING] = (user_id, email)
+
+
+def _acting() -> tuple[int, str] | None:
+    if not flask.has_request_context():
+        return None
+    acting = flask.request.environ.get(_ACTING)
+    if acting is None and current_user.is_authenticated:
+        acting = (current_user.id, current_user.email)
+    return acting
+
+
 def record(action: str, outcome: AuditOutcome = AuditOutcome.OK, target: str | None = None, details: dict | None = None,
            user_id: int | None = None, actor: str | None = None, db=None) -> None:
-    """Store one event. Inside a request the signed-in user, the client address and the request id are
-    used; outside one (a background job) pass the database: the job's entries carry the id and address
-    of the request that started it, when known (portal.request_ids.started_by)."""
-    if flask.has_request_context() and current_user.is_authenticated:
-        user_id = user_id if user_id is not None else current_user.id
-        actor = actor or current_user.email
+    """Store one event. Inside a request its user (an API key's owner, see act_for, or the signed-in
+    user), the client address and the request id are used; outside one (a background job) pass the
+    database: the job's entries carry the id and address of the request that started it, when known
+    (portal.request_ids.started_by)."""
+    acting = _acting()
+    if acting is not None:
+        user_id = user_id if user_id is not None else acting[0]
+        actor = actor or acting[1]
     row = dict(at=utcnow(), action=action, outcome=outcome, target=target, details=details or {},
                user_id=user_id, actor=actor or "system", ip=request_ids.client_address(),
                request_id=request_ids.current())

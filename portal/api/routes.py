@@ -93,9 +93,8 @@ def create_blueprint() -> flask.Blueprint:
         portal = context.get()
         found = run_views.readable_run(portal, run_id, flask.g.api_owner)
         page = run_views.results_page(portal, found, flask.request.args.get("offset"), flask.request.args.get("limit"))
-        owner = flask.g.api_owner
-        audit.record("download", target=found.id, user_id=owner.user_id, actor=owner.email,
-                     details={"format": "json", "samples": len(page["results"]), "key": owner.prefix})
+        audit.record("download", target=found.id,
+                     details={"format": "json", "samples": len(page["results"]), "key": flask.g.api_owner.prefix})
         return page
 
     @api.get("/openapi.json")
@@ -133,14 +132,14 @@ def _authenticate():
                      details={"reason": "invalid key"})
         raise errors.ApiError(401, "This API key is not valid (unknown, revoked, or its user is deactivated).")
     flask.g.api_owner = owner
+    audit.act_for(owner.user_id, owner.email)  # every entry of this request is the key's owner's
     return None
 
 
 def _need(permission: str) -> None:
     owner = flask.g.api_owner
     if not allowed(owner.role, permission):
-        audit.record("api.denied", outcome=AuditOutcome.DENIED, target=permission, user_id=owner.user_id, actor=owner.email,
-                     details={"key": owner.prefix})
+        audit.record("api.denied", outcome=AuditOutcome.DENIED, target=permission, details={"key": owner.prefix})
         raise errors.ApiError(403, f"The role {owner.role} may not {PERMISSIONS[permission][1]}.")
 
 
@@ -190,8 +189,7 @@ def _meta(model, started: float) -> dict:
 
 
 def _audit(action: str, model, samples: int, **more) -> None:
-    owner = flask.g.api_owner
-    audit.record(action, target=model.version.ref, user_id=owner.user_id, actor=owner.email,
-                 details={"key": owner.prefix, "samples": samples, "sha256": model.version.sha256[:16], **more})
+    audit.record(action, target=model.version.ref, details={"key": flask.g.api_owner.prefix, "samples": samples,
+                                                            "sha256": model.version.sha256[:16], **more})
 
 

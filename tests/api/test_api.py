@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal.accounts import api_keys
 from portal.core.models import AuditEvent
-from tests.helpers import DATA_USE, MODEL, auth
+from tests.helpers import DATA_USE, MODEL, auth, finished_run, user_of
 
 
 def _body(samples, **more) -> dict:
@@ -174,6 +174,19 @@ def test_every_prediction_is_audited_without_values(client, key_for, held_out, a
     assert event.actor == "researcher@example.org" and event.details["samples"] == 4
     assert event.details["key"] == key.split("_")[1] and key not in str(event.details)
     assert "hsa" not in str(event.details)
+
+
+def test_a_refusal_in_a_shared_check_is_audited_as_the_key_s_owner(client, key_for, app, tcga, registry):
+    """The run check (portal.predictions.runs) audits its own refusal; under an API key it is the key's
+    owner who was refused, not "system"."""
+    portal = app.server.extensions["cancer_alpha"]
+    with app.server.test_request_context():
+        run = finished_run(portal, tcga, registry, n=2)  # the researcher's
+    clinician = user_of(portal, "clinician")
+    assert client.get(f"/api/v1/runs/{run.id}/results", headers=auth(key_for("clinician"))).status_code == 403
+    with portal.db.session() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "run.denied")).one()
+    assert (event.user_id, event.actor, event.target) == (clinician.id, clinician.email, run.id)
 
 
 def test_metrics_need_the_token_or_an_allowed_network(tmp_path, models_root):
