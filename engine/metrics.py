@@ -36,6 +36,17 @@ def accuracy_coverage_curve(correct: np.ndarray, confidence: np.ndarray) -> dict
     return {"coverage": coverage, "accuracy": accuracy, "threshold": threshold}
 
 
+def accuracy_at_confidence(curve: dict, confidence: float) -> tuple[float | None, float | None]:
+    """From a stored accuracy-coverage curve: the held-out accuracy on the samples at least as confident
+    as `confidence`, and their share; (None, None) when no held-out sample was that confident."""
+    thresholds = np.asarray(curve["threshold"], dtype=float)
+    kept = np.flatnonzero(thresholds >= confidence)
+    if len(kept) == 0:
+        return None, None
+    i = kept[-1]  # the curve runs from the most confident down: the last point at or above it keeps most
+    return float(curve["accuracy"][i]), float(curve["coverage"][i])
+
+
 def choose_abstain_threshold(correct: np.ndarray, confidence: np.ndarray, target_accuracy: float,
                              min_samples: int = 10) -> dict:
     """The lowest confidence t at which accuracy on samples with confidence >= t reaches the target.

@@ -55,10 +55,21 @@ class OutOfDistributionDetector:
             scores[start:start + BLOCK] = nearest.mean(axis=1)
         return scores
 
-    def _embed(self, X: np.ndarray) -> np.ndarray:
-        """X through the fitted preprocessing steps, then the PCA (not whitened) as arithmetic."""
+    def standardised(self, X: np.ndarray) -> np.ndarray:
+        """X through the fitted preprocessing steps (imputation, log-CPM for read counts, standardisation):
+        each feature in standard units of the training samples, the space before the PCA."""
+        X = np.asarray(X, dtype=float)
         for _, step in self.embed_.steps[:-1]:
             X = transform_step(step, X)
+        return X
+
+    def embed(self, X: np.ndarray) -> np.ndarray:
+        """Points in the space the score measures (engine.neighbours finds a sample's nearest there)."""
+        return self._embed(np.asarray(X, dtype=float))
+
+    def _embed(self, X: np.ndarray) -> np.ndarray:
+        """X through the fitted preprocessing steps, then the PCA (not whitened) as arithmetic."""
+        X = self.standardised(X)
         pca = self.embed_.steps[-1][1]
         return (X - pca.mean_) @ pca.components_.T
 

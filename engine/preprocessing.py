@@ -8,6 +8,9 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 BINARY_FEATURES = "binary"
 READ_COUNTS = "read-counts"
+# Continuous omics already on a log-like scale (log2 expression, M-values): no transform but the
+# imputation and, for linear models, the standardisation every kind gets.
+LOG_OMICS = "log-omics"
 
 
 def library_size_log(X: np.ndarray) -> np.ndarray:
@@ -25,7 +28,7 @@ def preprocessing_steps(kind: str, scale: bool) -> list[tuple[str, object]]:
     steps: list[tuple[str, object]] = [("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
     if kind == READ_COUNTS:
         steps.append(("log_cpm", FunctionTransformer(library_size_log, validate=False)))
-    elif kind != BINARY_FEATURES:
+    elif kind not in (BINARY_FEATURES, LOG_OMICS):
         raise ValueError(f"unknown preprocessing kind {kind!r}")
     if scale:
         steps.append(("scale", StandardScaler()))

@@ -180,6 +180,12 @@ class ModelVersion:
         return self.metadata["metrics"]
 
     @property
+    def per_block(self) -> dict | None:
+        """Held-out figures of each omics block alone against all blocks (engine.training.per_block_scores),
+        for multi-omics datasets; None for the others."""
+        return self.metrics.get("per_block")
+
+    @property
     def headline_metrics(self) -> dict[str, float | None]:
         """The held-out figures every view leads with (engine.headline.HEADLINE_METRICS), by name."""
         return headline(self.metrics)

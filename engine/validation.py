@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.issues import ERROR, LIST_FIRST, WARNING, Issue, ValidationReport, plural, preview, short
-from engine.read_limits import InputError, ReadLimits, release_memory, too_many_rows
+from engine.read_limits import InputError, ReadLimits, max_upload_rows, release_memory, too_many_rows
 from engine.sample_ids import personal_id_kind
 from engine.schema import BINARY, FeatureSchema
 from engine.tables import looks_transposed, read_samples, source_name
@@ -83,6 +83,18 @@ def validate(source: Any, schema: FeatureSchema, *, filename: str | None = None,
     if large:
         release_memory()  # the table read is gone; only the values checked stay
     return checked
+
+
+def validate_frame(frame: pd.DataFrame, schema: FeatureSchema, *, name: str, label_column: str | None = None,
+                   max_rows: int | None = None) -> ValidatedInput:
+    """Check a table engine.tables.read_samples has already read within its limits (engine.blocks reads each
+    block file once, then checks it against its block's part of the schema). The frame is not copied."""
+    return _Validation(frame, schema, name, label_column, max_upload_rows(max_rows)).run()
+
+
+def looks_personal(column: str) -> bool:
+    """A column name that identifies a person (its values are never looked at)."""
+    return _normalise(column) in PII_NAMES
 
 
 class _Validation:
@@ -215,8 +227,23 @@ class _Validation:
         self.issues.append(Issue(
             "missing-feature",
             f"{self.name} lacks {plural(len(missing), 'feature column')} the model needs "
-            f"({preview(missing)}); missing features are never filled in.", ERROR,
-            column=missing[0] if len(missing) == 1 else None, count=len(missing)))
+            f"({preview(missing)}); missing features are never filled in.{self._whole_blocks_hint(missing)}",
+            ERROR, column=missing[0] if len(missing) == 1 else None, count=len(missing)))
+
+    def _whole_blocks_hint(self, missing: list[str]) -> str:
+        """When what is missing is exactly some whole feature blocks, the file is one block of several:
+        say so, and how to send the others (engine.blocks joins one file per block)."""
+        members: dict[str, set[str]] = {}
+        for feature in self.schema.features:
+            members.setdefault(feature.group, set()).add(feature.name)
+        lacking = [g for g, names in members.items() if names <= set(missing)]
+        whole = set().union(*(members[g] for g in lacking))
+        if len(members) < 2 or len(lacking) == len(members) or whole != set(missing):
+            return ""
+        held = [g for g in members if g not in lacking]
+        return (f" It holds the {' and '.join(held)} {'block' if len(held) == 1 else 'blocks'} only: send the "
+                f"{' and '.join(lacking)} {'file' if len(lacking) == 1 else 'files'} with it (one file per block), "
+                "or one wide file.")
 
     def _check_extra_columns(self, pii: list[str]) -> None:
         known = set(self.schema.names) | {self.schema.id_column, self.label_column} | set(pii)

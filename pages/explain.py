@@ -1,6 +1,7 @@
 """Explain one sample of a run (/explain/<run>/<sample>): the predicted class with its calibrated
-probability in plain words, the abstain and out-of-distribution warnings, a SHAP waterfall for the
-predicted class (or any other on request) and contributions per feature group, in a second tab the
+probability in plain words, the abstain and out-of-distribution warnings, the contributions per feature
+group (omics block) and then a SHAP waterfall of the features that weighed most for the predicted class
+(or any other on request), in a second tab the
 sample's values beside the training samples of the class (drawn when opened), and the model's held-out
 figures. Prints as a report."""
 from __future__ import annotations
@@ -12,16 +13,19 @@ from dash import Input, Output, State, dcc, html
 from flask_login import current_user
 
 from components import prediction_figures as pf
-from components.explanation_text import confidence_words, distribution_words
+from components.explanation_text import confidence_words, distribution_words, group_words
 from components.layout import RESEARCH_ONLY, not_allowed
 from components.links import run_href, segment_value
+from pages.explain_exports import export_buttons, register_export_callbacks
+from pages.explain_neighbours import neighbours_tab, register_neighbours_callback
+from pages.explain_whatif import register_whatif_callbacks, whatif_tabs
 from pages.frame import page_denied
 from portal.accounts import audit
 from portal.accounts.permissions import require
 from portal.core import context
 from portal.core.models import utcnow
 from portal.predictions import explanations, reviews, runs
-from portal.predictions.access import run_or_abort
+from portal.predictions.access import sample_run
 from portal.retention import notice
 
 dash.register_page(__name__, path_template="/explain/<run_id>/<sample_id>", name="Explain", permission="explain",
@@ -68,6 +72,7 @@ def layout(run_id: str | None = None, sample_id: str | None = None, **_query):
         html.Div([
             dbc.Button("Print report", id="explain-print", color="secondary", outline=True, size="sm",
                        className="me-2"),
+            *export_buttons(),
             dcc.Link("Back to the run", href=run_href(run.id), className="small"),
         ], className="no-print mb-2"),
         html.H1(f"Sample {sample_id}", className="h4", id="explain-title"),
@@ -92,6 +97,8 @@ def layout(run_id: str | None = None, sample_id: str | None = None, **_query):
             dcc.Tab(dcc.Loading(html.Div(id="explain-figures")), label="Why this prediction", value="why"),
             dcc.Tab(dcc.Loading(html.Div(id="explain-context-holder")), value="context",
                     label="Its values beside the training samples"),
+            neighbours_tab(),
+            *whatif_tabs(),
         ]),
         _model_facts(version),
         review_panel(run, sample_id),
@@ -100,17 +107,18 @@ def layout(run_id: str | None = None, sample_id: str | None = None, **_query):
 
 def _explained(ids, class_name) -> explanations.SampleExplanation:
     """The sample's explanation for `class_name`, for a request that may be forged (4xx, never a 500)."""
-    if not (isinstance(ids, dict) and isinstance(ids.get("run"), str) and isinstance(ids.get("sample"), str)):
-        flask.abort(400, description="explain-ids must name a run and a sample")
-    run = run_or_abort(ids["run"])
+    run, sample_id = sample_run(ids)
     try:
-        return explanations.explain_sample(context.get(), run, ids["sample"], class_name)
+        return explanations.explain_sample(context.get(), run, sample_id, class_name)
     except runs.RunError as error:
         flask.abort(error.status, description=str(error))
 
 
 def register_callbacks(app: dash.Dash) -> None:
     register_review_callback(app)
+    register_export_callbacks(app)
+    register_neighbours_callback(app)
+    register_whatif_callbacks(app)
 
     @app.callback(Output("explain-figures", "children"), Input("explain-class", "value"),
                   State("explain-ids", "data"))
@@ -118,10 +126,14 @@ def register_callbacks(app: dash.Dash) -> None:
         require("explain")
         explained = _explained(ids, class_name)
         data = explained.contributions
-        return dbc.Row([
-            dbc.Col(dcc.Graph(figure=pf.shap_waterfall_figure(data), id="explain-waterfall"), lg=7),
-            dbc.Col(dcc.Graph(figure=pf.group_contributions_figure(data["group_sums"], explained.class_name),
-                              id="explain-groups"), lg=5),
+        # the sums per feature group (omics block) first, then the features that weighed most
+        return html.Div([
+            html.P(group_words(data["group_sums"], explained.class_name), id="explain-group-words", className="small"),
+            dbc.Row([
+                dbc.Col(dcc.Graph(figure=pf.group_contributions_figure(data["group_sums"], explained.class_name),
+                                  id="explain-groups"), lg=5),
+                dbc.Col(dcc.Graph(figure=pf.shap_waterfall_figure(data), id="explain-waterfall"), lg=7),
+            ]),
         ])
 
     @app.callback(Output("explain-context-holder", "children"), Input("explain-tabs", "value"),
@@ -177,16 +189,14 @@ def register_review_callback(app: dash.Dash) -> None:
                   State("explain-review-note", "value"), State("explain-ids", "data"), prevent_initial_call=True)
     def record_review(_n, verdict, note, ids):
         require("review")
-        if not (isinstance(ids, dict) and isinstance(ids.get("run"), str) and isinstance(ids.get("sample"), str)):
-            flask.abort(400, description="explain-ids must name a run and a sample")
-        portal, run = context.get(), run_or_abort(ids["run"])
+        portal, (run, sample_id) = context.get(), sample_run(ids)
         try:
-            review = reviews.record(portal, run.id, ids["sample"], verdict, note, current_user.id, current_user.role)
+            review = reviews.record(portal, run.id, sample_id, verdict, note, current_user.id, current_user.role)
         except runs.RunError as error:
             if error.status in (403, 404):  # not a reviewer of this run, or a sample it lacks: a forged request
                 flask.abort(error.status, description=str(error))
             return dbc.Alert(f"Not recorded: {error}.", color="danger", className="py-1 small mb-0"), dash.no_update
-        shown = reviews.of_sample(portal, run, ids["sample"])
+        shown = reviews.of_sample(portal, run, sample_id)
         signed = next(r for r in shown if r.id == review.id).signature
         return (dbc.Alert(f"Review recorded ({reviews.ReviewVerdict(review.verdict).words}), signed {signed}.",
                           color="success", className="py-1 small mb-0"), _review_list(shown))

@@ -82,8 +82,23 @@ def version_view(version, prefix: str, normalise: bool) -> html.Div:
             ("What the model uses", [
                 dbc.Col(_graph(figures.feature_importance_figure(importance), f"{prefix}-importance"), lg=8),
                 dbc.Col(_graph(figures.group_importance_figure(importance), f"{prefix}-groups"), lg=4)]),
+            *_per_block_tab(version, prefix),
         ]),
     ])
+
+
+def _per_block_tab(version, prefix: str) -> list:
+    """For a model of several omics blocks: each block alone against all blocks, on the held-out split."""
+    per_block = version.per_block
+    if not per_block:
+        return []
+    rows = figures.per_block_rows(per_block)
+    grid = dag.AgGrid(id=f"{prefix}-per-block", rowData=rows, columnSize="autoSize",
+                      columnDefs=[{"field": k, "headerName": k.replace("_", " ")} for k in rows[0]],
+                      dashGridOptions={"domLayout": "autoHeight"})
+    return [("Each block alone", [
+        dbc.Col(_graph(figures.per_block_figure(per_block), f"{prefix}-per-block-figure"), lg=6),
+        dbc.Col([grid, html.P(per_block["method"].capitalize() + ".", className="small text-muted mt-2")], lg=6)])]
 
 
 def figure_tabs(prefix: str, tabs: list[tuple[str, list]]) -> dcc.Tabs:

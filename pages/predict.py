@@ -17,6 +17,7 @@ from components import run_figures
 from components.layout import run_cancelled
 from components.validation_view import validation_report_view
 from components.version_choices import EMPTY_REGISTRY, model_choice, version_options
+from engine import blocks
 from engine.registry import RegistryError
 from pages.frame import page_denied
 from portal import browser_values
@@ -25,7 +26,7 @@ from portal.accounts.permissions import require
 from portal.core import context
 from portal.core.states import DataUseBasis, RunStatus, UploadStatus
 from portal.jobs.callbacks import register_job
-from portal.predictions import consent, examples, figure_store, runs
+from portal.predictions import consent, examples, figure_store, pseudonyms, runs
 
 dash.register_page(__name__, path="/predict", name="Predict", order=5, permission="upload")
 
@@ -49,11 +50,18 @@ def layout(model: str | None = None, **_query):
                            size="sm", className="me-2"),
                 dbc.Button("Example: real held-out samples", id="predict-example-button", color="secondary",
                            outline=True, size="sm"),
+                html.Div([  # shown for a version with several feature blocks (engine.blocks)
+                    dbc.Button("Templates, one file per block (.zip)", id="predict-block-templates-button",
+                               color="secondary", outline=True, size="sm", className="me-2 mt-1"),
+                    dbc.Button("Example, one file per block (.zip)", id="predict-block-example-button",
+                               color="secondary", outline=True, size="sm", className="mt-1"),
+                ], id="predict-block-files", style={"display": "none"}),
             ])], md=5),
         ], className="mb-2"),
         html.P(id="predict-version-note", className="small text-muted"),
         dcc.Download(id="predict-template-download"),
         dcc.Download(id="predict-example-download"),
+        dcc.Download(id="predict-block-download"),
         _data_use_choice(),
         html.Div(_upload_area(), id="predict-upload-box"),
         dbc.Row([
@@ -77,15 +85,18 @@ def layout(model: str | None = None, **_query):
 
 
 def _upload_area() -> dcc.Upload:
-    """The file drop; drawn afresh after each upload, so that the same file can be chosen again (a file
-    input that still holds it reports no change)."""
+    """The file drop: one wide file, or one file per feature block chosen together; drawn afresh after each
+    upload, so that the same files can be chosen again (a file input that still holds them reports no change)."""
     settings = context.get().settings
     limit_mb = settings.max_upload_bytes / 1024 / 1024
-    return dcc.Upload(id="predict-upload", max_size=settings.max_upload_bytes, multiple=False,
+    return dcc.Upload(id="predict-upload", max_size=settings.max_upload_bytes, multiple=True,
                       children=html.Div([html.Strong("Drop a file here or click to choose one"), html.Br(),
                                          html.Span(f"CSV, TSV (also .gz) or Parquet; one sample a row; up to "
                                                    f"{limit_mb:.0f} MB and {settings.max_rows:,} samples. An optional "
-                                                   f"column '{runs.LABEL_COLUMN}' holds known classes.",
+                                                   f"column '{runs.LABEL_COLUMN}' holds known classes. For a model "
+                                                   "with several feature blocks, one wide file or one file per "
+                                                   "block (choose them together), joined on the sample id; the "
+                                                   f"files together up to {limit_mb:.0f} MB.",
                                                    className="small text-muted")]),
                       className="border border-2 rounded p-4 text-center mb-3", style={"borderStyle": "dashed"})
 
@@ -105,6 +116,8 @@ def _data_use_choice() -> html.Fieldset:
         ], md=6), className="mt-1"),
         html.Div("Recorded with the upload, shown on the run's page and kept in the audit trail. Name a protocol, "
                  "consent or source, never a person.", className="small text-muted"),
+        dbc.Checkbox(id="predict-pseudonymous", value=False, className="small mt-1",
+                     label=f"{pseudonyms.DECLARATION}: a FHIR export may then name the sample by its id."),
     ], className="border rounded p-2 mb-3", id="predict-data-use-fieldset")
 
 
@@ -113,6 +126,18 @@ def _decode(contents: str) -> bytes:
         return base64.b64decode(contents.split(",", 1)[1], validate=True)
     except (AttributeError, IndexError, binascii.Error):  # not a data URL's text (a request written by hand)
         raise runs.RunError("the upload arrived damaged; please try again") from None
+
+
+def _files(contents, filenames) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each file dropped: one (a text) or several (lists, as multiple=True sends them)."""
+    if isinstance(contents, str):
+        contents, filenames = [contents], [filenames]
+    if not isinstance(contents, list) or not all(isinstance(c, str) for c in contents):
+        raise runs.RunError("the upload arrived damaged; please try again")
+    if not isinstance(filenames, list) or len(filenames) != len(contents):
+        filenames = [None] * len(contents)
+    return [(name if isinstance(name, str) and name else "upload", _decode(data))
+            for name, data in zip(filenames, contents)]
 
 
 def register_callbacks(app: dash.Dash) -> None:
@@ -160,6 +185,29 @@ def register_callbacks(app: dash.Dash) -> None:
         frame = examples.held_out_samples(context.get(), name, number)
         return dcc.send_data_frame(frame.to_csv, f"{name}-v{number}-real-held-out-samples.csv", index=False)
 
+    @app.callback(Output("predict-block-files", "style"), Input("predict-model", "value"),
+                  Input("predict-version", "value"))
+    def block_files_shown(name, number):
+        require("upload")
+        if number is None:
+            return {"display": "none"}
+        return {} if blocks.many(context.get().registry.version_of(name, number).schema) else {"display": "none"}
+
+    @app.callback(Output("predict-block-download", "data"), Input("predict-block-templates-button", "n_clicks"),
+                  Input("predict-block-example-button", "n_clicks"), State("predict-model", "value"),
+                  State("predict-version", "value"), prevent_initial_call=True)
+    def block_download(_templates, _example, name, number):
+        require("upload")
+        portal = context.get()
+        version = portal.registry.version_of(name, number)
+        if dash.ctx.triggered_id == "predict-block-example-button":
+            frame, kind = examples.held_out_samples(portal, name, number), "real-held-out-samples"
+        else:
+            audit.record("download.template", target=version.ref, details={"layout": "per block"})
+            frame, kind = examples.template_frame(version), "template"
+        data, filename = examples.block_files(frame, version, kind)
+        return dcc.send_bytes(data, filename)
+
     @app.callback(Output("predict-data-use-reference-label", "children"),
                   Output("predict-data-use-reference", "placeholder"), Input("predict-data-use", "value"))
     def reference_label(basis):
@@ -175,15 +223,16 @@ def register_callbacks(app: dash.Dash) -> None:
                   Input("predict-upload", "contents"), State("predict-upload", "filename"),
                   State("predict-model", "value"), State("predict-version", "value"),
                   State("predict-data-use", "value"), State("predict-data-use-reference", "value"),
-                  prevent_initial_call=True)
-    def upload(contents, filename, name, number, basis, reference):
+                  State("predict-pseudonymous", "value"), prevent_initial_call=True)
+    def upload(contents, filename, name, number, basis, reference, pseudonymous):
         require("upload")
         if not contents:
             return no_update, no_update, no_update, no_update
         portal = context.get()
         try:  # the basis is checked here, on the server, whatever the browser sent
-            outcome = runs.save_upload(portal, current_user.id, filename or "upload", _decode(contents), name,
-                                       number, data_use={"basis": basis, "reference": reference})
+            outcome = runs.save_files(portal, current_user.id, _files(contents, filename), name, number,
+                                      data_use={"basis": basis, "reference": reference},
+                                      pseudonymous_ids=pseudonymous is True)  # only a ticked box declares
         except runs.RunError as error:
             return dbc.Alert(str(error), color="danger", id="predict-upload-refused"), None, True, _upload_area()
         valid = outcome.upload.status == UploadStatus.VALID
@@ -212,7 +261,8 @@ def register_callbacks(app: dash.Dash) -> None:
     def finished(outcome):
         require("predict")
         outcome = browser_values.event(outcome, "predict-finished")
-        if outcome.get("status") == RunStatus.DONE:
+        # RUNNING: a large run handed to the Celery workers in chunks (portal.jobs.batch); its page follows it
+        if outcome.get("status") in (RunStatus.DONE, RunStatus.RUNNING):
             return f"/runs/{outcome.get('run')}", no_update
         status = outcome.get("status", RunStatus.FAILED)
         return no_update, dbc.Alert(f"The run ended as {status}.", color="warning")

@@ -21,7 +21,7 @@ from portal.accounts.permissions import ADMIN, ROLES, allowed, require
 from portal.core import context
 from portal.core.states import RunAccess, RunStatus
 from portal.jobs.callbacks import register_job
-from portal.predictions import consent, exports, figure_store, result_rows, runs, sharing, waiting
+from portal.predictions import consent, exports, figure_store, pseudonyms, result_rows, runs, sharing, waiting
 from portal.predictions.access import run_or_abort
 from portal.retention import notice
 
@@ -171,6 +171,8 @@ def layout(run_id: str | None = None, **_query):
                f"{run.created_at:%Y-%m-%d %H:%M UTC}.", className="small text-muted"),
         html.P(f"Data-use basis: {consent.of_upload(context.get(), run.upload_id).words}.", id="run-data-use",
                className="small text-muted"),
+        html.P(f"Sample ids: {pseudonyms.words(pseudonyms.of_upload(context.get(), run.upload_id))}.",
+               id="run-pseudonymous", className="small text-muted"),
         dcc.Store(id="run-id", data=run.id),
         dcc.Location(id="run-location", refresh="callback-nav"),
         sharing_view(run),

@@ -1,6 +1,7 @@
 """Access logs without sample ids or personal data: a logged request names its path without the query
 string (which may carry `next=/explain/<run>/<sample>` or a model's parameters), with the sample id of
-an explanation page's path (/explain/<run_id>/<sample_id>) replaced by `<sample>`.
+an explanation page's path (/explain/<run_id>/<sample_id>) and of the API's sample routes
+(/api/v1/runs/<run_id>/samples/<sample_id>/...) replaced by `<sample>`.
 
 Both servers the portal runs under log that way: the development server (werkzeug, through a filter on
 its logger that create_app installs) and gunicorn (`logger_class` in deploy/gunicorn.conf.py), whose
@@ -14,7 +15,8 @@ from urllib.parse import urlsplit
 
 from gunicorn import glogging
 
-SAMPLE_IN_PATH = re.compile(r"^(/explain/[^/]+/)[^/]+")
+# an explanation page's path, and the API's routes of one sample of a run (its FHIR bundle, its report)
+SAMPLE_IN_PATH = re.compile(r"^(/explain/[^/]+/|/api/v1/runs/[^/]+/samples/)[^/]+")
 REQUEST_LINE = re.compile(r"([A-Z]+) (\S+) (HTTP/\d(?:\.\d)?)")  # inside werkzeug's colour codes too
 SECRET_HEADERS = ("{cookie}i", "{authorization}i", "{x-api-key}i")
 

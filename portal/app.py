@@ -14,19 +14,22 @@ from flask_limiter.util import get_remote_address
 
 from engine.registry import Registry
 from engine.settings import PROJECT_ROOT
-from portal import (access_log, dash_requests, http_errors, http_hardening, metrics, nul_guard, plotly_bundle,
-                    private_files, request_ids, security_headers)
+from portal import (access_log, dash_requests, http_errors, http_hardening, json_logs, metrics, nul_guard,
+                    plotly_bundle, private_files, request_ids, security_headers)
 from portal.accounts import audit_export, first_password
 from portal.accounts import signin as auth
 from portal.accounts.users import ensure_admin
 from portal.api import limits
 from portal.api.cache import ResultCache
-from portal.api.routes import create_blueprint
+from portal.api.routes import READINESS, create_blueprint
 from portal.core import context
 from portal.core.db import Database
 from portal.core.settings import Settings
 from portal.jobs import managers as jobs
+from portal.jobs import queue_metrics
+from portal.monitoring import drift_metrics
 from portal.notebooks import files as notebook_files
+from portal.readiness import Readiness
 
 log = logging.getLogger(__name__)
 PAGES = PROJECT_ROOT / "pages"
@@ -35,14 +38,14 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 
 def install_api(server: flask.Flask, limiter: Limiter, settings: Settings) -> None:
     """REST API v1 with its result cache; limits per verified API key and failed authentications per
-    client address (portal.api.limits), and the health and document routes exempt."""
+    client address (portal.api.limits), and the health, readiness and document routes exempt (probes)."""
     server.extensions["cancer_alpha_api_cache"] = ResultCache(settings.redis_url, settings.api_cache_dir)
     blueprint = create_blueprint()
     limits.apply(blueprint, limiter, settings)
     server.register_blueprint(blueprint)
     # one health check, also at /health where load balancers and container probes look for it
     server.add_url_rule("/health", "health", server.view_functions["api.health"])
-    for endpoint in ("api.health", "health", "api.openapi_document", "api.docs"):
+    for endpoint in ("api.health", "health", "api.ready", "api.openapi_document", "api.docs"):
         limiter.exempt(server.view_functions[endpoint])
 
 
@@ -56,10 +59,14 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     nul_guard.install(server)  # before any hook that reads a path or body: PostgreSQL takes no NUL
     private_files.restrict(settings)  # before the database file or any other is made
     access_log.install_development_filter()
+    if settings.log_format == "json":
+        json_logs.install()  # one JSON object per line, with the request id (portal.json_logs)
 
     db = Database(settings.database_url)
     db.upgrade()
-    context.install(server, context.Portal(settings=settings, db=db, registry=Registry(settings.models_dir)))
+    portal = context.Portal(settings=settings, db=db, registry=Registry(settings.models_dir))
+    context.install(server, portal)
+    server.extensions[READINESS] = Readiness(db, portal.registry, settings.redis_url)
     # uploads arrive base64-encoded inside a JSON body: a third larger than the file, plus room for the rest
     server.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 4 // 3 + 1024 * 1024
     made_up = ensure_admin(db, settings)
@@ -78,6 +85,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.register_blueprint(notebook_files.create_blueprint())
     server.register_blueprint(audit_export.create_blueprint())
     metrics.install(server, db, settings.metrics_token, settings.metrics_allow)
+    metrics.add_scrape_collector(server, queue_metrics.QueueCollector(settings.redis_url))  # Celery queue, workers
+    drift_metrics.install(server)  # drift of recent uploads per production model, from the portal's cache
     plotly_bundle.install(server)
 
     manager = jobs.background_manager(settings)

@@ -1,6 +1,7 @@
 """`python -m portal`: serve (development server), `db upgrade`, user administration, API keys,
 `audit verify` (the audit trail's hash chain), notebooks (portal.notebooks.cli), and purge, erase and
-storage key rotation (portal.retention.cli).
+storage key rotation (portal.retention.cli), and `report` (a sample's PDF and FHIR bundle from a file:
+portal.reports.command).
 
 Exit status 2 when a request cannot be met (unknown user, bad role, weak password, a bad notebook
 parameter); the message says why."""
@@ -25,6 +26,7 @@ from portal.core.states import AuditOutcome
 from portal.notebooks import cli as notebook_cli
 from portal.notebooks.catalog import ParameterError
 from portal.predictions.runs import RunError
+from portal.reports import command as report_command
 from portal.retention import cli as retention_cli
 
 
@@ -247,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_audit_export)
     notebook_cli.add_commands(sub)
     retention_cli.add_commands(sub)  # purge, erase, storage rotate-key / new-key
+    report_command.add_commands(sub)  # report: a sample's PDF and FHIR bundle from a file
     return parser
 
 

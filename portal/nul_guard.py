@@ -3,7 +3,9 @@ ValueError, a 500), and no field of the portal has a use for it. Installed befor
 (create_app), it answers before any view or guard reads the request:
 
 - a path holding one names nothing: 404;
-- one in the query, in form fields or in the text of a JSON body (a Dash callback's): 400.
+- one in the query, in form fields or in the text of a JSON body (a Dash callback's): 400;
+- a part of a multipart form whose Content-Disposition has no readable name (werkzeug keys it None, which
+  no reader of a form expects): 400.
 
 The API's JSON bodies are left to the API's request models (portal.api.schemas), whose OpenAPI document says
 what a body may hold: of their texts only the data-use reference is stored, and it refuses every control
@@ -19,6 +21,7 @@ from portal.http_hardening import API_FOLDER
 NUL_ESCAPE = b"\\u0000"  # JSON writes a NUL in text as \u0000 (a raw one is not JSON)
 ESCAPED_BACKSLASH = b"\\\\"
 REFUSED = "Text in this request holds a NUL character (\\u0000), which the portal does not take."
+NAMELESS = "A part of the form has no readable name in its Content-Disposition header."
 
 
 def install(server: flask.Flask) -> None:
@@ -48,5 +51,8 @@ def _refuse_nul() -> None:
     if request.mimetype == "application/json":
         if not request.path.startswith(API_FOLDER) and json_has_nul(request.get_data(cache=True)):
             flask.abort(400, description=REFUSED)
-    elif any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
-        flask.abort(400, description=REFUSED)
+    else:
+        if None in request.form or None in request.files:
+            flask.abort(400, description=NAMELESS)
+        if any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
+            flask.abort(400, description=REFUSED)

@@ -23,6 +23,11 @@ def tcga() -> datasets.Dataset:
 
 
 @pytest.fixture(scope="session")
+def brca() -> datasets.Dataset:
+    return datasets.load("tcga-brca-pam50")
+
+
+@pytest.fixture(scope="session")
 def models_root(tmp_path_factory, gdsc, tcga):
     """A registry holding the two default models (logistic regression, real data) under production."""
     root = tmp_path_factory.mktemp("models")
@@ -36,6 +41,23 @@ def models_root(tmp_path_factory, gdsc, tcga):
 @pytest.fixture(scope="session")
 def registry(models_root) -> Registry:
     return Registry(models_root)
+
+
+@pytest.fixture(scope="session")
+def brca_models_root(tmp_path_factory, brca):
+    """A registry of its own holding the multi-omics breast cancer subtype model (logistic regression, few
+    folds, real data) under production. Kept out of `models_root`, whose two models the portal tests count;
+    a test that needs it beside them copies `models_root` in."""
+    root = tmp_path_factory.mktemp("models-brca")
+    result = training.train(brca, algorithm="logreg", seed=TRAINING_SEED, cv_folds=FAST_FOLDS)
+    Registry(root).register("brca-subtype", result, aliases=(PRODUCTION_ALIAS,))
+    return root
+
+
+@pytest.fixture(scope="session")
+def brca_model(brca_models_root):
+    """The session's breast cancer subtype model, loaded (its checksum verified)."""
+    return Registry(brca_models_root).load(f"brca-subtype@{PRODUCTION_ALIAS}")
 
 
 @pytest.fixture(scope="session")

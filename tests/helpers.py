@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -18,9 +19,11 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from engine import datasets
+from portal.accounts.passwords import hash_password
 from portal.accounts.permissions import ROLES
-from portal.accounts.users import create_user, find_user
+from portal.accounts.users import find_user
 from portal.app import create_app
+from portal.core.models import User
 from portal.core.settings import Settings
 
 MODEL = "tcga-mirna-type"  # the quick model most portal tests use
@@ -46,18 +49,27 @@ def feature_subset(dataset: datasets.Dataset, n_features: int) -> datasets.Datas
     return dataclasses.replace(dataset, X=dataset.X[names], schema=schema)
 
 
-def held_out_frame(dataset, registry, n: int | None = None, labels: bool = True):
-    """Real held-out samples of MODEL as an upload would hold them: the id column first, then (with
-    `labels`) their true classes, then the features."""
-    ids = registry.resolve(MODEL).test_ids[:n]
+def assert_shap_additive(bundle, X) -> None:
+    """SHAP contributions plus the base value equal the explained model output, per sample and class."""
+    from engine import explain
+
+    values, base = explain.shap_values(bundle, X)
+    output = explain.explained_output(bundle, X)
+    assert abs(values.sum(axis=1) + base - output).max() < 1e-6
+
+
+def held_out_frame(dataset, registry, n: int | None = None, labels: bool = True, model: str = MODEL):
+    """Real held-out samples of `model` (of `dataset`) as an upload would hold them: the id column first, then
+    (with `labels`) their true classes, then the features."""
+    ids = registry.resolve(model).test_ids[:n]
     frame = dataset.X.loc[ids].reset_index()
     if labels:
         frame.insert(1, LABEL_COLUMN, dataset.y.loc[ids].to_numpy())
     return frame
 
 
-def cohort_csv(tcga, registry, n=25, labels=True) -> bytes:
-    return held_out_frame(tcga, registry, n, labels).to_csv(index=False).encode()
+def cohort_csv(tcga, registry, n=25, labels=True, model: str = MODEL) -> bytes:
+    return held_out_frame(tcga, registry, n, labels, model).to_csv(index=False).encode()
 
 
 # -- accounts and portals ---------------------------------------------------------------------------
@@ -71,14 +83,14 @@ def user_of(portal, role: str):
     return find_user(portal.db, email_of(role))
 
 
-def finished_run(portal, tcga, registry, n: int = 5, role: str = "researcher"):
-    """A finished prediction run of the role's test user on n real held-out samples of MODEL, predicted
-    in-process (inside an app or request context)."""
+def finished_run(portal, tcga, registry, n: int = 5, role: str = "researcher", model: str = MODEL):
+    """A finished prediction run of the role's test user on n real held-out samples of `model` (MODEL, or
+    another with its dataset in place of `tcga`), predicted in-process (inside an app or request context)."""
     from portal.core.states import RunStatus
     from portal.predictions import runs
 
     owner = user_of(portal, role)
-    upload = runs.save_upload(portal, owner.id, "cohort.csv", cohort_csv(tcga, registry, n=n), MODEL,
+    upload = runs.save_upload(portal, owner.id, "cohort.csv", cohort_csv(tcga, registry, n=n, model=model), model,
                               data_use=DATA_USE).upload
     run = runs.queue_run(portal, upload.id, owner.id, role)
     assert runs.execute_run(portal, run.id) == RunStatus.DONE
@@ -104,13 +116,21 @@ def production_settings(tmp_path, postgres_url, models_root, **overrides) -> Set
                          **overrides)
 
 
+@functools.cache
+def shared_password_hash() -> str:
+    """PASSWORD's argon2 hash, made once per session: every test portal's made-up users share it (a hash
+    costs about 0.15 s, and most tests build a portal). Signing in still verifies it for real."""
+    return hash_password(PASSWORD)
+
+
 def app_with_test_users(settings: Settings):
-    """A portal whose database holds the first admin and one made-up test user per other role."""
+    """A portal whose database holds the first admin and one made-up test user per other role (stored
+    as create_user stores them, with the session's hash of PASSWORD)."""
     dash_app = create_app(settings)
     db = dash_app.server.extensions["cancer_alpha"].db
-    for role in ROLES:
-        if role != "admin":
-            create_user(db, email_of(role), role.title(), role, PASSWORD)
+    with db.session() as session:
+        session.add_all(User(email=email_of(role), name=role.title(), role=role, password_hash=shared_password_hash(),
+                             active=True) for role in ROLES if role != "admin")
     return dash_app
 
 

@@ -17,6 +17,9 @@ FORBIDDEN = {
     "portal": {"pages", "components"},
     "components": {"portal", "pages", "sqlalchemy", "flask", "flask_login"},
 }
+# The one way up: a printed report is drawn with the explain page's own pure figure and text functions (issue 15:
+# the report builder lives in portal/ so the API and the command line make the same PDF), and its research notice.
+ARROWS_ALLOWED = {("portal/reports/pdf.py", "components")}
 # Lazily made constants, not caches of data: allowed to stay where they are.
 # constants worked out once per process, bounded and never changed: a dummy hash, the shipped common passwords
 MODULE_CACHES_ALLOWED = {("portal/accounts/passwords.py", "_dummy_hash"),
@@ -41,6 +44,7 @@ def _imported(tree: ast.AST) -> set[str]:
 def test_arrows_run_one_way(layer):
     wrong = {str(path.relative_to(ROOT)): sorted(_imported(ast.parse(path.read_text())) & FORBIDDEN[layer])
              for path in _modules(layer)}
+    wrong = {path: [n for n in names if (path, n) not in ARROWS_ALLOWED] for path, names in wrong.items()}
     assert {path: names for path, names in wrong.items() if names} == {}
 
 

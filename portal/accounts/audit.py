@@ -102,3 +102,13 @@ def latest(filters: Filters = Filters(), limit: int = 500) -> list[AuditEvent]:
 def actions() -> list[str]:
     with context.get().db.session() as session:
         return sorted(session.scalars(select(AuditEvent.action).distinct()))
+
+
+def succeeded_since(action: str, since: datetime, limit: int, db=None) -> list[tuple[datetime, str | None, dict]]:
+    """(when, target, details) of the newest `limit` successful entries of one action from `since` on, newest
+    first: what the Monitoring page counts (API predictions) without naming the table itself."""
+    statement = (select(AuditEvent.at, AuditEvent.target, AuditEvent.details)
+                 .where(AuditEvent.action == action, AuditEvent.outcome == AuditOutcome.OK, AuditEvent.at >= since)
+                 .order_by(AuditEvent.at.desc()).limit(limit))
+    with (db or context.get().db).session() as session:
+        return [(at, target, details or {}) for at, target, details in session.execute(statement)]

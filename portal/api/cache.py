@@ -1,16 +1,25 @@
 """The API's result cache: the same sample for the same model artifact is answered from here.
 diskcache (a folder under var/) by default, Redis when a Redis URL is set. Keys are the artifact's
-sha256, the request's options and the sample's values; entries hold no sample ids."""
+sha256, the request's options and the sample's values; entries hold no sample ids.
+
+A cache that fails (Redis down) is off, not an error: lookups miss and nothing is stored, so the API
+answers from the model. After a failure the cache is left alone for RETRY_SECONDS (no request waits on a
+dead connection), then tried again; the outage and its end are each logged once, not per request."""
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import threading
+import time
 
 import numpy as np
 
+from portal.core.redis_client import connect
+
 log = logging.getLogger(__name__)
 TTL_SECONDS = 24 * 3600
+RETRY_SECONDS = 5.0
 
 
 def cache_key(sha256: str, options: str, row: np.ndarray) -> str:
@@ -21,24 +30,36 @@ def cache_key(sha256: str, options: str, row: np.ndarray) -> str:
 class ResultCache:
     def __init__(self, redis_url: str | None, folder):
         if redis_url:
-            import redis
-
-            self._redis, self._disk = redis.Redis.from_url(redis_url, socket_timeout=0.5), None
+            self._redis, self._disk = connect(redis_url), None
         else:
             import diskcache
 
             self._redis, self._disk = None, diskcache.Cache(str(folder), size_limit=512 * 1024 * 1024)
+        self._off_until = None  # monotonic time until which the cache is off after a failure; None: on
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        with self._lock:
+            return self._off_until is None or time.monotonic() >= self._off_until
 
     def get_many(self, keys: list[str]) -> list[dict | None]:
+        if not self.available:
+            return [None] * len(keys)
         try:
             if self._redis is not None:
-                return [None if v is None else json.loads(v) for v in self._redis.mget(keys)]
-            return [self._disk.get(k) for k in keys]
+                found = [None if v is None else json.loads(v) for v in self._redis.mget(keys)]
+            else:
+                found = [self._disk.get(k) for k in keys]
         except Exception as error:  # a cache that is down is a miss, never a failed request
-            log.warning("result cache unavailable (%s): answering without it", error)
+            self._failed(error)
             return [None] * len(keys)
+        self._answered()
+        return found
 
     def set_many(self, items: dict[str, dict]) -> None:
+        if not self.available:
+            return
         try:
             if self._redis is not None:
                 pipe = self._redis.pipeline()
@@ -49,4 +70,19 @@ class ResultCache:
                 for key, value in items.items():
                     self._disk.set(key, value, expire=TTL_SECONDS)
         except Exception as error:
-            log.warning("result cache unavailable (%s): not stored", error)
+            self._failed(error)
+            return
+        self._answered()
+
+    def _failed(self, error: Exception) -> None:
+        with self._lock:
+            first, self._off_until = self._off_until is None, time.monotonic() + RETRY_SECONDS
+        if first:
+            log.warning("result cache unavailable (%s): off, the API answers without it; retried every %.0f s",
+                        type(error).__name__, RETRY_SECONDS)
+
+    def _answered(self) -> None:
+        with self._lock:
+            back, self._off_until = self._off_until is not None, None
+        if back:
+            log.info("result cache answers again")

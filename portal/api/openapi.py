@@ -6,7 +6,8 @@ from __future__ import annotations
 import flask
 from pydantic.json_schema import models_json_schema
 
-from portal.api import schemas
+from portal.api import sample_exports, schemas
+from portal.core.states import DataUseBasis
 
 ERRORS = {"400": "Not valid JSON", "401": "No valid API key", "403": "The key's role may not do this",
           "404": "No such model or version", "413": "Body too large", "415": "Not JSON",
@@ -15,6 +16,8 @@ ERRORS = {"400": "Not valid JSON", "401": "No valid API key", "403": "The key's 
 
 ROUTES = [
     ("get", "/api/v1/health", "Service health (no key needed)", None, schemas.Health, False, ()),
+    ("get", "/api/v1/ready", "Readiness: database, production models, Redis (no key needed)", None, schemas.Ready,
+     False, ()),
     ("get", "/api/v1/models", "Models, versions, aliases and held-out metrics", None, schemas.ModelList, True, ()),
     ("get", "/api/v1/models/{name}", "One model: versions, feature schema, model card", None, schemas.ModelDetail,
      True, ("name",)),
@@ -27,6 +30,29 @@ ROUTES = [
     ("get", "/api/v1/runs/{run_id}/results", "A finished run's results, at most 1,000 rows a request "
      "(?offset=N&limit=M)", None, schemas.RunResults, True, ("run_id",)),
 ]
+
+
+FILES_SUMMARY = (" as JSON, or as files (multipart/form-data): one wide file, or one file per feature block of "
+                 "the model (mRNA, miRNA, methylation; mutation, copy number...) joined on the sample id, each file's "
+                 "block told from its columns; the answer adds their validation report, per block")
+FILES_FORM = {
+    "schema": {
+        "type": "object", "required": ["file", "data_use.basis"], "additionalProperties": False,  # others: 422
+        "properties": {
+            "file": {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "string", "format": "binary"},
+                     "description": "CSV, TSV (also gzipped) or Parquet, one sample a row with the model's id column: "
+                                    "one wide file, or one file per feature block (send the field once a file)"},
+            "data_use.basis": {"type": "string", "enum": [b.value for b in DataUseBasis.choices()],
+                               "description": "The samples' data-use basis, as in DataUse"},
+            "data_use.reference": {"type": "string", "maxLength": 200, "description": "Its reference, as in DataUse"},
+            "version": {"type": "string", "maxLength": 64, "description": "A version number or an alias"},
+            "explain": {"type": "boolean", "description": "Add each sample's top SHAP contributions"},
+            "top_k": {"type": "integer", "minimum": 1, "maximum": 100},
+        },
+    },
+    "encoding": {"file": {"contentType": "text/csv, text/tab-separated-values, application/gzip, "
+                                         "application/vnd.apache.parquet, application/octet-stream"}},
+}
 
 
 def document(version: str) -> dict:
@@ -55,11 +81,18 @@ def document(version: str) -> dict:
         if path.endswith("/health"):
             operation["responses"]["503"] = {"description": "Database unreachable", "content": {
                 "application/json": {"schema": ref[schemas.Health]}}}
+        if path.endswith("/ready"):
+            operation["responses"]["503"] = {"description": "Not ready: the database or a production model", "content": {
+                "application/json": {"schema": ref[schemas.Ready]}}}
         if request is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref[request]}}}
+        if request is schemas.PredictRequest:
+            operation["requestBody"]["content"]["multipart/form-data"] = FILES_FORM
+            operation["summary"] += FILES_SUMMARY
         if secured:
             operation["security"] = [{"apiKey": []}]
         paths.setdefault(path, {})[method] = operation
+    paths.update(sample_exports.openapi_paths(ref[schemas.ErrorResponse]))  # answer files, not API models
     return {
         "openapi": "3.1.0",
         "info": {"title": "Cancer Alpha API", "version": version,
@@ -83,6 +116,11 @@ document is <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>. Errors shar
 <pre class="bg-light p-2 small">curl -s -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\
   -d '{"samples": [{"id": "s1", "features": {"FEATURE": 0, "...": 1}}],
        "data_use": {"basis": "deidentified-protocol", "reference": "IRB-2024-0153"}}' \\
+  http://127.0.0.1:8050/api/v1/models/tissue-of-origin/predict</pre>
+<p>Or send files (<code>multipart/form-data</code>): one wide file, or one file per feature block of the model,
+joined on the sample id; the answer adds their validation report, per block.</p>
+<pre class="bg-light p-2 small">curl -s -H "Authorization: Bearer $KEY" -F file=@mutation.csv -F file=@copy-number.csv \
+  -F file=@microsatellite-instability.csv -F data_use.basis=public -F "data_use.reference=GDSC release 8.4" \
   http://127.0.0.1:8050/api/v1/models/tissue-of-origin/predict</pre>
 {% for path, operations in doc.paths.items() %}{% for method, op in operations.items() %}
 <section class="card mb-3"><div class="card-body"><h2 class="h5"><span class="badge bg-secondary">{{ method|upper }}</span>

@@ -12,16 +12,17 @@ from sqlalchemy import text
 from portal import request_ids
 from portal.accounts import api_keys, audit
 from portal.accounts.permissions import PERMISSIONS, allowed
-from portal.api import caller, errors, openapi
+from portal.api import caller, errors, files, openapi
 from portal.api import runs as run_views
-from portal.api import serializers, service
-from portal.api.schemas import ExplainRequest, Health, PredictRequest
+from portal.api import sample_exports, serializers, service
+from portal.api.schemas import ExplainRequest, Health, PredictRequest, Ready
 from portal.core import context
 from portal.core.states import AuditOutcome
 from portal.metrics import METRICS
 
 API_VERSION = "1.0.0"
-OPEN_ENDPOINTS = {"api.health", "api.openapi_document", "api.docs", "api.not_found"}
+READINESS = "cancer_alpha_readiness"  # the app's portal.readiness.Readiness
+OPEN_ENDPOINTS = {"api.health", "api.ready", "api.openapi_document", "api.docs", "api.not_found"}
 
 
 def create_blueprint() -> flask.Blueprint:
@@ -42,6 +43,11 @@ def create_blueprint() -> flask.Blueprint:
                       models=portal.registry.models())
         return body.model_dump(), 200 if database else 503
 
+    @api.get("/ready")
+    def ready():
+        verdict = flask.current_app.extensions[READINESS].check()
+        return Ready(status=verdict.status, version=API_VERSION, checks=verdict.checks).model_dump(), verdict.http_status
+
     @api.get("/models")
     def models():
         registry = context.get().registry
@@ -58,7 +64,9 @@ def create_blueprint() -> flask.Blueprint:
     def predict(name: str):
         started = time.perf_counter()
         _need("predict")
-        body = _parse(PredictRequest)
+        if files.is_multipart():
+            return _predict_files(name, started)
+        body = _parse(PredictRequest, or_else=" or files as 'multipart/form-data'")
         portal = context.get()
         model = service.load_model(portal.registry, name, body.version)
         arrays = service.schema_arrays(model, portal.caches.schema_arrays)
@@ -96,6 +104,18 @@ def create_blueprint() -> flask.Blueprint:
         audit.record("download", target=found.id,
                      details={"format": "json", "samples": len(page["results"]), "key": flask.g.api_owner.prefix})
         return page
+
+    @api.get("/runs/<run_id>/samples/<sample_id>/fhir")
+    def run_sample_fhir(run_id: str, sample_id: str):
+        """One sample's FHIR R4 Bundle (application/fhir+json), audited as report.fhir."""
+        _need("export_reports")
+        return sample_exports.sample_bundle(context.get(), run_id, sample_id, flask.g.api_owner)
+
+    @api.get("/runs/<run_id>/samples/<sample_id>/report.pdf")
+    def run_sample_pdf(run_id: str, sample_id: str):
+        """One sample's PDF report (application/pdf), audited as report.pdf with the file's sha256."""
+        _need("export_reports")
+        return sample_exports.sample_report(context.get(), run_id, sample_id, flask.g.api_owner)
 
     @api.get("/openapi.json")
     def openapi_document():
@@ -143,9 +163,25 @@ def _need(permission: str) -> None:
         raise errors.ApiError(403, f"The role {owner.role} may not {PERMISSIONS[permission][1]}.")
 
 
-def _parse(model: type[BaseModel]) -> BaseModel:
+def _predict_files(name: str, started: float) -> dict:
+    """POST /models/<name>/predict as multipart/form-data: one wide file, or one file per feature block."""
+    form = files.form()
+    portal = context.get()
+    model = service.load_model(portal.registry, name, form.version)
+    sent = files.files(portal.settings.max_upload_bytes)
+    checked = files.validated(model, sent, portal.registry, portal.settings)
+    predictions, hits = service.predict_matrix(model, checked.X, checked.ids, checked.out_of_range, _cache(),
+                                               form.top_k if form.explain else None)
+    METRICS.record_predictions(model.version.name, model.version.version, [p["class"] for p in predictions], hits,
+                               len(predictions) - hits)
+    _audit("api.predict", model, len(predictions), data_use=form.data_use.model_dump(), files=len(sent))
+    return _meta(model, started) | {"predictions": predictions, "validation": checked.report.to_dict()}
+
+
+def _parse(model: type[BaseModel], or_else: str = "") -> BaseModel:
+    """The JSON body as `model`; `or_else` names what else the route takes, for the 415."""
     if not flask.request.is_json:
-        raise errors.ApiError(415, "Send JSON with 'Content-Type: application/json'.")
+        raise errors.ApiError(415, f"Send JSON with 'Content-Type: application/json'{or_else}.")
     try:
         # pydantic parses and validates the JSON text in one pass: three times faster than json.loads
         # followed by validation for a 678-feature sample

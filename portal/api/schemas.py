@@ -62,6 +62,15 @@ class PredictRequest(Strict):
     top_k: Annotated[int, Field(default=10, ge=1, le=100, description="Contributions per sample with explain.")]
 
 
+class PredictFilesForm(Strict):
+    """The form fields of a prediction from files (multipart/form-data), beside the files in `file`."""
+
+    data_use: Annotated[DataUse, Field(description="Required: the fields `data_use.basis` and `data_use.reference`.")]
+    version: Annotated[str | None, Field(default=None, max_length=64)]
+    explain: bool = False
+    top_k: Annotated[int, Field(default=10, ge=1, le=100)]
+
+
 class ExplainRequest(Strict):
     sample: Sample
     class_name: Annotated[str | None, Field(default=None, description="Class to explain (default: predicted).",
@@ -105,8 +114,51 @@ class ResponseMeta(BaseModel):
     elapsed_ms: float
 
 
+class ReportIssue(BaseModel):
+    """A warning of the files' validation report (engine.issues.Issue): row is 1-based over data rows."""
+
+    code: str
+    message: str
+    severity: str
+    row: int | None = None
+    sample: str | None = None
+    column: str | None = None
+    count: int = 1
+
+
+class BlockFindings(BaseModel):
+    """One feature block of an upload in one file per block (engine.blocks), with at most 20 ids or names
+    listed beside each count."""
+
+    group: str
+    file: str | None = Field(description="The file that held the block (null: none)")
+    n_features: int
+    n_samples: int
+    missing_features: list[str]
+    n_missing_features: int
+    missing_samples: list[str] = Field(description="Samples of the upload this block lacks")
+    n_missing_samples: int
+    only_here: list[str] = Field(description="Ids that no other block holds")
+    n_only_here: int
+    read: bool
+
+
+class FilesReport(BaseModel):
+    """The validation report of the files a prediction was sent as."""
+
+    source: str
+    n_samples: int
+    ok: bool
+    n_errors: int
+    n_warnings: int
+    issues: list[ReportIssue]
+    blocks: list[BlockFindings] | None = None
+
+
 class PredictResponse(ResponseMeta):
     predictions: list[SamplePrediction]
+    validation: FilesReport | None = Field(default=None, description="Sent as files (multipart/form-data): their "
+                                           "validation report, per feature block when one file a block")
 
 
 class Explanation(BaseModel):
@@ -196,6 +248,12 @@ class Health(BaseModel):
     version: str
     database: bool
     models: list[str]
+
+
+class Ready(BaseModel):
+    status: str = Field(description="ready, degraded (serving without Redis) or not ready")
+    version: str
+    checks: dict[str, str] = Field(description="each check (database, redis, model:<name>) and its outcome")
 
 
 class ErrorDetail(BaseModel):

@@ -127,6 +127,12 @@ def predict_samples(model: LoadedModel, arrays: SchemaArrays, samples: list[Samp
                     explain_top: int | None):
     """Per-sample prediction dicts in request order, and how many came from the cache."""
     X, ids, out_of_range = samples_to_matrix(samples, arrays)
+    return predict_matrix(model, X, ids, out_of_range, cache, explain_top)
+
+
+def predict_matrix(model: LoadedModel, X: np.ndarray, ids: list[str], out_of_range: np.ndarray, cache: ResultCache,
+                   explain_top: int | None):
+    """predict_samples on values already checked (a JSON body's, or files' validated by engine.blocks)."""
     options = f"explain={explain_top}"
     keys = [cache_key(model.version.sha256, options, X[i]) for i in range(len(ids))]
     answers = cache.get_many(keys)

@@ -14,6 +14,7 @@ from engine.registry import Registry
 from portal.core.db import Database
 from portal.core.settings import Settings
 from portal.core.storage import Storage
+from portal.reports.figure_export import FigureExporter
 
 EXTENSION = "cancer_alpha"
 
@@ -33,6 +34,9 @@ class PortalCaches:
     """A version's training values and labels (the explain page's context of a feature)."""
     projections: BoundedCache = field(default_factory=lambda: BoundedCache(4))
     """A version's PCA projection, fitted once (the results page's map of samples)."""
+    reference_samples: BoundedCache = field(default_factory=lambda: BoundedCache(4))
+    """A version's training samples in its out-of-distribution space (engine.neighbours: the explain page's
+    most similar reference samples)."""
     performance_views: BoundedCache = field(default_factory=lambda: BoundedCache(32))
     """The Performance page's figures of a version, built once."""
     schema_arrays: BoundedCache = field(default_factory=lambda: BoundedCache(16))
@@ -43,6 +47,10 @@ class PortalCaches:
     """When this process last wrote a key's last_used_at (written at most once a minute per key)."""
     notebook_catalog: BoundedCache = field(default_factory=lambda: BoundedCache(1))
     """The notebooks and their parameters, keyed by the files' names and modification times."""
+    drift: BoundedCache = field(default_factory=lambda: BoundedCache(16, ttl=300))
+    """Drift of recent uploads against a production version's training samples (portal.monitoring.drift), by
+    version, window and the uploads read (id, revised_at): the Monitoring page and the /metrics collector share
+    it; the TTL lets uploads age out of the window."""
 
 
 @dataclass
@@ -52,6 +60,8 @@ class Portal:
     registry: Registry
     storage: Storage = field(default=None)
     caches: PortalCaches = field(default_factory=PortalCaches)
+    figure_exporter: FigureExporter = field(default_factory=FigureExporter)
+    """The one kaleido browser of this portal's process for the PDF reports' figures, started on first use."""
 
     def __post_init__(self):
         if self.storage is None:

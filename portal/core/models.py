@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, event, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -128,6 +128,9 @@ class Upload(Base):
     # free-text reference; uploads stored before a basis was recorded hold "unrecorded"
     data_use_basis: Mapped[str] = mapped_column(String(32), default="unrecorded", server_default="unrecorded")
     data_use_reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # the uploader declared the sample ids pseudonyms, not direct identifiers (migration 0009): only then may
+    # an id travel as the subject of a FHIR export (portal.reports.fhir)
+    pseudonymous_ids: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PredictionRun(Base):

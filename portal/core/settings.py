@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from engine.neighbours import DEFAULT_K as DEFAULT_NEIGHBOURS
+from engine.neighbours import MAX_K as MAX_NEIGHBOURS
 from engine.settings import PROJECT_ROOT
 
 PREFIX = "CANCER_ALPHA_"
@@ -85,6 +87,17 @@ class Settings:
     """`CANCER_ALPHA_METRICS_TOKEN`: a bearer token that may read /metrics from anywhere."""
     metrics_allow: str = "127.0.0.1/32,::1/128"
     """`CANCER_ALPHA_METRICS_ALLOW`: networks (comma-separated CIDR) that may read /metrics without the token."""
+    batch_chunk_samples: int = 5000
+    """`CANCER_ALPHA_BATCH_CHUNK_SAMPLES`: a prediction run of more samples than this is split into chunks of
+    this many, which Celery workers predict in parallel (where Celery runs)."""
+    prometheus_url: str | None = None
+    """`CANCER_ALPHA_PROMETHEUS_URL`: the Prometheus that scrapes the portal; the Monitoring page asks it for
+    request rate, latency and errors over time."""
+    log_format: str = "text"
+    """`CANCER_ALPHA_LOG_FORMAT`: `json` (one JSON object a line, the default in production) or `text`."""
+    neighbours: int = DEFAULT_NEIGHBOURS
+    """`CANCER_ALPHA_NEIGHBOURS`: how many of the most similar training samples the explain page lists (1 to
+    engine.neighbours.MAX_K)."""
 
     @property
     def production(self) -> bool:
@@ -166,10 +179,22 @@ class Settings:
             trusted_proxy_hops=integer("trusted_proxy_hops", 0),
             metrics_token=get("metrics_token"),
             metrics_allow=get("metrics_allow", "127.0.0.1/32,::1/128"),
+            batch_chunk_samples=integer("batch_chunk_samples", 5000),
+            prometheus_url=get("prometheus_url"),
+            log_format=get("log_format"),  # default set below, from the mode after overrides
+            neighbours=integer("neighbours", DEFAULT_NEIGHBOURS),
         )
         values.update(overrides)
         for key in ("var_dir", "models_dir", "data_dir"):  # overrides may come as text
             values[key] = Path(values[key])
+        if values["log_format"] is None:
+            values["log_format"] = "json" if values["env"] == PRODUCTION_ENV else "text"
+        if values["log_format"] not in ("json", "text"):
+            raise SettingsError(f"{PREFIX}LOG_FORMAT must be json or text, not {values['log_format']!r}")
+        if values["batch_chunk_samples"] < 1:
+            raise SettingsError(f"{PREFIX}BATCH_CHUNK_SAMPLES must be at least 1")
+        if not 1 <= values["neighbours"] <= MAX_NEIGHBOURS:
+            raise SettingsError(f"{PREFIX}NEIGHBOURS must be from 1 to {MAX_NEIGHBOURS}, not {values['neighbours']}")
         settings = cls(**values)
         if settings.production:
             settings.check_production()

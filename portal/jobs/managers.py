@@ -11,7 +11,7 @@ import flask
 from dash import CeleryManager, DiskcacheManager
 from flask_login import current_user
 
-from portal import dash_requests
+from portal import dash_requests, json_logs
 from portal.accounts.permissions import require
 from portal.core import context
 from portal.core.settings import Settings
@@ -24,6 +24,8 @@ MANAGER = "cancer_alpha_background_manager"
 def make_celery(settings: Settings):
     from celery import Celery
 
+    if settings.log_format == "json":
+        json_logs.install_for_celery()  # the worker and beat keep the JSON lines (Celery would use its own)
     return Celery("cancer_alpha", broker=settings.redis_url, backend=settings.redis_url)
 
 

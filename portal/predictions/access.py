@@ -17,3 +17,17 @@ def run_or_abort(run_id: str, mode: RunAccess = RunAccess.READ) -> PredictionRun
         return runs.get_run(context.get(), run_id, current_user.id, current_user.role, mode)
     except runs.RunError as error:
         flask.abort(error.status, description=str(error))
+
+
+def sample_ids(ids) -> tuple[str, str]:
+    """(run id, sample id) from the explain page's `explain-ids` store, which a request may forge: 400
+    unless it names a run and a sample as texts."""
+    if not (isinstance(ids, dict) and isinstance(ids.get("run"), str) and isinstance(ids.get("sample"), str)):
+        flask.abort(400, description="explain-ids must name a run and a sample")
+    return ids["run"], ids["sample"]
+
+
+def sample_run(ids) -> tuple[PredictionRun, str]:
+    """The run `explain-ids` names, read as the signed-in user may (4xx otherwise), and the sample id."""
+    run_id, sample_id = sample_ids(ids)
+    return run_or_abort(run_id), sample_id

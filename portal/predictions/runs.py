@@ -15,12 +15,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import and_, or_, select, update
 
-from engine import metrics
+from engine import blocks, metrics
 from engine.checksums import sha256_bytes
 from engine.predict import predict
 from engine.read_limits import release_memory
 from engine.registry import LoadedModel, RegistryError
-from engine.validation import validate
 from portal.accounts import audit
 from portal.accounts.permissions import ADMIN
 from portal.core.context import Portal
@@ -59,32 +58,57 @@ def _results_name(run_id: str) -> str:
 
 
 def save_upload(portal: Portal, user_id: int, filename: str, content: bytes, model_name: str,
-                version: int | str | None = None, *, data_use) -> UploadOutcome:
+                version: int | str | None = None, *, data_use, pseudonymous_ids: bool = False) -> UploadOutcome:
     """Validate an upload against the schema of a version of `model_name` (a number, an alias, or None
     for the default: Registry.version_of); record it with its data-use basis; store its values only if
     valid. `data_use`: a consent.DataUse or {"basis", "reference"}; without a valid one nothing is stored
-    (RunError 400, audited as upload.refused)."""
-    use = _data_use(data_use, filename, content)
+    (RunError 400, audited as upload.refused). `pseudonymous_ids`: the uploader declared the sample ids
+    pseudonyms, not direct identifiers (they may then be a FHIR export's subject)."""
+    return save_files(portal, user_id, [(filename, content)], model_name, version, data_use=data_use,
+                      pseudonymous_ids=pseudonymous_ids)
+
+
+MAX_FILES = 16  # files in one upload: one wide file, or one a feature block (a model has a few blocks)
+
+
+def save_files(portal: Portal, user_id: int, files: list[tuple[str, bytes]], model_name: str,
+               version: int | str | None = None, *, data_use, pseudonymous_ids: bool = False) -> UploadOutcome:
+    """save_upload for one wide file or one file per feature block (engine.blocks: joined on the sample id,
+    the report says per block what is missing). The stored upload is the joined table; the record names the
+    files, their bytes together and the sha256 of the one file (of the files' sha256s, in order, for several)."""
+    filename = ", ".join(name for name, _ in files)[:255]
+    size = sum(len(content) for _, content in files)
+    use = _data_use(data_use, filename, size)
+    if not files or len(files) > MAX_FILES:
+        raise RunError(f"upload one wide file or one file per feature block (at most {MAX_FILES} files)", 400)
     try:
         model = portal.registry.load(portal.registry.version_of(model_name, version))
     except RegistryError as error:
         raise RunError(str(error), 404) from None
-    checked = validate(content, model.schema, filename=filename, label_column=LABEL_COLUMN,
-                       max_rows=portal.settings.max_rows, max_bytes=portal.settings.max_upload_bytes,
-                       max_cells=portal.settings.max_cells)
+    alternatives = (blocks.alternatives_in(portal.registry, model.version.name, model.version.version)
+                    if len(files) > 1 else ())
+    checked = blocks.validate_files(files, model.schema, label_column=LABEL_COLUMN, max_rows=portal.settings.max_rows,
+                                    max_bytes=portal.settings.max_upload_bytes, max_cells=portal.settings.max_cells,
+                                    model=model.version.name, alternatives=alternatives)
     report = checked.report.to_dict()
-    upload = Upload(user_id=user_id, filename=filename[:255], sha256=sha256_bytes(content), size_bytes=len(content),
+    digests = [sha256_bytes(content) for _, content in files]
+    digest = digests[0] if len(digests) == 1 else sha256_bytes("\n".join(digests).encode())
+    upload = Upload(user_id=user_id, filename=filename, sha256=digest, size_bytes=size,
                     n_samples=checked.report.n_samples, model_name=model.version.name,
                     model_version=model.version.version,
                     status=UploadStatus.VALID if checked.report.ok else UploadStatus.INVALID, validation=report,
-                    data_use_basis=use.basis, data_use_reference=use.reference)
+                    data_use_basis=use.basis, data_use_reference=use.reference,
+                    pseudonymous_ids=pseudonymous_ids is True)
     with portal.db.session() as session:
         session.add(upload)
     if checked.report.ok:
         _store_input(portal, upload.id, checked, model.schema.names)
-    details = {"file": filename[:255], "bytes": len(content), "samples": checked.report.n_samples,
+    details = {"file": filename, "bytes": size, "samples": checked.report.n_samples,
                "model": model.version.ref, "errors": len(checked.report.errors),
-               "warnings": len(checked.report.warnings), "data_use": use.to_dict()}
+               "warnings": len(checked.report.warnings), "data_use": use.to_dict(),
+               "pseudonymous_ids": upload.pseudonymous_ids}
+    if len(files) > 1:
+        details["files"] = len(files)
     audit.record("upload" if checked.report.ok else "upload.invalid",
                  outcome=AuditOutcome.OK if checked.report.ok else AuditOutcome.FAILED, target=upload.id,
                  details=details)
@@ -110,13 +134,13 @@ def _store_input(portal: Portal, upload_id: str, checked, names: list[str]) -> N
     portal.storage.put(_input_name(upload_id), data)
 
 
-def _data_use(data_use, filename: str, content: bytes) -> consent.DataUse:
+def _data_use(data_use, filename: str, size: int) -> consent.DataUse:
     """The upload's checked data-use basis; a refusal is audited and stores nothing."""
     try:
         return consent.parse(data_use)
     except consent.ConsentError as error:
         audit.record("upload.refused", outcome=AuditOutcome.FAILED,
-                     details={"file": filename[:255], "bytes": len(content), "field": f"data_use.{error.field}"})
+                     details={"file": filename[:255], "bytes": size, "field": f"data_use.{error.field}"})
         raise RunError(f"Not stored: {error.message}.", 400) from None
 
 
@@ -206,49 +230,94 @@ def _status(portal: Portal, run_id: str) -> str:
 
 def execute_run(portal: Portal, run_id: str, progress: Callable[[int, int], None] | None = None) -> str:
     """Run a queued prediction to its end (in a background job). Returns the final status. Only a
-    queued run starts, and only once: the claim is one atomic UPDATE."""
+    queued run starts, and only once: the claim is one atomic UPDATE. Where Celery runs (a Redis URL is
+    set) a run of more than CANCER_ALPHA_BATCH_CHUNK_SAMPLES is split into chunks for the workers
+    (portal.jobs.batch): it returns RUNNING once they are dispatched, and the run page follows the record."""
+    from portal.jobs import batch  # batch builds on this module's steps
+
     claimed, run = states.claim(portal, PredictionRun, run_id)
     if not claimed:
         return run.status if run else RunStatus.FAILED
     try:
-        status = _predict_in_chunks(portal, run, progress)
+        if batch.is_chunked(portal.settings, run):
+            batch.dispatch(portal, run)
+            return RunStatus.RUNNING
+        status = _predict_in_one_process(portal, run, progress)
     except Exception as error:  # recorded for the user in plain words; the trace goes to the log only
         log.exception("prediction run %s failed", run_id)
-        _finish(portal, run_id, RunStatus.FAILED,
-                error=f"The run failed: {type(error).__name__}. Nothing stored was lost.")
-        audit.record("prediction.run", outcome=AuditOutcome.FAILED, target=run_id, user_id=run.user_id,
-                     actor=states.owner_email(portal, run.user_id), details={"error": type(error).__name__},
-                     db=portal.db)
+        fail_run(portal, run, error)
         return RunStatus.FAILED
     return status
 
 
-def _predict_in_chunks(portal: Portal, run: PredictionRun, progress) -> str:
+def fail_run(portal: Portal, run: PredictionRun, error: Exception) -> bool:
+    """Mark a running run FAILED with its audit entry; False (and no entry) when it had already ended,
+    so a run that several chunks fail on is recorded once."""
+    if not _finish(portal, run.id, RunStatus.FAILED,
+                   error=f"The run failed: {type(error).__name__}. Nothing stored was lost."):
+        return False
+    audit.record("prediction.run", outcome=AuditOutcome.FAILED, target=run.id, user_id=run.user_id,
+                 actor=states.owner_email(portal, run.user_id), details={"error": type(error).__name__},
+                 db=portal.db)
+    return True
+
+
+def _predict_in_one_process(portal: Portal, run: PredictionRun, progress) -> str:
+    model = checked_model(portal, run)
+    frame = portal.storage.get_frame(_input_name(run.upload_id))
+    total = len(frame)
+
+    def reported(_n: int, done: int) -> None:
+        with portal.db.session() as session:
+            session.execute(update(PredictionRun).where(PredictionRun.id == run.id).values(progress_done=done))
+        if progress:
+            progress(done, total)
+
+    results = predict_pieces(portal, run.id, model, frame, reported)
+    if results is None:
+        return _status(portal, run.id)
+    return complete_run(portal, run, model, results)
+
+
+def checked_model(portal: Portal, run: PredictionRun) -> LoadedModel:
+    """The run's model version, refused when its artifact is not the one the run was queued with."""
     model = run_model(portal, run)
     if model.version.sha256 != run.artifact_sha256:
         raise RunError("the model version's artifact changed since the run was queued")
-    frame = portal.storage.get_frame(_input_name(run.upload_id))
+    return model
+
+
+def predict_pieces(portal: Portal, run_id: str, model: LoadedModel, frame: pd.DataFrame,
+                   after_piece: Callable[[int, int], None]) -> pd.DataFrame | None:
+    """Predict stored input rows (`frame`: ids, values, out-of-range counts, labels) CHUNK samples at a
+    time, the run's status read before each piece; `after_piece(n, done)` after each (n predicted, done so
+    far of this frame). The results with the labels, or None once the run is no longer running."""
     X = frame[model.schema.names].to_numpy(dtype=float)
     ids = frame["__id__"].astype(str).tolist()
     out_of_range = frame["__out_of_range__"].to_numpy()
     parts, total = [], len(ids)
     for start in range(0, total, CHUNK):
-        if _status(portal, run.id) == RunStatus.CANCELLED:
-            return RunStatus.CANCELLED
+        if _status(portal, run_id) != RunStatus.RUNNING:
+            return None
         stop = min(start + CHUNK, total)
         parts.append(predict(model, X[start:stop], ids[start:stop], out_of_range[start:stop]).to_frame())
-        with portal.db.session() as session:
-            session.execute(update(PredictionRun).where(PredictionRun.id == run.id).values(progress_done=stop))
-        if progress:
-            progress(stop, total)
+        after_piece(stop - start, stop)
     results = pd.concat(parts, ignore_index=True)
     if "__label__" in frame:
         results.insert(1, LABEL_COLUMN, frame["__label__"].to_numpy())
+    return results
+
+
+def complete_run(portal: Portal, run: PredictionRun, model: LoadedModel, results: pd.DataFrame) -> str:
+    """Store a run's results (encrypted), summarise them, mark the run DONE and write its one
+    `prediction.run` entry. A run cancelled (or failed) meanwhile stays as it ended, without results."""
     portal.storage.put_frame(_results_name(run.id), results)
     summary = summarise(results, model.bundle.classes)
-    _finish(portal, run.id, RunStatus.DONE, summary=summary, result_path=_results_name(run.id))
+    if not _finish(portal, run.id, RunStatus.DONE, summary=summary, result_path=_results_name(run.id)):
+        portal.storage.delete(_results_name(run.id))
+        return _status(portal, run.id)
     audit.record("prediction.run", target=run.id, user_id=run.user_id, actor=states.owner_email(portal, run.user_id),
-                 details={"model": model.version.ref, "samples": total}, db=portal.db)
+                 details={"model": model.version.ref, "samples": len(results)}, db=portal.db)
     return RunStatus.DONE
 
 
@@ -270,10 +339,12 @@ def summarise(results: pd.DataFrame, classes: list[str]) -> dict:
     return summary
 
 
-def _finish(portal: Portal, run_id: str, status: RunStatus, **values) -> None:
+def _finish(portal: Portal, run_id: str, status: RunStatus, **values) -> bool:
+    """End a running run (one atomic UPDATE from RUNNING); False when it had already ended (cancelled)."""
     with portal.db.session() as session:
-        session.execute(update(PredictionRun).where(PredictionRun.id == run_id)
-                        .values(status=status, finished_at=utcnow(), **values))
+        return bool(session.execute(update(PredictionRun)
+                                    .where(PredictionRun.id == run_id, PredictionRun.status == RunStatus.RUNNING)
+                                    .values(status=status, finished_at=utcnow(), **values)).rowcount)
 
 
 def require_stored(run: PredictionRun) -> None:

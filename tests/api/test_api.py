@@ -95,8 +95,9 @@ def test_error_cases(client, key_for, held_out, app):
            "not-found")
     _error(client.post(url, data="{not json", headers={**auth(key), "Content-Type": "application/json"}), 400,
            "bad-request")
-    _error(client.post(url, data="samples=1", headers={**auth(key), "Content-Type": "text/plain"}), 415,
-           "unsupported-media-type")
+    unsupported = _error(client.post(url, data="samples=1", headers={**auth(key), "Content-Type": "text/plain"}),
+                         415, "unsupported-media-type")
+    assert "multipart/form-data" in unsupported["message"]  # predict also takes files
     _error(client.post(url, json=_body(held_out[:1] * 1001), headers=auth(key)), 422, "invalid")
     _error(client.post(url, json=_body([]), headers=auth(key)), 422, "invalid")
     _error(client.get(url, headers=auth(key)), 405, "method-not-allowed")

@@ -3,7 +3,6 @@ diskcache: upload real held-out samples, watch the run, filter, open an explanat
 from __future__ import annotations
 
 import pandas as pd
-
 from sqlalchemy import select
 
 from portal.core.models import AuditEvent

@@ -1,4 +1,5 @@
-"""The plain words of the explain page: which out-of-distribution rule fired and what it means."""
+"""The plain words of the explain page: which out-of-distribution rule fired and what it means, and where a
+call came from per feature group."""
 from __future__ import annotations
 
 import re
@@ -6,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from components.explanation_text import distribution_words
+from components.explanation_text import distribution_words, group_words
 from engine.ood import out_of_range_limit
 from engine.predict import predict
 
@@ -74,3 +75,11 @@ def test_the_engine_says_which_rule_fired(registry, tcga):
 @pytest.mark.parametrize("n_features, limit", [(678, 6.78), (60, 1)])
 def test_the_range_rule_limit(n_features, limit):
     assert out_of_range_limit(n_features) == pytest.approx(limit)
+
+
+def test_group_sums_in_words_largest_effect_first():
+    sums = {"miRNA": -0.1, "mRNA": 0.6, "methylation": 0.3}  # made-up sums: only their order and shares matter
+    text = group_words(sums, "LumA")
+    assert text.index("mRNA +0.6 (60%)") < text.index("methylation +0.3 (30%)") < text.index("miRNA -0.1 (10%)")
+    assert "toward LumA" in text
+    assert group_words({"mutation": 0.4}, "Lung") == ""  # one group compares nothing

@@ -373,3 +373,22 @@ def test_comparing_a_version_with_itself_gives_zero_differences(registry):
     assert all(r["tissue-of-origin:1"] == r["tissue-of-origin:1 (b)"] for r in same)  # no column lost
     with pytest.raises(ValueError, match="must not be"):
         figures.metrics_comparison_rows(a, a, "v1", "difference")
+
+
+# --- each omics block alone -------------------------------------------------------------------------
+
+def test_per_block_rows_and_figure_of_the_brca_model(brca_model, registry):
+    version = brca_model.version
+    per_block = version.per_block
+    rows = figures.per_block_rows(per_block)
+    assert [r["block"] for r in rows] == ["mRNA", "miRNA", "methylation", figures.ALL_BLOCKS]
+    assert [r["features"] for r in rows] == [200, 100, 400, 700]
+    assert rows[-1]["balanced_accuracy"] == round(version.metrics["balanced_accuracy"], 3)
+    assert {k for k in rows[0] if k.startswith("recall ")} == {f"recall {c}" for c in version.classes}
+    fig = figures.per_block_figure(per_block)
+    shown = serialised(fig)
+    assert [t["name"] for t in shown["data"]] == ["balanced accuracy", "macro-F1"]
+    assert list(shown["data"][0]["x"]) == [r["balanced_accuracy"] for r in rows]
+    assert list(shown["data"][1]["y"]) == [r["block"] for r in rows]
+    assert per_block["candidate"] in subtitle(fig)
+    assert all(registry.resolve(m).per_block is None for m in MODELS)  # one source each: no such view

@@ -87,6 +87,32 @@ def test_bad_file_exits_2_naming_file_row_and_column_and_leaves_registry(models,
     assert tree_digest(models) == before
 
 
+def test_predict_joins_one_file_per_block(models, gdsc, registry, tmp_path):
+    """Real held-out GDSC lines as one file per block (mutation, copy number, MSI) predict as the wide file
+    does; a block file that lacks a line exits 2 naming the line and its block."""
+    from engine.blocks import block_slug, split_frame
+
+    version = registry.resolve("tissue-of-origin")
+    ids = version.test_ids[:6]
+    wide = gdsc.X.loc[ids, version.schema.names].reset_index()
+    wide_path = tmp_path / "wide.csv"
+    wide.to_csv(wide_path, index=False)
+    paths = []
+    for group, frame in split_frame(wide, version.schema).items():
+        paths.append(tmp_path / f"{block_slug(group)}.csv")
+        frame.to_csv(paths[-1], index=False)
+    joined = run(models, "predict", "tissue-of-origin", *map(str, paths))
+    assert joined.returncode == 0, joined.stderr
+    assert joined.stdout == run(models, "predict", "tissue-of-origin", str(wide_path)).stdout
+    assert len(joined.stdout.splitlines()) == len(ids) + 1
+    pd.read_csv(paths[1], dtype=str).iloc[1:].to_csv(paths[1], index=False)  # the first line left out of a block
+    short = run(models, "predict", "tissue-of-origin", *map(str, paths))
+    assert short.returncode == 2 and "Traceback" not in short.stderr
+    second_block = list(split_frame(wide, version.schema))[1]
+    assert f"1 sample lacks the {second_block} block" in short.stderr
+    assert f"'{ids[0]}'" in short.stderr and f"not in {paths[1].name}" in short.stderr
+
+
 def test_promote_moves_an_alias_and_bad_refs_exit_2(models):
     assert run(models, "promote", "tissue-of-origin", "1", "staging").returncode == 0
     assert "production,staging" in run(models, "models", "tissue-of-origin").stdout

@@ -8,12 +8,12 @@ import pytest
 from engine import feature_labels as fl
 from engine.schema import FeatureSchema
 
-DATASETS = ("gdsc-tissue", "tcga-mirna")
+DATASETS = ("gdsc-tissue", "tcga-mirna", "tcga-brca-pam50")
 
 
 @pytest.fixture(params=DATASETS)
-def dataset(request, gdsc, tcga):
-    return {"gdsc-tissue": gdsc, "tcga-mirna": tcga}[request.param]
+def dataset(request, gdsc, tcga, brca):
+    return {"gdsc-tissue": gdsc, "tcga-mirna": tcga, "tcga-brca-pam50": brca}[request.param]
 
 
 def test_every_feature_gets_a_readable_label_that_keeps_its_raw_id(dataset):
@@ -73,6 +73,16 @@ def test_known_mirna_labels():
     assert fl.label_for("tcga-mirna", "hsa.let.7a.1").label == "let-7a-1"
     assert fl.label_for("tcga-mirna", "hsa.mir.196a.2").label == "miR-196a-2"
     assert fl.feature_label("hsa-mir-155", "miRNA").label == "miR-155"  # the miRBase spelling too
+
+
+def test_known_brca_labels():
+    expression = fl.label_for("tcga-brca-pam50", "FOXA1_3169")
+    assert expression.display == "FOXA1 expression (FOXA1_3169)" and "Entrez 3169" in expression.description
+    assert fl.label_for("tcga-brca-pam50", "hsa_mir_18a").label == "miR-18a"
+    assert "log2 RPKM" in fl.label_for("tcga-brca-pam50", "hsa_mir_18a").description
+    assert fl.label_for("tcga-brca-pam50", "FOXA1").label == "FOXA1 methylation"
+    assert fl.label_for("tcga-brca-pam50", "HLA_E").label == "HLA_E methylation"  # the id as it is, never guessed
+    assert not fl.feature_label("hsa_mir.21", "miRNA").known  # mixed separators follow no convention
 
 
 def test_by_group_and_unrecognised_ids(gdsc):

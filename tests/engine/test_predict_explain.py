@@ -6,6 +6,7 @@ import pytest
 
 from engine import explain
 from engine.predict import predict
+from tests.helpers import assert_shap_additive
 
 
 def held_out(dataset, version):
@@ -50,16 +51,10 @@ def test_wrong_width_is_refused(registry):
         predict(model, np.zeros((1, 5)), ["x"])
 
 
-def _assert_additive(bundle, X):
-    values, base = explain.shap_values(bundle, X)
-    output = explain.explained_output(bundle, X)
-    assert np.abs(values.sum(axis=1) + base - output).max() < 1e-6
-
-
 def test_linear_explanations_add_up_to_the_calibrated_logits(registry, gdsc):
     model = registry.load("tissue-of-origin")
     X, _ = held_out(gdsc, model.version)
-    _assert_additive(model.bundle, X)
+    assert_shap_additive(model.bundle, X)
     # and softmax of the explained logits is the calibrated probability
     logits = explain.explained_output(model.bundle, X)
     softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -71,7 +66,7 @@ def test_tree_explanations_add_up(tree_models, algorithm):
     result, dataset = tree_models[algorithm]
     assert result.metadata["algorithm"] == algorithm
     X = dataset.X.loc[result.metadata["split"]["test_ids"]].to_numpy(float)[:40]
-    _assert_additive(result.bundle, X)
+    assert_shap_additive(result.bundle, X)
 
 
 def test_one_sample_explanation(registry, tcga):

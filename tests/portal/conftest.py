@@ -3,28 +3,20 @@ the application factory (tests.helpers), and signed-in Flask test clients. Users
 accounts."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from sqlalchemy import create_engine, text
 
 from portal.core.db import Database
 from portal.core.settings import Settings
-from tests.helpers import POSTGRES_URL, email_of, make_settings, sign_in
+from tests.helpers import email_of, make_settings, sign_in
+from tests.local_servers import own_postgres_database
 
 
 @pytest.fixture(scope="session")
 def postgres_database():
     """A database of its own for this test session on the PostgreSQL server, dropped at the end."""
-    name = f"cancer_alpha_test_{uuid.uuid4().hex[:10]}"
-    server = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.url.set(database=name).render_as_string(hide_password=False)
-    yield url
-    with server.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    server.dispose()
+    with own_postgres_database("cancer_alpha_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from portal.access_log import loggable_path, loggable_url
+from tests.local_servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = "TCGA-AB-1234-01"  # made up
@@ -28,6 +28,8 @@ RISKY = [f"/explain/run-1/{SAMPLE}", f"/explain/run-1/{SAMPLE}?tab=context", f"/
 @pytest.mark.parametrize("target,logged", [
     (f"/explain/run-1/{SAMPLE}", "/explain/run-1/<sample>"), (f"/explain/r/{SAMPLE}/x?a=1", "/explain/r/<sample>/x"),
     (f"/login?next=/explain/r/{SAMPLE}", "/login"), ("/runs/abc", "/runs/abc"), ("/", "/"),
+    (f"/api/v1/runs/r1/samples/{SAMPLE}/fhir", "/api/v1/runs/r1/samples/<sample>/fhir"),
+    ("/api/v1/runs/r1/results?offset=5", "/api/v1/runs/r1/results"),
 ])
 def test_loggable_paths(target, logged):
     assert loggable_path(target) == logged
@@ -64,18 +66,12 @@ def test_the_development_server_logs_no_sample_ids(app, caplog):
     assert any("GET /explain/run-1/<sample> HTTP/1.1" in line for line in lines)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_gunicorn_logs_no_sample_ids_nor_cookies(tmp_path):
     (tmp_path / "tiny_app.py").write_text(  # a WSGI app made up for this test: the logger is what is tested
         "def app(environ, start_response):\n"
         "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
         "    return [b'ok']\n")
-    port, log = _free_port(), tmp_path / "access.log"
+    port, log = free_port(), tmp_path / "access.log"
     # every atom that could carry an id or a secret, whatever a deployment puts in its format
     fmt = '%(h)s "%(r)s" %(U)s q=%(q)s ref=%(f)s %({referer}i)s cookie=%({cookie}i)s auth=%({authorization}i)s %(s)s'
     env = {**os.environ, "CANCER_ALPHA_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1",

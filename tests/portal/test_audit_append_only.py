@@ -7,7 +7,6 @@ send. The entries are made-up test events."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, update

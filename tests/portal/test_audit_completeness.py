@@ -12,6 +12,7 @@ Accounts, passwords, notes and run names are made up; the samples are real held-
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -295,6 +296,16 @@ def test_uploads_predictions_downloads_and_explanations(audited, tcga, registry)
                                                      "researcher"))["sample_id"].iloc[0])
     assert f"Sample {sample}" in a.page(researcher, explain_href(run_id, sample), rid := a.request_id())
     a.one("explanation view (web)", "explanation.view", rid, actor=me, target=f"{run_id}/{sample}")
+    answer = a.callback(researcher, "explain-fhir-download.data", "explain-fhir.n_clicks", rid := a.request_id(),
+                        explain_ids__data={"run": run_id, "sample": sample})
+    served = answer.json["response"]["explain-fhir-download"]["data"]["content"].encode()
+    a.one("FHIR export (web)", "report.fhir", rid, actor=me, target=f"{run_id}/{sample}",
+          sha256=hashlib.sha256(served).hexdigest(), model=f"{MODEL}:1")
+    answer = a.callback(researcher, "explain-pdf-download.data", "explain-pdf.n_clicks", rid := a.request_id(),
+                        explain_ids__data={"run": run_id, "sample": sample})
+    served = base64.b64decode(answer.json["response"]["explain-pdf-download"]["data"]["content"])
+    a.one("PDF report (web)", "report.pdf", rid, actor=me, target=f"{run_id}/{sample}",
+          sha256=hashlib.sha256(served).hexdigest(), model=f"{MODEL}:1")
 
     answer = a.callback(researcher, "run-share-message.children", "run-share-submit.n_clicks", rid := a.request_id(),
                         run_share_emails__value=other, run_id__data=run_id)
@@ -323,7 +334,7 @@ def test_uploads_predictions_downloads_and_explanations(audited, tcga, registry)
     a.callback(researcher, "runs-grid.rowData", "runs-delete.submit_n_clicks", rid := a.request_id(), **selected)
     a.one("run deleted", "prediction.delete", rid, actor=me, target=cancelled)
     a.check_the_trail(tcga.schema.names)
-    assert len(set(a.kinds)) == len(a.kinds) == 17
+    assert len(set(a.kinds)) == len(a.kinds) == 19
 
 
 @SQLITE_ONLY
@@ -333,7 +344,7 @@ def test_the_api(audited, tcga, registry):
     a, client = audited, audited.app.server.test_client()
     keys = {role: api_keys.create_key(a.db, user_of(a.portal, role).id, "audit test")[1]
             for role in ("clinician", "analyst")}
-    a.secrets |= set(keys.values()) | {key.rsplit("_", 1)[-1] for key in keys.values()}
+    a.secrets |= set(keys.values()) | {key.split("_", 2)[2] for key in keys.values()}
     a.skip()
     ids = registry.resolve(MODEL).test_ids[:3]
     samples = [{"id": i, "features": {k: float(v) for k, v in tcga.X.loc[i].items()}} for i in ids]
@@ -346,6 +357,21 @@ def test_the_api(audited, tcga, registry):
     answer = client.post(f"/api/v1/models/{MODEL}/explain", json={"sample": samples[0]}, headers=headers)
     assert answer.status_code == 200, answer.get_data(as_text=True)
     a.one("explanation (API)", "api.explain", rid, actor=email_of("clinician"), target=f"{MODEL}:1")
+    with a.app.server.test_request_context():
+        run = finished_run(a.portal, tcga, registry, n=2, role="clinician")
+        sample = str(runs.results(a.portal, run)["sample_id"].iloc[0])
+    a.skip()
+    headers = auth(keys["clinician"]) | {"X-Request-Id": (rid := a.request_id())}
+    answer = client.get(f"/api/v1/runs/{run.id}/samples/{sample}/fhir", headers=headers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    a.one("FHIR export (API)", "report.fhir", rid, actor=email_of("clinician"), target=f"{run.id}/{sample}",
+          sha256=hashlib.sha256(answer.data).hexdigest(), key=api_keys.key_prefix(keys["clinician"]))
+    headers = auth(keys["clinician"]) | {"X-Request-Id": (rid := a.request_id())}
+    answer = client.get(f"/api/v1/runs/{run.id}/samples/{sample}/report.pdf", headers=headers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    a.one("PDF report (API)", "report.pdf", rid, actor=email_of("clinician"), target=f"{run.id}/{sample}",
+          sha256=hashlib.sha256(answer.data).hexdigest(), key=api_keys.key_prefix(keys["clinician"]))
+    a.portal.figure_exporter.close()  # its browser, started by the report
     headers = auth(keys["analyst"]) | {"X-Request-Id": (rid := a.request_id())}
     answer = client.post(f"/api/v1/models/{MODEL}/predict", json={"samples": samples, "data_use": DATA_USE},
                          headers=headers)
@@ -361,7 +387,7 @@ def test_the_api(audited, tcga, registry):
         a.one(f"API sign-in failure ({'a revoked key' if prefix else 'no key at all'})", "api.sign-in", rid,
               actor="system", outcome="failed", target=prefix, reason="invalid key")
     a.check_the_trail(tcga.schema.names)
-    assert len(set(a.kinds)) == len(a.kinds) == 5
+    assert len(set(a.kinds)) == len(a.kinds) == 7
 
 
 def _notebook_fields(**values) -> list[dict]:
@@ -528,3 +554,28 @@ def test_erasure_and_purge(audited, monkeypatch, capsys, tcga, registry):
     assert set(purged) == {run.upload_id, run.id}  # one entry for each record purged
     a.check_the_trail(tcga.schema.names)
     assert a.kinds == ["erasure", "purge"]
+
+
+@SQLITE_ONLY
+def test_what_if(audited, tcga, registry):
+    """A what-if on the explain page: one entry naming the features changed, never their values."""
+    a = audited
+    researcher = _signed_in(a.app, "researcher")
+    with a.app.server.test_request_context():
+        run = finished_run(a.portal, tcga, registry, n=3)
+    sample = str(runs.results(a.portal, run)["sample_id"].iloc[0])
+    a.skip()
+    feature = a.portal.registry.load(MODEL).schema.features[0]
+    control = {"type": "explain-whatif-value", "feature": feature.name}
+    pattern = '{"feature":["ALL"],"type":"explain-whatif-value"}'
+    answer = a.callback(researcher, "explain-whatif-result.children", "explain-whatif-apply.n_clicks",
+                        rid := a.request_id(), explain_class__value="BRCA",
+                        explain_ids__data={"run": run.id, "sample": sample},
+                        **{f"{pattern}.value": [{"id": control, "property": "value", "value": feature.maximum}],
+                           f"{pattern}.id": [{"id": control, "property": "id", "value": control}]})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    entry = a.one("what-if", "explanation.whatif", rid, actor=email_of("researcher"), target=f"{run.id}/{sample}",
+                  features=[feature.name], changes=1)
+    assert f"{feature.maximum:g}" not in json.dumps(entry.details)
+    a.check_the_trail()  # the entry names a feature (what changed), so no feature names are looked for here
+    assert a.kinds == ["what-if"]

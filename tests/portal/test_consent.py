@@ -170,7 +170,7 @@ def _post_upload(app, client, contents: str | None, basis, reference):
                for o in key.strip(".").split("...") if o]
     values = {"predict-upload.contents": contents, "predict-upload.filename": "cohort.csv",
               "predict-model.value": MODEL, "predict-version.value": 1, "predict-data-use.value": basis,
-              "predict-data-use-reference.value": reference}
+              "predict-data-use-reference.value": reference, "predict-pseudonymous.value": None}
     item = lambda i: {**i, "value": values[f"{i['id']}.{i['property']}"]}  # noqa: E731
     return client.post("/_dash-update-component", json={
         "output": key, "outputs": outputs, "inputs": [item(i) for i in spec["inputs"]],

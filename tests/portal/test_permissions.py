@@ -22,10 +22,15 @@ CALLBACK_PERMISSIONS = {
     "admin-users-message.children": "manage_users",
     "admin-deactivate-confirm.displayed": "manage_users",
     "admin-audit-grid.rowData": "view_audit",
+    "monitoring-traffic.children": "view_monitoring",
+    "monitoring-activity.children": "view_monitoring",
+    "monitoring-drift.children": "view_monitoring",  # and the drift banner
     "predict-version.options": "upload",
     "predict-version-note.children": "upload",
     "predict-template-download.data": "upload",
     "predict-example-download.data": "upload",
+    "predict-block-files.style": "upload",  # the per-block downloads shown for a version with several blocks
+    "predict-block-download.data": "upload",  # templates and examples, one file per block (zip)
     "predict-report.children": "upload",
     "predict-data-use-reference-label.children": "upload",  # the reference's label follows the chosen basis
     "predict-queued.data": "predict",
@@ -48,6 +53,12 @@ CALLBACK_PERMISSIONS = {
     "run-share-message.children": "share_runs",  # share, and revoke
     "explain-figures.children": "explain",
     "explain-context-holder.children": "explain",  # its second tab
+    "explain-fhir-download.data": "export_reports",  # Export FHIR (and the run's read access, in test_fhir_export.py)
+    "explain-pdf-download.data": "export_reports",  # Download PDF (and the run's read access, in test_pdf_report.py)
+    "explain-neighbours-holder.children": "explain",  # the similar reference samples' tab
+    "explain-whatif-holder.children": "whatif",  # the what-if tab, its rows of changes and its result
+    "explain-whatif-changes.children": "whatif",
+    "explain-whatif-result.children": "whatif",
     "explain-review-message.children": "review",
     "notebooks-form.children": "run_notebooks",
     '{"name":["ALL"],"role":"version","type":"nb-param"}.options': "run_notebooks",  # pattern-matching ids

@@ -30,7 +30,8 @@ CALLBACKS = "callbacks"  # any role; the walk posts an empty body (400), each ca
 UNKNOWN = "unknown"  # no such resource: 404 for anyone, naming the path (it reveals nothing)
 
 # Each Flask route by endpoint: who may use it. "api:<permission>" routes take an API key of a role with that
-# permission (and never a session cookie), "api-own:<permission>" the key of the run's owner or an admin too;
+# permission (and never a session cookie), "api-own:<permission>" the key of the run's owner or an admin too,
+# "api-read:<permission>" as api-own but a run the key's owner may not read answers 404 (as one that is none);
 # "<permission>" routes take a session of a role with it.
 ROUTE_ACCESS = {
     "/": SIGNED_IN,
@@ -47,6 +48,7 @@ ROUTE_ACCESS = {
     "auth.logout": PUBLIC,  # signed out it only leads to sign-in
     "health": PUBLIC,
     "api.health": PUBLIC,
+    "api.ready": PUBLIC,
     "api.openapi_document": PUBLIC,
     "api.docs": PUBLIC,
     "api.models": "api:view_models",
@@ -55,6 +57,8 @@ ROUTE_ACCESS = {
     "api.explain": "api:explain",
     "api.run": "api-own:predict",
     "api.run_results": "api-own:download",
+    "api.run_sample_fhir": "api-read:export_reports",
+    "api.run_sample_pdf": "api-read:export_reports",
     "api.not_found": UNKNOWN,
     "metrics": NETWORK,
     "notebook_files.report": "view_notebooks",
@@ -105,7 +109,7 @@ def _walk(app, tcga, registry, notebook_report: bool) -> dict:
 
 def _url(rule, walk) -> str:
     values = {"run_id": walk["run"] if rule.endpoint.startswith("api.run") else walk["notebook"], "kind": "html",
-              "name": MODEL, "path": "models", "rest": "nowhere", "filename": "print.css"}
+              "name": MODEL, "path": "models", "rest": "nowhere", "filename": "print.css", "sample_id": walk["sample"]}
     if rule.endpoint == "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>":
         return walk["script"]
     if rule.endpoint == "plotly_bundle":
@@ -145,6 +149,8 @@ def _expected(access: str, caller: str, path: str) -> set[int]:
         return {403}
     if access.startswith("api-own:") and caller not in OWNERS:
         return {403}  # another user's run, not shared with the caller
+    if access.startswith("api-read:") and caller not in OWNERS:
+        return {404}  # another user's run, not shared with the caller: as none
     return {200}
 
 
