@@ -15,7 +15,7 @@ from flask_limiter.util import get_remote_address
 from engine.registry import Registry
 from engine.settings import PROJECT_ROOT
 from portal import (access_log, dash_requests, http_errors, http_hardening, json_logs, metrics, nul_guard,
-                    plotly_bundle, private_files, request_ids, security_headers)
+                    plotly_bundle, private_files, rate_limit_storage, request_ids, security_headers)
 from portal.accounts import audit_export, first_password
 from portal.accounts import signin as auth
 from portal.accounts.users import ensure_admin
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
     auth.init_login(server)
     jobs.install_background_guard(server)
+    rate_limit_storage.register()  # the one-machine storage's scheme
     limiter = Limiter(get_remote_address, app=server, storage_uri=settings.rate_limit_storage,
                       default_limits=[], swallow_errors=True, in_memory_fallback_enabled=True,
                       key_prefix="cancer-alpha", headers_enabled=True)

@@ -8,13 +8,14 @@ A fast hash is right here, unlike for passwords: a 256-bit random secret cannot 
 adds no protection, while argon2 (with the passwords' parameters) on every API request would cost 250 to
 900 ms of CPU each (measured: 250 ms, and 870 ms on a busier 2-core machine) and cap throughput.
 
-`authenticate` reads the key's row (joined with its owner) on every request: one lookup by the unique
-prefix index (measured: 0.15 ms on SQLite, 0.7 ms on PostgreSQL over loopback, whose pool pings and
-rolls back each checkout), and the SHA-256 of the presented key, 4 µs. Nothing of it is cached, so a
-revoked key, a deactivated user's key and a changed role take effect on the next request in every process
+`authenticate` reads the key's row (joined with its owner): one lookup by the unique prefix index, and the
+SHA-256 of the presented key, 4 µs. The API does not call it per request: it keeps what it verified in each
+process (portal.accounts.verified_keys) for as long as the credential generation, one row that database
+triggers count up on any change to a key or to a user's role, state or e-mail, stands still. So a revoked
+key, a deactivated user's key and a changed role still take effect on the next request in every process
 (every gunicorn worker, the Celery worker, after a revoke from the command line or a change made directly in
-the database), with no invalidation to forget. Only the write of `last_used_at` is spared: at most once per
-`LAST_USED_INTERVAL` per key (`PortalCaches.api_key_uses` notes this process's last write).
+the database). Only the write of `last_used_at` is spared: at most once per `LAST_USED_INTERVAL` per key
+(the caller's `uses` notes this process's last write).
 """
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,9 +34,6 @@ from engine.caching import BoundedCache
 from portal.accounts.users import UserError
 from portal.core.db import Database
 from portal.core.models import ApiKey, User, utcnow
-
-if TYPE_CHECKING:  # for the annotations only: portal.core.context needs Flask, checking a key does not
-    from portal.core.context import PortalCaches
 
 KEY_PATTERN = re.compile(r"ca_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
 PREFIX_PATTERN = re.compile(r"(?:ca_)?([0-9a-f]{8})(?:_.*)?")
@@ -128,20 +125,34 @@ _LOOKUP = (select(ApiKey.id, ApiKey.key_hash, ApiKey.revoked_at, ApiKey.name, Us
            .join(User, User.id == ApiKey.user_id).where(ApiKey.prefix == bindparam("prefix")))
 
 
-def _verified(db: Database, prefix: str, presented: str) -> KeyOwner | None:
-    """The owner of the key with this prefix if `presented` is that key, it is not revoked and its user is
-    active; read from the database now (a Core query on a pooled connection: no ORM session to set up)."""
+@dataclass(frozen=True)
+class KeyState:
+    """What the database says now of the key with a prefix."""
+
+    key_hash: str
+    owner: KeyOwner | None  # None: the key is revoked or its user deactivated
+
+    def owner_of(self, presented: str) -> KeyOwner | None:
+        """The owner if `presented` is this key and it may be used."""
+        if not hmac.compare_digest(self.key_hash, hash_key(presented)):
+            return None
+        return self.owner
+
+
+def key_state(db: Database, prefix: str) -> KeyState | None:
+    """The key with this prefix as the database holds it now, or None when there is none (a Core query on
+    a pooled connection: no ORM session to set up)."""
     with db.engine.connect() as connection:
         row = connection.execute(_LOOKUP, {"prefix": prefix}).first()
-    if row is None or not hmac.compare_digest(row.key_hash, hash_key(presented)):
+    if row is None:
         return None
-    if row.revoked_at is not None or not row.active:
-        return None
-    return KeyOwner(user_id=row.user_id, email=row.email, role=row.role, key_id=row.id, prefix=prefix,
-                    key_name=row.name)
+    usable = row.revoked_at is None and row.active
+    owner = KeyOwner(user_id=row.user_id, email=row.email, role=row.role, key_id=row.id, prefix=prefix,
+                     key_name=row.name) if usable else None
+    return KeyState(row.key_hash, owner)
 
 
-def _touch(db: Database, owner: KeyOwner, uses: BoundedCache) -> None:
+def touch(db: Database, owner: KeyOwner, uses: BoundedCache) -> None:
     """Record the use, at most once per LAST_USED_INTERVAL: a write per request would serialise requests on
     the row. The in-process note spares even the UPDATE when this process wrote recently; the WHERE clause
     keeps other processes from rewriting a fresh value."""
@@ -158,18 +169,20 @@ def _touch(db: Database, owner: KeyOwner, uses: BoundedCache) -> None:
         ).values(last_used_at=now))
 
 
-def authenticate(db: Database, presented: str, caches: PortalCaches) -> KeyOwner | None:
+def well_formed_prefix(presented) -> str | None:
+    """The prefix of a presented credential that has a key's form, or None."""
+    match = KEY_PATTERN.fullmatch(presented) if isinstance(presented, str) else None
+    return match.group(1) if match else None
+
+
+def authenticate(db: Database, presented: str, uses: BoundedCache) -> KeyOwner | None:
     """The owner of a presented key, or None when the key is malformed, unknown, wrong, revoked, or its
-    user is deactivated: as the database says now. `caches` are the portal's: the last write of a key's
-    use is noted in `caches.api_key_uses`."""
-    if not isinstance(presented, str):
-        return None
-    match = KEY_PATTERN.fullmatch(presented)
-    if match is None:
-        return None
-    owner = _verified(db, match.group(1), presented)
+    user is deactivated: as the database says now. The use is noted in `uses` (see touch)."""
+    prefix = well_formed_prefix(presented)
+    state = key_state(db, prefix) if prefix else None
+    owner = state.owner_of(presented) if state else None
     if owner is not None:
-        _touch(db, owner, caches.api_key_uses)
+        touch(db, owner, uses)
     return owner
 
 
@@ -185,7 +198,7 @@ def list_keys(db: Database, user_id: int | None = None) -> list[ApiKey]:
 def revoke_key(db: Database, key_id_or_prefix: int | str, user_id: int | None = None) -> ApiKey:
     """Revoke a key, by id (an int) or by prefix (a str: `1a2b3c4d`, `ca_1a2b3c4d_…` or the whole key).
     With user_id, only that user's key (else "no such key", whether it exists or not). Takes effect on the
-    next request in every process: `authenticate` reads the key's state each time."""
+    next request in every process: the credential generation counts the change (portal.accounts.verified_keys)."""
     if isinstance(key_id_or_prefix, int) and not isinstance(key_id_or_prefix, bool):
         if not 0 < key_id_or_prefix <= MAX_KEY_ID:
             raise UserError("no such key")

@@ -50,8 +50,12 @@ def record(action: str, outcome: AuditOutcome = AuditOutcome.OK, target: str | N
                user_id=user_id, actor=actor or "system", ip=request_ids.client_address(),
                request_id=request_ids.current())
     # Core statements, not an ORM unit of work: the API writes one entry per request, and the session's
-    # flush machinery cost about three times the insert itself.
-    audit_chain.append((db or context.get().db).engine, row)
+    # flush machinery cost about three times the insert itself. A request's entry goes through its
+    # process's group commit (portal.accounts.audit_writer), which returns once the entry is committed.
+    if db is None:
+        context.get().audit_writer.append(row)
+    else:
+        audit_chain.append(db.engine, row)
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,10 @@ def presented_key() -> str | None:
 
 
 def verified() -> KeyOwner | None:
-    """The owner of the request's key when the key is valid now (portal.accounts.api_keys.authenticate),
-    else None (no key, a malformed, unknown, wrong or revoked key, a deactivated user)."""
+    """The owner of the request's key when the key is valid now (portal.accounts.verified_keys), else None
+    (no key, a malformed, unknown, wrong or revoked key, a deactivated user)."""
     environ = flask.request.environ
     if _ENVIRON_KEY not in environ:
         key = presented_key()
-        portal = context.get()
-        environ[_ENVIRON_KEY] = api_keys.authenticate(portal.db, key, portal.caches) if key else None
+        environ[_ENVIRON_KEY] = context.get().verified_keys.authenticate(key) if key else None
     return environ[_ENVIRON_KEY]

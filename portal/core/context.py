@@ -11,6 +11,8 @@ import flask
 
 from engine.caching import BoundedCache
 from engine.registry import Registry
+from portal.accounts.audit_writer import AuditWriter
+from portal.accounts.verified_keys import VerifiedKeys
 from portal.core.db import Database
 from portal.core.settings import Settings
 from portal.core.storage import Storage
@@ -43,8 +45,6 @@ class PortalCaches:
     """The API's per-version arrays (feature names, value getter, bounds) for reading request bodies."""
     api_document: BoundedCache = field(default_factory=lambda: BoundedCache(1))
     """The generated OpenAPI document."""
-    api_key_uses: BoundedCache = field(default_factory=lambda: BoundedCache(10_000))
-    """When this process last wrote a key's last_used_at (written at most once a minute per key)."""
     notebook_catalog: BoundedCache = field(default_factory=lambda: BoundedCache(1))
     """The notebooks and their parameters, keyed by the files' names and modification times."""
     drift: BoundedCache = field(default_factory=lambda: BoundedCache(16, ttl=300))
@@ -62,10 +62,18 @@ class Portal:
     caches: PortalCaches = field(default_factory=PortalCaches)
     figure_exporter: FigureExporter = field(default_factory=FigureExporter)
     """The one kaleido browser of this portal's process for the PDF reports' figures, started on first use."""
+    audit_writer: AuditWriter = field(default=None)
+    """This process's group commit of the audit entries its requests record."""
+    verified_keys: VerifiedKeys = field(default=None)
+    """The API keys this process verified, held while the credential generation stands still."""
 
     def __post_init__(self):
         if self.storage is None:
             self.storage = Storage(self.settings)
+        if self.audit_writer is None:
+            self.audit_writer = AuditWriter(self.db.engine)
+        if self.verified_keys is None:
+            self.verified_keys = VerifiedKeys(self.db)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Portal":

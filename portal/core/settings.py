@@ -105,7 +105,7 @@ class Settings:
 
     @property
     def rate_limit_storage(self) -> str:
-        return self.redis_url or "memory://"
+        return self.redis_url or "cancer-alpha-memory://"  # portal.rate_limit_storage (one machine)
 
     @property
     def storage_dir(self) -> Path:

@@ -1,29 +1,29 @@
-"""API keys on SQLite and PostgreSQL: made once, stored as a hash, checked against the database on every
-request, so that a revocation, a deactivation or a role change applies on the next request in every process
-(two portals on one database stand for two workers), listed and revoked from the command line and from the
-Account page."""
+"""API keys on SQLite and PostgreSQL: made once, stored as a hash, verified answers kept in each process while
+the credential generation stands still, so that a revocation, a deactivation or a role change, made by the
+portal or directly in the database, applies on the next request in every process (two VerifiedKeys on one
+database stand for two workers), listed and revoked from the command line and from the Account page."""
 from __future__ import annotations
 
 import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
-from portal.accounts.api_keys import KeyOwner, authenticate, create_key, hash_key, list_keys, revoke_key
+from portal.accounts.api_keys import KeyOwner, create_key, hash_key, list_keys, revoke_key
+from portal.accounts.verified_keys import VerifiedKeys
 from portal.accounts.users import UserError, create_user, find_user, set_active, set_role
 from portal.app import create_app
-from portal.core.context import PortalCaches
-from portal.core.models import ApiKey, AuditEvent, utcnow
+from portal.core.models import ApiKey, AuditEvent, User, utcnow
 from tests.helpers import PASSWORD, auth, email_of
 
 KEY = re.compile(r"ca_[0-9a-f]{8}_[A-Za-z0-9_-]{43}")
 
 
 @pytest.fixture
-def caches():
-    """One process's caches (a portal's)."""
-    return PortalCaches()
+def verified(keys_db):
+    """One process's verified keys (a portal's)."""
+    return VerifiedKeys(keys_db)
 
 
 @pytest.fixture
@@ -41,11 +41,11 @@ def _row(db, key_id) -> ApiKey:
         return session.get(ApiKey, key_id)
 
 
-def test_create_then_authenticate(keys_db, owner, caches):
+def test_create_then_authenticate(keys_db, owner, verified):
     row, key = create_key(keys_db, owner.id, "  analysis server  ")
     assert KEY.fullmatch(key) and key.startswith(f"ca_{row.prefix}_")
     assert row.name == "analysis server" and row.user_id == owner.id and row.revoked_at is None
-    assert authenticate(keys_db, key, caches) == KeyOwner(
+    assert verified.authenticate(key) == KeyOwner(
         user_id=owner.id, email="owner@example.org", role="researcher", key_id=row.id, prefix=row.prefix,
         key_name="analysis server")
 
@@ -65,30 +65,30 @@ def test_only_a_hash_is_stored(keys_db, owner):
     "ca_1234567_" + "a" * 43, "ca_12345678_" + "a" * 42, "ca_12345678_" + "a" * 44, "ca_12345678_" + "a" * 42 + "!",
     " ca_12345678_" + "a" * 43, "ca_12345678_" + "a" * 43 + "\n", "x" * 10_000,
 ])
-def test_malformed_strings_are_refused(keys_db, owner, caches, presented):
-    assert authenticate(keys_db, presented, caches) is None
+def test_malformed_strings_are_refused(keys_db, owner, verified, presented):
+    assert verified.authenticate(presented) is None
 
 
-def test_wrong_secret_and_unknown_prefix(keys_db, owner, caches):
+def test_wrong_secret_and_unknown_prefix(keys_db, owner, verified):
     row, key = create_key(keys_db, owner.id, "k")
     wrong_secret = key[:-1] + ("A" if key[-1] != "A" else "B")
-    assert authenticate(keys_db, wrong_secret, caches) is None
+    assert verified.authenticate(wrong_secret) is None
     unknown_prefix = f"ca_{'0' * 8 if row.prefix != '0' * 8 else '1' * 8}_{key.split('_', 2)[2]}"
-    assert authenticate(keys_db, unknown_prefix, caches) is None
-    assert authenticate(keys_db, key, caches) is not None  # the wrong secret changed nothing
-    assert authenticate(keys_db, wrong_secret, caches) is None  # nor does the right one just before help it
+    assert verified.authenticate(unknown_prefix) is None
+    assert verified.authenticate(key) is not None  # the wrong secret changed nothing
+    assert verified.authenticate(wrong_secret) is None  # nor does the right one just before help it
 
 
-def test_revocation_takes_effect_at_once(keys_db, owner, caches):
+def test_revocation_takes_effect_at_once(keys_db, owner, verified):
     row, key = create_key(keys_db, owner.id, "k")
     other, other_key = create_key(keys_db, owner.id, "other")
-    assert authenticate(keys_db, key, caches) is not None
+    assert verified.authenticate(key) is not None
     revoked = revoke_key(keys_db, row.prefix)
     assert revoked.revoked_at is not None
-    assert authenticate(keys_db, key, caches) is None
-    assert authenticate(keys_db, other_key, caches) is not None
+    assert verified.authenticate(key) is None
+    assert verified.authenticate(other_key) is not None
     revoke_key(keys_db, other.id)  # by id works too
-    assert authenticate(keys_db, other_key, caches) is None
+    assert verified.authenticate(other_key) is None
     listed = {k.prefix: k for k in list_keys(keys_db, owner.id)}
     assert set(listed) == {row.prefix, other.prefix} and all(k.revoked_at for k in listed.values())
 
@@ -104,43 +104,114 @@ def test_revoke_by_shown_form_and_unknown(keys_db, owner):
             revoke_key(keys_db, unknown)
 
 
-def test_a_user_can_revoke_only_their_own_keys(keys_db, owner, caches):
+def test_a_user_can_revoke_only_their_own_keys(keys_db, owner, verified):
     other = create_user(keys_db, "other@example.org", "Other", "analyst", PASSWORD)
     row, key = create_key(keys_db, owner.id, "k")
     for handle in (row.id, row.prefix):
         with pytest.raises(UserError, match="no such key"):
             revoke_key(keys_db, handle, user_id=other.id)
-    assert authenticate(keys_db, key, caches) is not None and _row(keys_db, row.id).revoked_at is None
+    assert verified.authenticate(key) is not None and _row(keys_db, row.id).revoked_at is None
     assert revoke_key(keys_db, row.id, user_id=owner.id).revoked_at is not None
 
 
 def test_deactivation_and_role_changes_apply_in_every_process(keys_db, owner):
-    first, second = PortalCaches(), PortalCaches()  # two processes' caches: nothing to clear in either
+    first, second = VerifiedKeys(keys_db), VerifiedKeys(keys_db)  # two processes': nothing to clear in either
     row, key = create_key(keys_db, owner.id, "k")
-    assert authenticate(keys_db, key, first).role == authenticate(keys_db, key, second).role == "researcher"
+    assert first.authenticate(key).role == second.authenticate(key).role == "researcher"
     set_active(keys_db, owner.id, False)
-    assert authenticate(keys_db, key, first) is None and authenticate(keys_db, key, second) is None
+    assert first.authenticate(key) is None and second.authenticate(key) is None
     set_active(keys_db, owner.id, True)
     set_role(keys_db, owner.id, "analyst")
-    assert authenticate(keys_db, key, first).role == authenticate(keys_db, key, second).role == "analyst"
+    assert first.authenticate(key).role == second.authenticate(key).role == "analyst"
     revoke_key(keys_db, row.id)  # as the command line would, in a third process
-    assert authenticate(keys_db, key, first) is None and authenticate(keys_db, key, second) is None
+    assert first.authenticate(key) is None and second.authenticate(key) is None
 
 
-def test_last_used_is_written_at_most_once_a_minute(keys_db, owner, caches):
+class LookupCounter:
+    """Counts the statements that read a key's row (portal.accounts.api_keys.key_state) on an engine."""
+
+    def __init__(self, engine):
+        self.count = 0
+        event.listen(engine, "before_cursor_execute", self._seen)
+        self._engine = engine
+
+    def _seen(self, _connection, _cursor, statement, *_):
+        self.count += "FROM api_keys JOIN users" in statement
+
+    def close(self):
+        event.remove(self._engine, "before_cursor_execute", self._seen)
+
+
+def test_a_kept_answer_spares_the_row_until_the_generation_moves(keys_db, owner, verified):
+    row, key = create_key(keys_db, owner.id, "k")
+    lookups = LookupCounter(keys_db.engine)
+    try:
+        assert verified.authenticate(key) is not None and lookups.count == 1
+        for _ in range(5):
+            assert verified.authenticate(key) is not None
+        assert verified.authenticate(key[:-1] + ("A" if key[-1] != "A" else "B")) is None  # wrong secret: no read
+        assert lookups.count == 1
+        with keys_db.session() as session:  # last_used_at, a password: the generation stands still
+            session.get(ApiKey, row.id).last_used_at = utcnow() - timedelta(minutes=5)
+            session.get(User, owner.id).last_login_at = utcnow()
+        assert verified.authenticate(key) is not None and lookups.count == 1
+        create_key(keys_db, owner.id, "another")  # a new key moves nothing either
+        assert verified.authenticate(key) is not None and lookups.count == 1
+        set_role(keys_db, owner.id, "clinician")
+        assert verified.authenticate(key).role == "clinician" and lookups.count == 2
+    finally:
+        lookups.close()
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP",
+    "UPDATE users SET active = false",
+    "DELETE FROM api_keys",
+    "UPDATE api_keys SET key_hash = 'x'",
+])
+def test_a_change_made_in_the_database_itself_applies_on_the_next_request(keys_db, owner, change):
+    """An operator's statement in the database's own shell, past the portal: the triggers count it."""
+    first, second = VerifiedKeys(keys_db), VerifiedKeys(keys_db)
+    _, key = create_key(keys_db, owner.id, "k")
+    assert first.authenticate(key) is not None and second.authenticate(key) is not None
+    with keys_db.engine.begin() as connection:
+        connection.execute(text(change))
+    assert first.authenticate(key) is None and second.authenticate(key) is None
+
+
+def test_a_role_changed_in_the_database_itself_applies_on_the_next_request(keys_db, owner, verified):
+    _, key = create_key(keys_db, owner.id, "k")
+    assert verified.authenticate(key).role == "researcher"
+    with keys_db.engine.begin() as connection:
+        connection.execute(text("UPDATE users SET role = 'analyst'"))
+    assert verified.authenticate(key).role == "analyst"
+
+
+def test_an_unreadable_generation_reads_the_row_every_time(keys_db, owner, verified):
+    """With the generation's row gone (nothing to trust), every request reads the key again: still right."""
+    row, key = create_key(keys_db, owner.id, "k")
+    with keys_db.engine.begin() as connection:
+        connection.execute(text("DELETE FROM credential_generation"))
+    assert verified.generation() is None
+    assert verified.authenticate(key) is not None
+    revoke_key(keys_db, row.id)
+    assert verified.authenticate(key) is None
+
+
+def test_last_used_is_written_at_most_once_a_minute(keys_db, owner, verified):
     row, key = create_key(keys_db, owner.id, "k")
     assert _row(keys_db, row.id).last_used_at is None
     before = utcnow()
-    authenticate(keys_db, key, caches)
+    verified.authenticate(key)
     first = _row(keys_db, row.id).last_used_at
     assert first is not None and first >= before - timedelta(seconds=1)
-    authenticate(keys_db, key, caches)
+    verified.authenticate(key)
     assert _row(keys_db, row.id).last_used_at == first
-    authenticate(keys_db, key, PortalCaches())  # another process: the UPDATE's condition spares a fresh value
+    VerifiedKeys(keys_db).authenticate(key)  # another process: the UPDATE's condition spares a fresh value
     assert _row(keys_db, row.id).last_used_at == first
     with keys_db.session() as session:  # two minutes later
         session.get(ApiKey, row.id).last_used_at = first - timedelta(minutes=2)
-    authenticate(keys_db, key, PortalCaches())
+    VerifiedKeys(keys_db).authenticate(key)
     assert _row(keys_db, row.id).last_used_at > first - timedelta(minutes=2)
 
 
@@ -165,7 +236,7 @@ def test_names_and_the_active_key_limit(keys_db, owner):
         create_key(keys_db, other.id, "k")
 
 
-def test_keys_cli(keys_db, owner, database_url, monkeypatch, tmp_path, capsys, caches):
+def test_keys_cli(keys_db, owner, database_url, monkeypatch, tmp_path, capsys, verified):
     import logging
 
     from portal.cli import main
@@ -179,7 +250,7 @@ def test_keys_cli(keys_db, owner, database_url, monkeypatch, tmp_path, capsys, c
     assert len(keys) == 1 and "shown only now" in out
     key = keys[0]
     prefix = key[3:11]
-    assert authenticate(keys_db, key, caches).email == "owner@example.org"
+    assert verified.authenticate(key).email == "owner@example.org"
 
     assert main(["keys", "list"]) == 0
     listing = capsys.readouterr().out
@@ -191,7 +262,7 @@ def test_keys_cli(keys_db, owner, database_url, monkeypatch, tmp_path, capsys, c
     assert main(["keys", "revoke", prefix]) == 0
     assert "revoked" in capsys.readouterr().out
     # the command line is another process: a portal refuses the key as soon as it reads it again
-    assert authenticate(keys_db, key, PortalCaches()) is None
+    assert VerifiedKeys(keys_db).authenticate(key) is None
     assert main(["keys", "list"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if prefix in line)
     assert line.rstrip().endswith("UTC")  # the revoked column is filled
@@ -235,7 +306,7 @@ def _revoke(app, client, key_id):
 
 
 def test_account_page_creates_and_revokes_own_keys(app, client_for, db):
-    caches = app.server.extensions["cancer_alpha"].caches
+    verified = app.server.extensions["cancer_alpha"].verified_keys
     researcher = client_for("researcher")
     app.server.test_client().get("/health")
     response = _create(app, researcher, "laptop")
@@ -244,7 +315,7 @@ def test_account_page_creates_and_revokes_own_keys(app, client_for, db):
     keys = KEY.findall(body)
     assert len(keys) == 1 and "Copy it now: it is not shown again" in body and "account-new-key" in body
     key = keys[0]
-    owner = authenticate(db, key, caches)
+    owner = verified.authenticate(key)
     assert owner.email == "researcher@example.org" and owner.role == "researcher" and owner.key_name == "laptop"
     grid = response.json["response"]["account-keys-grid"]["rowData"]
     assert grid == [{"name": "laptop", "key": f"ca_{owner.prefix}_…", "created": grid[0]["created"],
@@ -255,11 +326,11 @@ def test_account_page_creates_and_revokes_own_keys(app, client_for, db):
     # another user cannot revoke it: their call changes nothing
     refused = _revoke(app, client_for("clinician"), owner.key_id)
     assert refused.status_code == 200 and "no such key" in refused.get_data(as_text=True)
-    assert authenticate(db, key, caches) is not None and _row(db, owner.key_id).revoked_at is None
+    assert verified.authenticate(key) is not None and _row(db, owner.key_id).revoked_at is None
 
     done = _revoke(app, researcher, owner.key_id)
     assert done.status_code == 200 and "is revoked" in done.get_data(as_text=True)
-    assert authenticate(db, key, caches) is None
+    assert verified.authenticate(key) is None
     assert done.json["response"]["account-revoke-key"]["options"] == []
     assert done.json["response"]["account-keys-grid"]["rowData"][0]["status"].startswith("revoked ")
 

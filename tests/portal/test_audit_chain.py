@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 
 from engine.settings import PROJECT_ROOT as ROOT
 from portal.accounts import audit, audit_chain
+from portal.accounts.audit_writer import AuditWriter
 from portal.core.db import Database
 from portal.core.models import AuditEvent, utcnow
 
@@ -94,6 +95,68 @@ def test_concurrent_writers_never_fork_the_chain(migrated_db):
     with db.engine.connect() as connection:  # every entry names a different predecessor: one chain
         links = connection.execute(select(func.count(func.distinct(AuditEvent.prev_hash)))).scalar()
     assert links == writers * each
+
+
+def _row(actor: str, k: int, user_id: int | None = None) -> dict:
+    return dict(at=utcnow(), action="test.event", outcome="ok", target=f"thing-{k}", details={"k": k, "note": "made-up"},
+                user_id=user_id, actor=actor, ip=None, request_id=None)
+
+
+def test_group_committed_entries_stay_one_chain_with_other_writers(migrated_db):
+    """Two writers (as two gunicorn workers would have) and plain appends (as the Celery worker makes),
+    from 12 threads at once: every entry is written once, in one unbroken chain, and the writers put
+    several entries in one transaction."""
+    db = migrated_db
+    writers = [AuditWriter(db.engine), AuditWriter(db.engine)]
+    each, errors = 20, []
+
+    def write(who: int) -> None:
+        try:
+            for k in range(each):
+                row = _row(f"thread-{who}@example.org", k)
+                if who < 10:
+                    writers[who % 2].append(row)
+                else:
+                    audit_chain.append(db.engine, row)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    verdict = audit_chain.verify(db.engine)
+    assert verdict.ok and verdict.entries == 12 * each
+    assert sum(w.entries for w in writers) == 10 * each
+    assert sum(w.batches for w in writers) < 10 * each  # some transactions held several entries
+
+
+def test_a_failing_entry_fails_only_its_own_request(migrated_db):
+    """An entry the database refuses (a user id that does not exist: a foreign key) raises in the request
+    that handed it in; the entries batched with it are written."""
+    db, writer = migrated_db, AuditWriter(migrated_db.engine)
+    outcomes: dict[int, str] = {}
+    start = threading.Barrier(6)
+
+    def write(k: int) -> None:
+        start.wait()
+        try:
+            writer.append(_row("batch@example.org", k, user_id=987_654 if k == 3 else None))
+            outcomes[k] = "written"
+        except Exception as error:
+            outcomes[k] = type(error).__name__
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.pop(3) == "IntegrityError"
+    assert set(outcomes.values()) == {"written"}
+    verdict = audit_chain.verify(db.engine)
+    assert verdict.ok and verdict.entries == 5
 
 
 def test_the_migration_chains_the_entries_written_before_it(database_url):

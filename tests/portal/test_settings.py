@@ -18,7 +18,7 @@ STORAGE_KEY = Fernet.generate_key().decode()  # made up for these tests
 def test_defaults_serve_one_machine(tmp_path):
     settings = Settings.from_env({"CANCER_ALPHA_VAR_DIR": str(tmp_path)})
     assert settings.database_url == f"sqlite:///{tmp_path / 'portal.db'}"
-    assert settings.rate_limit_storage == "memory://" and settings.redis_url is None
+    assert settings.rate_limit_storage == "cancer-alpha-memory://" and settings.redis_url is None
     assert not settings.production and (settings.host, settings.port) == ("127.0.0.1", 8050)
 
 
