@@ -7,19 +7,17 @@ and a process killed at any moment loses no entry of a request it answered. Unde
 concurrent requests share one transaction, one lock and one commit: on SQLite an entry costs about a fifth
 of the CPU it took alone, on PostgreSQL a round trip per batch instead of five per entry.
 
-Nobody waits on purpose: a batch is whatever arrived during the previous write. The thread ends after
-IDLE_SECONDS without entries (it is started again by the next one, and after a fork in the child, which
-inherits no threads), so an idle portal, or a test's, holds no thread and no database connection."""
+The thread (portal.batching) ends after IDLE_SECONDS without entries, and with it the connection it kept."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection, Engine
 
 from portal.accounts import audit_chain
+from portal.batching import BatchingThread
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 2.0
@@ -41,61 +39,33 @@ class _Pending:
 class AuditWriter:
     def __init__(self, engine: Engine):
         self._engine = engine
-        self._lock = threading.Lock()
-        self._arrived = threading.Condition(self._lock)
-        self._queue: list[_Pending] = []
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
+        self._connection: Connection | None = None  # the writer thread's, kept between batches
+        self._batches = BatchingThread(self._write, "audit-writer", MAX_BATCH, IDLE_SECONDS, self._close)
         self.batches = 0  # transactions written, and entries in them: for benchmarks and tests
         self.entries = 0
 
     def append(self, row: dict) -> None:
         """Add the entry to the chain; returns once it is committed, raises what the write raised."""
         pending = _Pending(row)
-        with self._lock:
-            if self._pid != os.getpid():  # a forked child: the parent's thread and queue are not ours
-                self._pid, self._thread, self._queue = os.getpid(), None, []
-            self._queue.append(pending)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
-                self._thread.start()
-            else:
-                self._arrived.notify()
+        self._batches.submit(pending)
         if not pending.done.wait(WAIT_SECONDS):
             raise AuditNotWritten(f"the audit entry was not written within {WAIT_SECONDS:.0f} s")
         if pending.error is not None:
             raise pending.error
 
-    def _run(self) -> None:
-        connection: Connection | None = None
-        try:
-            while True:
-                with self._lock:
-                    if not self._queue:
-                        self._arrived.wait(IDLE_SECONDS)
-                    if not self._queue:
-                        self._thread = None  # under the lock: the next append starts a new thread
-                        return
-                    batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                connection = self._write(connection, batch)
-        finally:
-            if connection is not None:
-                connection.close()
-
-    def _write(self, connection: Connection | None, batch: list[_Pending]) -> Connection | None:
+    def _write(self, batch: list[_Pending]) -> None:
         """Write the batch on the kept connection; on a failure write each entry alone on a new one, so
-        one bad entry or a dropped connection fails no other request. Returns the connection to keep."""
+        one bad entry or a dropped connection fails no other request."""
         try:
-            connection = connection or self._engine.connect()
-            with connection.begin():
-                audit_chain.append_rows(connection, [p.row for p in batch])
+            self._connection = self._connection or self._engine.connect()
+            with self._connection.begin():
+                audit_chain.append_rows(self._connection, [p.row for p in batch])
             self.batches, self.entries = self.batches + 1, self.entries + len(batch)
         except Exception:
             log.warning("an audit batch of %d failed; writing its entries one by one", len(batch), exc_info=True)
-            if connection is not None:
-                connection.invalidate()
-                connection.close()
-            connection = None
+            if self._connection is not None:
+                self._connection.invalidate()
+            self._close()
             for pending in batch:
                 try:
                     audit_chain.append(self._engine, pending.row)
@@ -103,4 +73,8 @@ class AuditWriter:
                     pending.error = error
         for pending in batch:
             pending.done.set()
-        return connection
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -2,6 +2,11 @@
 diskcache (a folder under var/) by default, Redis when a Redis URL is set. Keys are the artifact's
 sha256, the request's options and the sample's values; entries hold no sample ids.
 
+Writes are off the response path: a request hands its new entries to the cache's writer thread
+(portal.batching) and answers; until they are stored this process reads them from `_pending`, so a repeated
+sample is a hit at once here and in other processes once written. When writes fall behind by MAX_PENDING
+entries new ones are dropped: an entry is no record, and losing one costs one prediction.
+
 A cache that fails (Redis down) is off, not an error: lookups miss and nothing is stored, so the API
 answers from the model. After a failure the cache is left alone for RETRY_SECONDS (no request waits on a
 dead connection), then tried again; the outage and its end are each logged once, not per request."""
@@ -15,11 +20,13 @@ import time
 
 import numpy as np
 
+from portal.batching import BatchingThread
 from portal.core.redis_client import connect
 
 log = logging.getLogger(__name__)
 TTL_SECONDS = 24 * 3600
 RETRY_SECONDS = 5.0
+MAX_PENDING = 10_000
 
 
 def cache_key(sha256: str, options: str, row: np.ndarray) -> str:
@@ -37,6 +44,8 @@ class ResultCache:
             self._redis, self._disk = None, diskcache.Cache(str(folder), size_limit=512 * 1024 * 1024)
         self._off_until = None  # monotonic time until which the cache is off after a failure; None: on
         self._lock = threading.Lock()
+        self._pending: dict[str, dict] = {}  # handed to the writer, not stored yet
+        self._writes = BatchingThread(self._store, "result-cache-writer")
 
     @property
     def available(self) -> bool:
@@ -44,6 +53,13 @@ class ResultCache:
             return self._off_until is None or time.monotonic() >= self._off_until
 
     def get_many(self, keys: list[str]) -> list[dict | None]:
+        found = self._read(keys)
+        with self._lock:
+            if self._pending:
+                found = [self._pending.get(k) if f is None else f for k, f in zip(keys, found)]
+        return found
+
+    def _read(self, keys: list[str]) -> list[dict | None]:
         if not self.available:
             return [None] * len(keys)
         try:
@@ -58,21 +74,35 @@ class ResultCache:
         return found
 
     def set_many(self, items: dict[str, dict]) -> None:
-        if not self.available:
+        """Hand the entries to the writer and return at once."""
+        if not items or not self.available:
             return
+        with self._lock:
+            if len(self._pending) + len(items) > MAX_PENDING:
+                return
+            self._pending.update(items)
+        self._writes.submit(items)
+
+    def _store(self, batch: list[dict[str, dict]]) -> None:
+        """The writer thread: store what requests handed in, in one round trip or transaction."""
+        items = {key: value for part in batch for key, value in part.items()}
         try:
             if self._redis is not None:
-                pipe = self._redis.pipeline()
+                pipe = self._redis.pipeline(transaction=False)
                 for key, value in items.items():
                     pipe.set(key, json.dumps(value), ex=TTL_SECONDS)
                 pipe.execute()
             else:
-                for key, value in items.items():
-                    self._disk.set(key, value, expire=TTL_SECONDS)
+                with self._disk.transact():
+                    for key, value in items.items():
+                        self._disk.set(key, value, expire=TTL_SECONDS)
+            self._answered()
         except Exception as error:
             self._failed(error)
-            return
-        self._answered()
+        finally:
+            with self._lock:
+                for key in items:
+                    self._pending.pop(key, None)
 
     def _failed(self, error: Exception) -> None:
         with self._lock:
