@@ -235,6 +235,7 @@ class Registry:
         self.root = Path(root or settings.models_dir())
         self._versions: BoundedCache[tuple[dict, FeatureSchema]] = BoundedCache(self.VERSIONS_KEPT)
         self._bundles: BoundedCache[ModelBundle] = BoundedCache(self.MODELS_KEPT)
+        self._alias_files: BoundedCache[dict[str, int]] = BoundedCache(self.VERSIONS_KEPT)
         self._loading = threading.Lock()  # one unpickling at a time: two requests never load one model twice
 
     # -- writing ---------------------------------------------------------------------------------
@@ -297,8 +298,16 @@ class Registry:
     # -- reading ---------------------------------------------------------------------------------
 
     def _read_aliases(self, name: str) -> dict[str, int]:
+        """The model's aliases as the file says now. Parsed once per version of the file (it is replaced
+        atomically, so a change gives a new inode): every API request resolves an alias, and a stat is all
+        it costs then, while a rollback by another process still applies at once."""
         path = self._folder(name) / ALIASES
-        return json.loads(path.read_text()) if path.exists() else {}
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return {}
+        key = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        return dict(self._alias_files.get_or_create(key, lambda: json.loads(path.read_text())))
 
     def _version_numbers(self, name: str) -> list[int]:
         folder = self._folder(name)

@@ -39,7 +39,7 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 def install_api(server: flask.Flask, limiter: Limiter, settings: Settings) -> None:
     """REST API v1 with its result cache; limits per verified API key and failed authentications per
     client address (portal.api.limits), and the health, readiness and document routes exempt (probes)."""
-    server.extensions["cancer_alpha_api_cache"] = ResultCache(settings.redis_url, settings.api_cache_dir)
+    server.extensions["cancer_alpha_api_cache"] = ResultCache(settings.redis_url)
     blueprint = create_blueprint()
     limits.apply(blueprint, limiter, settings)
     server.register_blueprint(blueprint)

@@ -1,6 +1,6 @@
 """The portal's own files are its user's alone: var/ (settings.var_dir) is 0700, and what the portal
 writes there (the SQLite database, the development secret key, encrypted storage, the decrypted input a
-notebook reads, notebook runs, the diskcache folders of jobs and of the API's result cache) is 0600 and
+notebook reads, notebook runs, the diskcache folder of jobs) is 0600 and
 its folders 0700.
 
 Done two ways: `restrict` sets the process's umask to 0o077 when a portal starts (create_app, the

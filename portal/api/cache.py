@@ -1,15 +1,19 @@
 """The API's result cache: the same sample for the same model artifact is answered from here.
-diskcache (a folder under var/) by default, Redis when a Redis URL is set. Keys are the artifact's
-sha256, the request's options and the sample's values; entries hold no sample ids.
+Keys are the artifact's sha256, the request's options and the sample's values; entries hold no sample ids.
 
-Writes are off the response path: a request hands its new entries to the cache's writer thread
-(portal.batching) and answers; until they are stored this process reads them from `_pending`, so a repeated
-sample is a hit at once here and in other processes once written. When writes fall behind by MAX_PENDING
-entries new ones are dropped: an entry is no record, and losing one costs one prediction.
+- One machine (no Redis URL): a bounded map in each process (MEMORY_ENTRIES, TTL_SECONDS). A cache shared by the
+  workers on disk (diskcache, SQLite) cost about a millisecond of CPU a prediction in reads, writes and lock
+  waits between workers, the model's own time again; with two workers a repeated sample is a miss at most once
+  per worker.
+- Production (a Redis URL): Redis, shared by every worker and pod. Writes are off the response path: a request
+  hands its new entries to the cache's writer thread (portal.batching) and answers; until they are stored this
+  process reads them from `_pending`, so a repeated sample is a hit at once here and in other processes once
+  written. When writes fall behind by MAX_PENDING entries new ones are dropped: an entry is no record, and
+  losing one costs one prediction.
 
-A cache that fails (Redis down) is off, not an error: lookups miss and nothing is stored, so the API
-answers from the model. After a failure the cache is left alone for RETRY_SECONDS (no request waits on a
-dead connection), then tried again; the outage and its end are each logged once, not per request."""
+A Redis cache that fails is off, not an error: lookups miss and nothing is stored, so the API answers from the
+model. After a failure the cache is left alone for RETRY_SECONDS (no request waits on a dead connection), then
+tried again; the outage and its end are each logged once, not per request."""
 from __future__ import annotations
 
 import hashlib
@@ -20,6 +24,7 @@ import time
 
 import numpy as np
 
+from engine.caching import BoundedCache
 from portal.batching import BatchingThread
 from portal.core.redis_client import connect
 
@@ -27,6 +32,7 @@ log = logging.getLogger(__name__)
 TTL_SECONDS = 24 * 3600
 RETRY_SECONDS = 5.0
 MAX_PENDING = 10_000
+MEMORY_ENTRIES = 20_000  # about 1.5 KB each for 23 classes: 30 MB a process at most
 
 
 def cache_key(sha256: str, options: str, row: np.ndarray) -> str:
@@ -35,13 +41,9 @@ def cache_key(sha256: str, options: str, row: np.ndarray) -> str:
 
 
 class ResultCache:
-    def __init__(self, redis_url: str | None, folder):
-        if redis_url:
-            self._redis, self._disk = connect(redis_url), None
-        else:
-            import diskcache
-
-            self._redis, self._disk = None, diskcache.Cache(str(folder), size_limit=512 * 1024 * 1024)
+    def __init__(self, redis_url: str | None):
+        self._redis = connect(redis_url) if redis_url else None
+        self._memory = None if redis_url else BoundedCache(MEMORY_ENTRIES, ttl=TTL_SECONDS)
         self._off_until = None  # monotonic time until which the cache is off after a failure; None: on
         self._lock = threading.Lock()
         self._pending: dict[str, dict] = {}  # handed to the writer, not stored yet
@@ -53,6 +55,8 @@ class ResultCache:
             return self._off_until is None or time.monotonic() >= self._off_until
 
     def get_many(self, keys: list[str]) -> list[dict | None]:
+        if self._memory is not None:
+            return [self._memory.get(k) for k in keys]
         found = self._read(keys)
         with self._lock:
             if self._pending:
@@ -63,10 +67,7 @@ class ResultCache:
         if not self.available:
             return [None] * len(keys)
         try:
-            if self._redis is not None:
-                found = [None if v is None else json.loads(v) for v in self._redis.mget(keys)]
-            else:
-                found = [self._disk.get(k) for k in keys]
+            found = [None if v is None else json.loads(v) for v in self._redis.mget(keys)]
         except Exception as error:  # a cache that is down is a miss, never a failed request
             self._failed(error)
             return [None] * len(keys)
@@ -74,7 +75,11 @@ class ResultCache:
         return found
 
     def set_many(self, items: dict[str, dict]) -> None:
-        """Hand the entries to the writer and return at once."""
+        """Keep the entries (in memory), or hand them to Redis's writer and return at once."""
+        if self._memory is not None:
+            for key, value in items.items():
+                self._memory.put(key, value)
+            return
         if not items or not self.available:
             return
         with self._lock:
@@ -84,18 +89,13 @@ class ResultCache:
         self._writes.submit(items)
 
     def _store(self, batch: list[dict[str, dict]]) -> None:
-        """The writer thread: store what requests handed in, in one round trip or transaction."""
+        """The writer thread: store in Redis what requests handed in, in one round trip."""
         items = {key: value for part in batch for key, value in part.items()}
         try:
-            if self._redis is not None:
-                pipe = self._redis.pipeline(transaction=False)
-                for key, value in items.items():
-                    pipe.set(key, json.dumps(value), ex=TTL_SECONDS)
-                pipe.execute()
-            else:
-                with self._disk.transact():
-                    for key, value in items.items():
-                        self._disk.set(key, value, expire=TTL_SECONDS)
+            pipe = self._redis.pipeline(transaction=False)
+            for key, value in items.items():
+                pipe.set(key, json.dumps(value), ex=TTL_SECONDS)
+            pipe.execute()
             self._answered()
         except Exception as error:
             self._failed(error)

@@ -113,11 +113,6 @@ class Settings:
         return self.var_dir / "storage"
 
     @property
-    def api_cache_dir(self) -> Path:
-        """diskcache folder of the API's result cache (when no Redis URL is set)."""
-        return self.var_dir / "api-cache"
-
-    @property
     def notebook_runs_dir(self) -> Path:
         """Executed notebooks and their HTML, one folder per run."""
         return self.var_dir / "notebook-runs"

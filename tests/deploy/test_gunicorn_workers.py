@@ -4,6 +4,8 @@ served a request is read from gunicorn's access log (the worker's pid beside the
 
 - a session made by signing in through one worker is valid on the others;
 - a rate limit is one limit across workers (counted in Redis): N calls pass, the N+1th is refused;
+- a key revoked from another process, or in the database itself, is refused on the next request on every worker
+  (each keeps the keys it verified while the credential generation stands still);
 - a background prediction started through one worker is polled to its end through another (the same secret
   key signs Dash's job handles; Celery and Redis hold the job and its result);
 - /metrics sums over workers (prometheus_client's multiprocess mode): one scrape counts every request.
@@ -24,8 +26,10 @@ from pathlib import Path
 import pytest
 import redis
 import requests
+from sqlalchemy import text
 
 from portal.accounts import api_keys
+from portal.core.db import Database
 from portal.core.states import RunStatus
 from portal.predictions import runs
 from tests.helpers import (ADMIN_EMAIL, DATA_USE, MODEL, PASSWORD, TEST_STORAGE_KEY, app_with_test_users, cohort_csv,
@@ -108,7 +112,8 @@ def cluster(tmp_path_factory, models_root, database, tcga, registry):
     app = app_with_test_users(settings)
     portal = app.server.extensions["cancer_alpha"]
     researcher = user_of(portal, "researcher")
-    keys = {name: api_keys.create_key(portal.db, researcher.id, name)[1] for name in ("limited", "spare")}
+    keys = {name: api_keys.create_key(portal.db, researcher.id, name)[1]
+            for name in ("limited", "spare", "revoked-by-command", "revoked-in-database")}
     queued = []
     with app.server.test_request_context():
         for _ in range(2):
@@ -209,6 +214,33 @@ def _pinned_connections(cluster: Cluster, jar, count: int = 2) -> dict[int, requ
         if len(pinned) >= count:
             return pinned
     pytest.fail(f"only workers {sorted(pinned)} answered 30 new connections")
+
+
+@pytest.mark.parametrize("how", ["revoked-by-command", "revoked-in-database"])
+def test_a_revoked_key_is_refused_on_the_next_request_on_every_worker(cluster, database, how):
+    """Each worker keeps the keys it verified (portal.accounts.verified_keys); a revocation from another
+    process, the portal's own or an operator's statement in the database, is refused on the very next
+    request on each of them."""
+    key = cluster.keys[how]
+    header = {"Authorization": f"Bearer {key}"}
+    pinned = _pinned_connections(cluster, requests.cookies.RequestsCookieJar())
+    for http in pinned.values():  # both workers verify the key and keep it
+        assert cluster.get("/api/v1/models", http=http, headers=header).status_code == 200
+        assert cluster.get("/api/v1/models", http=http, headers=header).status_code == 200
+    db = Database(database)
+    try:
+        if how == "revoked-by-command":
+            api_keys.revoke_key(db, api_keys.key_prefix(key))
+        else:
+            with db.engine.begin() as connection:
+                connection.execute(text("UPDATE api_keys SET revoked_at = now() WHERE prefix = :prefix"),
+                                   {"prefix": api_keys.key_prefix(key)})
+    finally:
+        db.dispose()
+    for pid, http in pinned.items():
+        answer = cluster.get("/api/v1/models", http=http, headers=header)
+        assert (answer.status_code, cluster.pid(answer)) == (401, pid), answer.text[:300]
+        http.close()
 
 
 def test_a_background_job_started_on_one_worker_is_polled_to_its_end_on_another(cluster):

@@ -39,7 +39,7 @@ def test_a_new_portal_keeps_var_and_its_files_private(open_umask, tmp_path, mode
     assert mode(var) == 0o700
     for name in ("portal.db", "secret_key"):
         assert mode(var / name) == 0o600, name
-    for folder in (var / "jobs", var / "api-cache"):
+    for folder in (var / "jobs",):
         assert mode(folder) == 0o700 and all(mode(p) in (0o600, 0o700) for p in folder.rglob("*")), folder
     portal = app.server.extensions["cancer_alpha"]
     with app.server.test_request_context():
