@@ -15,6 +15,8 @@ deletion of an AuditEvent through an ORM session, raises AppendOnly, except the 
 the new entry's hash. (Someone with the database's own access can still change rows: verify finds it.)"""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 from dataclasses import dataclass
@@ -83,8 +85,24 @@ _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 def append(engine: Engine, row: dict) -> None:
     """Add one entry to the end of the chain, in one transaction."""
-    with engine.begin() as connection:
+    with appending(engine), engine.begin() as connection:
         append_rows(connection, [row])
+
+
+@contextlib.contextmanager
+def appending(engine: Engine):
+    """Hold the processes' turn to append (SQLite: the flock above; PostgreSQL's advisory lock is taken
+    inside the transaction and queues there)."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.audit-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def append_rows(connection: Connection, rows: list[dict]) -> None:

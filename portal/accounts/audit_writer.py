@@ -58,7 +58,7 @@ class AuditWriter:
         one bad entry or a dropped connection fails no other request."""
         try:
             self._connection = self._connection or self._engine.connect()
-            with self._connection.begin():
+            with audit_chain.appending(self._engine), self._connection.begin():
                 audit_chain.append_rows(self._connection, [p.row for p in batch])
             self.batches, self.entries = self.batches + 1, self.entries + len(batch)
         except Exception:

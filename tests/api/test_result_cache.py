@@ -1,7 +1,7 @@
 """The API's result cache: in each process's memory on one machine; on Redis written off the response path, so
 that what a request hands in is a hit in its own process at once, is stored by the writer thread for other
 processes, and is dropped, not queued without end, when writes fall behind. Made-up entries (no model behind
-them); Redis database 14 of the test server."""
+them); Redis database 15 of the test server."""
 from __future__ import annotations
 
 import os
@@ -14,7 +14,7 @@ import redis
 from portal.api import cache as result_cache
 from portal.api.cache import ResultCache
 
-REDIS_URL = os.environ.get("CANCER_ALPHA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/14"
+REDIS_URL = os.environ.get("CANCER_ALPHA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/15"
 
 
 def _eventually(check, seconds: float = 10.0) -> bool:
