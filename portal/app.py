@@ -22,6 +22,7 @@ from portal.accounts.users import ensure_admin
 from portal.api import limits
 from portal.api.cache import ResultCache
 from portal.api.routes import READINESS, create_blueprint
+from portal.api.sessions import NoSessionForTheApi
 from portal.core import context
 from portal.core.db import Database
 from portal.core.settings import Settings
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     server = flask.Flask("portal", static_folder=None)
     server.secret_key = settings.secret_key
+    server.session_interface = NoSessionForTheApi()
     request_ids.install(server)  # first: every answer, the sign-in guard's redirects too, carries an id
     http_hardening.install(server, settings)  # the client's address behind proxies, CORS, Dash's posts
     nul_guard.install(server)  # before any hook that reads a path or body: PostgreSQL takes no NUL

@@ -193,3 +193,28 @@ def test_audit_verify_on_the_command_line(migrated_db, tmp_path):
         connection.execute(tampered(update(AuditEvent).where(AuditEvent.id == last).values(outcome="denied")))
     broken = verify()
     assert broken.returncode == 1 and f"broken at entry {last}: its fields were changed" in broken.stderr
+
+
+def test_an_entry_queued_behind_a_full_batch_is_still_written(migrated_db, monkeypatch):
+    """More entries waiting than one transaction takes: the request whose entry is past the batch writes again."""
+    from portal.accounts import audit_writer
+
+    monkeypatch.setattr(audit_writer, "MAX_BATCH", 2)
+    writer, errors = AuditWriter(migrated_db.engine), []
+    start = threading.Barrier(9)
+
+    def write(k: int) -> None:
+        start.wait()
+        try:
+            writer.append(_row("queued@example.org", k))
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and not writer._queue
+    verdict = audit_chain.verify(migrated_db.engine)
+    assert verdict.ok and verdict.entries == 9 == writer.entries
