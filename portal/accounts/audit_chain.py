@@ -2,17 +2,20 @@
 hash, so an entry changed, deleted or inserted out of order in the database breaks the chain at that
 point, and `python -m portal audit verify` names it.
 
-Appends are serialised in the database, so that writers in several processes (gunicorn workers, the
-Celery worker) never fork the chain: the first row is inserted first (on SQLite that takes the database's
-one write lock for the rest of the transaction), on PostgreSQL after a transaction-scoped advisory lock;
-then the previous entry's hash is read and the new entry's hash written, and any further rows of the same
-append are inserted with their hashes worked out in order, in the same transaction (a group commit:
-portal.accounts.audit_writer). The statements are built once: building them per entry cost more than
-running them.
+Appends are serialised, so that writers in several processes (gunicorn workers, the Celery worker) never
+fork the chain: on PostgreSQL by a transaction-scoped advisory lock, on SQLite by an exclusive file lock beside
+the database (`<database>.audit-lock`, flock) held around the transaction. With its turn, an append reads the
+newest entry's hash and inserts its entries with their hashes worked out in order, in one statement; several
+entries can share the transaction (a group commit: portal.accounts.audit_writer). The statements are built once:
+building them per entry cost more than running them. (SQLite's own write lock would serialise them too, but
+SQLite makes a writer that finds it taken sleep and retry, 1, 2, 5, 10, 20... ms: two gunicorn workers auditing
+every API call spent much of their time asleep, the processors 40% idle under load; the kernel wakes a flock
+waiter as soon as the holder lets go.)
 
 Entries are append-only in the portal: any UPDATE or DELETE statement on audit_events, and any change or
-deletion of an AuditEvent through an ORM session, raises AppendOnly, except the append's own write of
-the new entry's hash. (Someone with the database's own access can still change rows: verify finds it.)"""
+deletion of an AuditEvent through an ORM session, raises AppendOnly, except the statements marked APPENDING
+(migration 0003's chaining of the entries written before it). (Someone with the database's own access can still
+change rows: verify finds it.)"""
 from __future__ import annotations
 
 import contextlib
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator
 
-from sqlalchemy import Delete, Update, bindparam, event, insert, select, text, update
+from sqlalchemy import Delete, Update, event, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -35,7 +38,7 @@ HASHED = ("at", "user_id", "actor", "action", "target", "outcome", "details", "i
 HASHED_WHEN_SET = ("request_id",)  # migration 0008
 ADVISORY_LOCK = 0x41554449  # "AUDI": the PostgreSQL advisory lock key that serialises appends
 VERIFY_BATCH = 5_000
-APPENDING = "cancer_alpha_audit_append"  # the execution option that marks the append's own hash write
+APPENDING = "cancer_alpha_audit_append"  # the execution option that marks a statement chaining entries
 
 
 class AppendOnly(RuntimeError):
@@ -74,12 +77,7 @@ def entry_hash(fields: dict, previous: str) -> str:
 
 
 _INSERT = insert(AuditEvent)
-_INSERT_FIRST = insert(AuditEvent).returning(AuditEvent.id)
-_PREVIOUS_HASH = (select(AuditEvent.hash).where(AuditEvent.id < bindparam("before"))
-                  .order_by(AuditEvent.id.desc()).limit(1))
-_SET_HASH = (update(AuditEvent).where(AuditEvent.id == bindparam("entry"))
-             .values(prev_hash=bindparam("previous"), hash=bindparam("own"))
-             .execution_options(**{APPENDING: True}))
+_HEAD_HASH = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
@@ -91,8 +89,8 @@ def append(engine: Engine, row: dict) -> None:
 
 @contextlib.contextmanager
 def appending(engine: Engine):
-    """Hold the processes' turn to append (SQLite: the flock above; PostgreSQL's advisory lock is taken
-    inside the transaction and queues there)."""
+    """Hold this process's turn to append on SQLite (the flock above); on PostgreSQL append_rows takes the
+    advisory lock inside the transaction. Every append_rows runs inside it."""
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if not database or database == ":memory:":
         yield
@@ -107,21 +105,18 @@ def appending(engine: Engine):
 
 def append_rows(connection: Connection, rows: list[dict]) -> None:
     """Add entries to the end of the chain in this order, inside the connection's transaction (the caller
-    commits: every entry or none)."""
+    commits: every entry or none) and inside `appending` on SQLite."""
     if not rows:
         return
     if connection.dialect.name == "postgresql":
         connection.execute(_LOCK, {"key": ADVISORY_LOCK})
-    first_id = connection.execute(_INSERT_FIRST, rows[0]).scalar_one()
-    previous = connection.execute(_PREVIOUS_HASH, {"before": first_id}).scalar() or GENESIS
-    own = entry_hash(rows[0], previous)
-    connection.execute(_SET_HASH, {"entry": first_id, "previous": previous, "own": own})
-    rest = []
-    for row in rows[1:]:  # ids follow the first one's: the lock keeps other appends out until commit
-        previous, own = own, entry_hash(row, own)
-        rest.append({**row, "prev_hash": previous, "hash": own})
-    if rest:
-        connection.execute(_INSERT, rest)
+    previous = connection.execute(_HEAD_HASH).scalar() or GENESIS
+    chained = []
+    for row in rows:
+        own = entry_hash(row, previous)
+        chained.append({**row, "prev_hash": previous, "hash": own})
+        previous = own
+    connection.execute(_INSERT, chained if len(chained) > 1 else chained[0])
 
 
 @dataclass(frozen=True)
