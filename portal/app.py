@@ -37,17 +37,15 @@ PAGES = PROJECT_ROOT / "pages"
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 
-def install_api(server: flask.Flask, limiter: Limiter, settings: Settings) -> None:
+def install_api(server: flask.Flask, settings: Settings) -> None:
     """REST API v1 with its result cache; limits per verified API key and failed authentications per
-    client address (portal.api.limits), and the health, readiness and document routes exempt (probes)."""
+    client address (portal.api.limits), the health, readiness and document routes exempt (probes)."""
     server.extensions["cancer_alpha_api_cache"] = ResultCache(settings.redis_url)
     blueprint = create_blueprint()
-    limits.apply(blueprint, limiter, settings)
+    limits.ApiLimits(settings).install(blueprint)
     server.register_blueprint(blueprint)
     # one health check, also at /health where load balancers and container probes look for it
     server.add_url_rule("/health", "health", server.view_functions["api.health"])
-    for endpoint in ("api.health", "health", "api.ready", "api.openapi_document", "api.docs"):
-        limiter.exempt(server.view_functions[endpoint])
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
@@ -84,7 +82,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.view_functions["auth.login"] = limiter.limit(settings.login_rate_limit, methods=["POST"])(
         server.view_functions["auth.login"])
     server.extensions["cancer_alpha_limiter"] = limiter
-    install_api(server, limiter, settings)
+    install_api(server, settings)
     server.register_blueprint(notebook_files.create_blueprint())
     server.register_blueprint(audit_export.create_blueprint())
     metrics.install(server, db, settings.metrics_token, settings.metrics_allow)

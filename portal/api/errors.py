@@ -14,16 +14,18 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, details: list[dict] | None = None, code: str | None = None):
+    def __init__(self, status: int, message: str, details: list[dict] | None = None, code: str | None = None,
+                 headers: dict | None = None):
         super().__init__(message)
         self.status, self.message, self.details = status, message, details or []
         self.code = code or CODES.get(status, "error")
+        self.headers = headers or {}
 
 
 def register(blueprint: flask.Blueprint) -> None:
     @blueprint.errorhandler(ApiError)
     def _api_error(error: ApiError):
-        return json_error(error.status, error.message, error.details, error.code)
+        return json_error(error.status, error.message, error.details, error.code, headers=error.headers)
 
     @blueprint.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

@@ -1,4 +1,4 @@
-"""The API's rate limits on real Flask-Limiter storage, in memory and on Redis: a key's quota is spent only
+"""The API's rate limits on the real `limits` storages, in memory and on Redis: a key's quota is spent only
 by requests that key makes (wrong secrets sent with its public prefix spend nothing of it), and failed
 authentications are limited per client address (429 with Retry-After) while valid keys, from elsewhere or
 from there, keep working; a forged X-Forwarded-For earns no fresh budget. Keys and addresses are made up

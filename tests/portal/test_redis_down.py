@@ -107,4 +107,4 @@ def test_the_api_keeps_answering_when_redis_goes_down(own_redis, postgres_url, m
     messages = [record.getMessage() for record in caplog.records]
     assert sum("Redis is down" in m for m in messages) == 1, messages  # readiness: once for three probes
     assert sum("result cache unavailable" in m for m in messages) == 1, messages  # once for six requests
-    assert sum("falling back to in-memory storage" in m for m in messages) == 1, messages  # Flask-Limiter's
+    assert sum("rate-limit storage unavailable" in m for m in messages) == 1, messages  # portal.api.limits
