@@ -307,6 +307,38 @@ class Server:
         finally:
             connection.close()
 
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return sorted(int(pid) for pid in children.read_text().split())
+        except OSError:
+            return []
+
+    def worker_cpu(self) -> dict[int, float]:
+        """Each worker's CPU seconds so far (user and system)."""
+        seconds = {}
+        for pid in self.worker_pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return seconds
+
+    def wait_booted(self, workers: int, deadline_s: float = 120) -> None:
+        """Until every worker has built its app: `workers` of them, none using CPU for a second. Answering the
+        health check takes one worker; a worker still importing takes no connections, and wrk's, opened once,
+        would all stay with the first (one worker serving the whole run, half the machine idle)."""
+        end, last, still = time.monotonic() + deadline_s, None, 0
+        while time.monotonic() < end:
+            cpu = self.worker_cpu()
+            still = still + 1 if last is not None and len(cpu) == workers and cpu == last else 0
+            if still >= 2:
+                return
+            last = cpu
+            time.sleep(0.5)
+        raise SetupError(f"{self.name}: {workers} workers were not up and idle within {deadline_s:.0f} s")
+
     def wait_until(self, path: str, deadline_s: float = 90) -> int:
         """The status `path` answers once the server accepts connections (0: it exited first)."""
         end = time.monotonic() + deadline_s
@@ -392,6 +424,14 @@ class Result:
     errors: int
     detail: str
     answered_share: float | None = None
+    worker_shares: str = ""  # each worker's share of its server's CPU during the run
+
+
+def cpu_shares(before: dict[int, float], after: dict[int, float]) -> str:
+    """Each worker's share of the CPU its server used between two readings, e.g. "52/48%"."""
+    used = [after[pid] - before.get(pid, 0.0) for pid in sorted(after)]
+    total = sum(used) or 1.0
+    return "/".join(f"{100 * v / total:.0f}" for v in used) + "%"
 
 
 def run_wrk(wrk: str, target: Target, samples_file: Path, mode: str, connections: int, duration: int,
@@ -401,7 +441,9 @@ def run_wrk(wrk: str, target: Target, samples_file: Path, mode: str, connections
     command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "--latency",
                "-s", str(LUA), target.url, "--", str(samples_file), mode, str(offset), str(threads),
                target.auth or "-"]
+    cpu_before = target.server.worker_cpu()
     done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
+    shares = cpu_shares(cpu_before, target.server.worker_cpu())
     scenario = f"{mode}, {connections} conn"
     line = next((l for l in done.stdout.splitlines() if l.startswith("BENCH_RESULT ")), None)
     if done.returncode != 0 or line is None:
@@ -415,7 +457,8 @@ def run_wrk(wrk: str, target: Target, samples_file: Path, mode: str, connections
     detail = (f"{r['requests']} requests; socket errors connect {r['connect']}, read {r['read']}, "
               f"write {r['write']}, timeout {r['timeout']}; non-2xx {non2xx.group(1) if non2xx else 0}; "
               f"p90 {r['p90_us'] / 1000:.1f} ms, max {r['max_us'] / 1000:.0f} ms")
-    return Result(scenario, target.label, rps, r["p50_us"] / 1000, r["p99_us"] / 1000, errors, detail)
+    return Result(scenario, target.label, rps, r["p50_us"] / 1000, r["p99_us"] / 1000, errors, detail,
+                  worker_shares=shares)
 
 
 # -- 1,000 users, paced (open loop) ----------------------------------------------------------------
@@ -607,8 +650,11 @@ def main() -> int:
             targets.append(Target("bare", bare, "/predict", None, "/health"))
         if not targets:
             raise SetupError("no target to measure")
+        workers = int(shown.get("workers") or 1)
         for target in targets:
+            target.server.wait_booted(workers)
             target.warm_up(bodies)
+            target.server.wait_booted(workers)  # the warm-up's models loaded, its requests answered
         print(f"set up in {time.monotonic() - started:.0f} s; targets: {', '.join(t.label for t in targets)}")
 
         results: list[Result] = []
@@ -620,7 +666,8 @@ def main() -> int:
                     result = run_wrk(wrk, target, samples_file, mode, c, args.duration, run_index, bodies)
                     results.append(result)
                     print(f"  {result.scenario:<26} {target.label:<7} {result.rps:8.0f} req/s  "
-                          f"p50 {result.p50_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms  errors {result.errors}"
+                          f"p50 {result.p50_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms  errors {result.errors}  "
+                          f"workers' CPU {result.worker_shares}"
                           + (f"  [{result.detail}]" if args.verbose or result.errors else ""), flush=True)
                     waited = target.drain()
                     if waited > 1:
