@@ -82,6 +82,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.view_functions["auth.login"] = limiter.limit(settings.login_rate_limit, methods=["POST"])(
         server.view_functions["auth.login"])
     server.extensions["cancer_alpha_limiter"] = limiter
+    # Flask-Limiter limits the sign-in form only: it skips every other request at its first check rather than
+    # working out, per request, that no limit applies (half a millisecond of an API call; the API counts
+    # its own limits, portal.api.limits)
+    limiter.request_filter(lambda: flask.request.endpoint != "auth.login")
     install_api(server, settings)
     server.register_blueprint(notebook_files.create_blueprint())
     server.register_blueprint(audit_export.create_blueprint())
