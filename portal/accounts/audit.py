@@ -16,7 +16,6 @@ from portal.core import context
 from portal.core.models import AuditEvent, utcnow
 from portal.core.states import AuditOutcome
 
-
 _ACTING = "cancer_alpha.audit_acting"  # the request's (user id, e-mail) that act_for set (WSGI environ: see record)
 
 

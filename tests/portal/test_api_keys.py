@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import event, select, text
 
 from portal.accounts.api_keys import KeyOwner, create_key, hash_key, list_keys, revoke_key
-from portal.accounts.verified_keys import VerifiedKeys
 from portal.accounts.users import UserError, create_user, find_user, set_active, set_role
+from portal.accounts.verified_keys import VerifiedKeys
 from portal.app import create_app
 from portal.core.models import ApiKey, AuditEvent, User, utcnow
 from tests.helpers import PASSWORD, auth, email_of
