@@ -79,8 +79,8 @@ max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 10_000)
 
 # Not preloaded. Preloading would share the loaded models copy-on-write, but create_app opens things
 # that must not cross a fork: the SQLAlchemy engine's pooled database connection (migrations run at
-# start), the diskcache connections of the job queue and the API's result cache (SQLite), and the
-# in-memory rate limiter's timer thread. Each worker builds its own app and loads its models on the
+# start), the diskcache connections of the job queue (SQLite), the API's kept read connections
+# (portal.accounts.verified_keys) and the audit writer's connection. Each worker builds its own app and loads its models on the
 # first request (about 1.5 MB of artifacts per worker here: memory is not the constraint).
 preload_app = False
 

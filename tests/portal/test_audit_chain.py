@@ -23,6 +23,15 @@ def _record(db, n: int, actor: str = "tester@example.org") -> None:
         audit.record("test.event", target=f"thing-{k}", details={"k": k, "note": "made-up"}, actor=actor, db=db)
 
 
+def _in_threads(work, count: int) -> None:
+    """work(0) ... work(count - 1), each on a thread of its own, all at once; returns when all are done."""
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def tampered(statement):
     """An UPDATE or DELETE as someone with the database's own access makes it, outside the portal (the
     portal itself refuses them: test_audit_append_only.py)."""
@@ -84,11 +93,7 @@ def test_concurrent_writers_never_fork_the_chain(migrated_db):
         except Exception as error:  # reported below: a lost entry or a lock error fails the test
             errors.append(error)
 
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _in_threads(write, writers)
     assert errors == []
     verdict = audit_chain.verify(db.engine)
     assert verdict.ok and verdict.entries == writers * each
@@ -121,11 +126,7 @@ def test_group_committed_entries_stay_one_chain_with_other_writers(migrated_db):
         except Exception as error:  # reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _in_threads(write, 12)
     assert errors == []
     verdict = audit_chain.verify(db.engine)
     assert verdict.ok and verdict.entries == 12 * each
@@ -148,11 +149,7 @@ def test_a_failing_entry_fails_only_its_own_request(migrated_db):
         except Exception as error:
             outcomes[k] = type(error).__name__
 
-    threads = [threading.Thread(target=write, args=(k,)) for k in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _in_threads(write, 6)
     assert outcomes.pop(3) == "IntegrityError"
     assert set(outcomes.values()) == {"written"}
     verdict = audit_chain.verify(db.engine)
@@ -210,11 +207,7 @@ def test_an_entry_queued_behind_a_full_batch_is_still_written(migrated_db, monke
         except Exception as error:  # reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=write, args=(k,)) for k in range(9)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _in_threads(write, 9)
     assert errors == [] and not writer._queue
     verdict = audit_chain.verify(migrated_db.engine)
     assert verdict.ok and verdict.entries == 9 == writer.entries
