@@ -8,10 +8,11 @@ A fast hash is right here, unlike for passwords: a 256-bit random secret cannot 
 adds no protection, while argon2 (with the passwords' parameters) on every API request would cost 250 to
 900 ms of CPU each (measured: 250 ms, and 870 ms on a busier 2-core machine) and cap throughput.
 
-`authenticate` reads the key's row (joined with its owner): one lookup by the unique prefix index, and the
-SHA-256 of the presented key, 4 µs. The API does not call it per request: it keeps what it verified in each
-process (portal.accounts.verified_keys) for as long as the credential generation, one row that database
-triggers count up on any change to a key or to a user's role, state or e-mail, stands still. So a revoked
+`key_state` reads the key's row (joined with its owner): one lookup by the unique prefix index; the presented
+key's SHA-256 (4 µs) is compared with the stored one. The API does not read the row per request: it keeps
+what it verified in each process (portal.accounts.verified_keys) for as long as the credential generation,
+one row that database triggers count up on any change to a key or to a user's role, state or e-mail, stands
+still. So a revoked
 key, a deactivated user's key and a changed role still take effect on the next request in every process
 (every gunicorn worker, the Celery worker, after a revoke from the command line or a change made directly in
 the database). Only the write of `last_used_at` is spared: at most once per `LAST_USED_INTERVAL` per key
@@ -173,17 +174,6 @@ def well_formed_prefix(presented) -> str | None:
     """The prefix of a presented credential that has a key's form, or None."""
     match = KEY_PATTERN.fullmatch(presented) if isinstance(presented, str) else None
     return match.group(1) if match else None
-
-
-def authenticate(db: Database, presented: str, uses: BoundedCache) -> KeyOwner | None:
-    """The owner of a presented key, or None when the key is malformed, unknown, wrong, revoked, or its
-    user is deactivated: as the database says now. The use is noted in `uses` (see touch)."""
-    prefix = well_formed_prefix(presented)
-    state = key_state(db, prefix) if prefix else None
-    owner = state.owner_of(presented) if state else None
-    if owner is not None:
-        touch(db, owner, uses)
-    return owner
 
 
 def list_keys(db: Database, user_id: int | None = None) -> list[ApiKey]:

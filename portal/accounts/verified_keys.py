@@ -73,12 +73,6 @@ class ReadConnections:
                 return
         connection.close()
 
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
-
 
 @dataclass(frozen=True)
 class _Kept:
@@ -87,23 +81,28 @@ class _Kept:
 
 
 class VerifiedKeys:
-    """authenticate(presented) as portal.accounts.api_keys.authenticate answers it, from what this process
-    kept while the generation has not moved."""
+    """The owner of a presented key, or None when the key is malformed, unknown, wrong, revoked, or its user
+    is deactivated, as the database says now: from what this process kept while the generation has not
+    moved, else from the key's row (portal.accounts.api_keys.key_state)."""
 
     def __init__(self, db: Database):
         self._db = db
         self._reads = ReadConnections(db.engine)
+        self._unreadable = False  # the generation could not be read last time: said once, not per request
         self._kept: BoundedCache = BoundedCache(KEPT_KEYS)  # prefix -> _Kept (known prefixes only)
         self.uses: BoundedCache = BoundedCache(KEPT_KEYS)  # when this process last wrote a key's last_used_at
 
     def generation(self) -> int | None:
         """The credential generation now, or None when it cannot be read (then nothing kept is used)."""
         try:
-            return self._reads.scalar(GENERATION_SQL)
+            value = self._reads.scalar(GENERATION_SQL)
         except Exception as error:
-            log.warning("credential generation unreadable (%s: %s): API keys are read from the database per "
-                        "request", type(error).__name__, error)
-            return None
+            value = None
+            if not self._unreadable:
+                log.warning("credential generation unreadable (%s: %s): API keys are read from the database per "
+                            "request until it is", type(error).__name__, error)
+        self._unreadable = value is None
+        return value
 
     def authenticate(self, presented: str) -> KeyOwner | None:
         prefix = api_keys.well_formed_prefix(presented)
@@ -123,6 +122,3 @@ class VerifiedKeys:
         if owner is not None:
             api_keys.touch(self._db, owner, self.uses)
         return owner
-
-    def close(self) -> None:
-        self._reads.close()
