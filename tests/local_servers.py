@@ -1,9 +1,10 @@
-"""What the tests that start real servers on loopback share: a free port, a bounded wait, and a PostgreSQL
-database of a module's own."""
+"""What the tests that start real servers on loopback share: a free port, a bounded wait, a stop by PID, and a
+PostgreSQL database of a module's own."""
 from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,17 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def stop(process: subprocess.Popen, seconds: float = 20) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL if the process has not ended within `seconds`."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 def wait_for(check, what: str, seconds: float = 30):

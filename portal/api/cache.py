@@ -20,12 +20,12 @@ import hashlib
 import json
 import logging
 import threading
-import time
 
 import numpy as np
 
 from engine.caching import BoundedCache
 from portal.batching import BatchingThread
+from portal.core.outage import Outage
 from portal.core.redis_client import connect
 
 log = logging.getLogger(__name__)
@@ -44,15 +44,15 @@ class ResultCache:
     def __init__(self, redis_url: str | None):
         self._redis = connect(redis_url) if redis_url else None
         self._memory = None if redis_url else BoundedCache(MEMORY_ENTRIES, ttl=TTL_SECONDS)
-        self._off_until = None  # monotonic time until which the cache is off after a failure; None: on
+        self._outage = Outage(log, "result cache unavailable (%s): off, the API answers without it; retried every %.0f s",
+                              "result cache answers again", RETRY_SECONDS)
         self._lock = threading.Lock()
         self._pending: dict[str, dict] = {}  # handed to the writer, not stored yet
         self._writes = BatchingThread(self._store, "result-cache-writer")
 
     @property
     def available(self) -> bool:
-        with self._lock:
-            return self._off_until is None or time.monotonic() >= self._off_until
+        return self._outage.available
 
     def get_many(self, keys: list[str]) -> list[dict | None]:
         if self._memory is not None:
@@ -69,9 +69,9 @@ class ResultCache:
         try:
             found = [None if v is None else json.loads(v) for v in self._redis.mget(keys)]
         except Exception as error:  # a cache that is down is a miss, never a failed request
-            self._failed(error)
+            self._outage.failed(error)
             return [None] * len(keys)
-        self._answered()
+        self._outage.answered()
         return found
 
     def set_many(self, items: dict[str, dict]) -> None:
@@ -96,23 +96,10 @@ class ResultCache:
             for key, value in items.items():
                 pipe.set(key, json.dumps(value), ex=TTL_SECONDS)
             pipe.execute()
-            self._answered()
+            self._outage.answered()
         except Exception as error:
-            self._failed(error)
+            self._outage.failed(error)
         finally:
             with self._lock:
                 for key in items:
                     self._pending.pop(key, None)
-
-    def _failed(self, error: Exception) -> None:
-        with self._lock:
-            first, self._off_until = self._off_until is None, time.monotonic() + RETRY_SECONDS
-        if first:
-            log.warning("result cache unavailable (%s): off, the API answers without it; retried every %.0f s",
-                        type(error).__name__, RETRY_SECONDS)
-
-    def _answered(self) -> None:
-        with self._lock:
-            back, self._off_until = self._off_until is not None, None
-        if back:
-            log.info("result cache answers again")

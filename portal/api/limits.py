@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 
 import flask
@@ -32,6 +31,7 @@ from limits.strategies import FixedWindowRateLimiter
 
 from portal.api import caller
 from portal.api.errors import ApiError
+from portal.core.outage import Outage
 from portal.core.settings import Settings
 from portal.rate_limit_storage import SweptMemoryStorage
 
@@ -47,8 +47,9 @@ class ApiLimits:
         self._key_text, self._address_text = settings.api_rate_limit, settings.api_auth_failure_limit
         self._shared = FixedWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
         self._local = FixedWindowRateLimiter(SweptMemoryStorage()) if settings.redis_url else self._shared
-        self._off_until: float | None = None  # after a failure of the shared storage: memory until then
-        self._lock = threading.Lock()
+        self._outage = Outage(log, "rate-limit storage unavailable (%s): limits counted in this process's memory, "
+                                   "retried every %.0f s", "rate limits are counted on the shared storage again",
+                              RETRY_SECONDS)
 
     def install(self, blueprint: flask.Blueprint) -> None:
         """First among the API's before-request hooks: a caller past a limit is answered 429 before anything."""
@@ -90,30 +91,17 @@ class ApiLimits:
 
     def _call(self, method: str, limit, key: str):
         """The shared storage's answer, or this process's memory's while the shared one is failing."""
-        limiter = self._shared if self._shared_on() else self._local
+        limiter = self._shared if self._outage.available else self._local
         try:
             answer = getattr(limiter, method)(limit, key)
         except Exception as error:  # Redis down: counted in memory, never a failed request
             if limiter is self._local:
                 raise
-            self._failed(error)
+            self._outage.failed(error)
             return getattr(self._local, method)(limit, key)
-        if limiter is self._shared and self._off_until is not None:
-            with self._lock:
-                self._off_until = None
-            log.info("rate limits are counted on the shared storage again")
+        if limiter is self._shared:
+            self._outage.answered()
         return answer
-
-    def _shared_on(self) -> bool:
-        with self._lock:
-            return self._off_until is None or time.monotonic() >= self._off_until
-
-    def _failed(self, error: Exception) -> None:
-        with self._lock:
-            first, self._off_until = self._off_until is None, time.monotonic() + RETRY_SECONDS
-        if first:
-            log.warning("rate-limit storage unavailable (%s): limits counted in this process's memory, retried "
-                        "every %.0f s", type(error).__name__, RETRY_SECONDS)
 
 
 def _address_key() -> str:

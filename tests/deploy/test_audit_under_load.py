@@ -23,7 +23,7 @@ from portal.accounts import api_keys, audit_chain
 from portal.core.db import Database
 from portal.core.models import AuditEvent
 from tests.helpers import ADMIN_EMAIL, DATA_USE, MODEL, PASSWORD, app_with_test_users, make_settings, user_of
-from tests.local_servers import free_port, own_postgres_database, wait_for
+from tests.local_servers import free_port, own_postgres_database, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
@@ -60,7 +60,7 @@ def server(request, tmp_path_factory, models_root):
         with open(log_path, "w") as log:
             web = subprocess.Popen([str(GUNICORN), "-c", "deploy/gunicorn.conf.py", "portal.wsgi:server"], cwd=ROOT,
                                    env=env, stdout=log, stderr=subprocess.STDOUT)
-        stack.callback(_stop, web)
+        stack.callback(stop, web)
         url = f"http://127.0.0.1:{port}"
 
         def ready() -> bool:
@@ -75,16 +75,6 @@ def server(request, tmp_path_factory, models_root):
         db = Database(database)
         stack.callback(db.dispose)
         yield url, key, db, web.pid
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def test_every_answered_call_has_its_entry_with_a_worker_killed(server, tcga, registry):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ from portal.core.states import RunStatus
 from portal.predictions import runs
 from tests.helpers import (ADMIN_EMAIL, DATA_USE, MODEL, PASSWORD, TEST_STORAGE_KEY, app_with_test_users, cohort_csv,
                            email_of, make_settings, user_of)
-from tests.local_servers import free_port, own_postgres_database
+from tests.local_servers import free_port, own_postgres_database, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
@@ -45,16 +44,6 @@ METRICS_TOKEN = "made-up-metrics-token-for-tests"
 ACCESS_FORMAT = '%(p)s %({x-request-id}o)s %(s)s "%(r)s"'  # pid first: "<1234>"
 WAIT_SECONDS = 60
 TIMEOUT = 20  # seconds for one HTTP request
-
-
-def _stop(process: subprocess.Popen, seconds: float = 20) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -158,8 +147,8 @@ def cluster(tmp_path_factory, models_root, database, tcga, registry):
                 time.sleep(0.5)
             yield Cluster(url, access_log, keys, queued)
         finally:
-            _stop(web)
-            _stop(worker, seconds=30)
+            stop(web)
+            stop(worker, seconds=30)
             store.flushdb()
 
 

@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from portal.jobs import queue_metrics, worker_heartbeat
 from tests.deploy.prometheus_tools import METRICS_TOKEN, PROMETHEUS_DIR, REDIS, ROOT
 from tests.helpers import app_with_test_users, make_settings
-from tests.local_servers import free_port, wait_for
+from tests.local_servers import free_port, stop, wait_for
 
 PROMETHEUS = "/usr/bin/prometheus"
 
@@ -79,12 +79,7 @@ def prometheus(tmp_path_factory, portal):
         wait_for(ready, "Prometheus to be ready")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
         log.close()
 
 

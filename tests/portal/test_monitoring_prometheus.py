@@ -21,8 +21,9 @@ from werkzeug.serving import make_server
 from portal.monitoring import prometheus_api
 from portal.monitoring.promql import QUERIES
 from portal.predictions import runs
-from tests.helpers import DATA_USE, MODEL, app_with_test_users, email_of, held_out_frame, make_settings, sign_in, user_of
-from tests.local_servers import free_port, wait_for
+from tests.helpers import (DATA_USE, MODEL, app_with_test_users, email_of, held_out_frame, make_settings, sign_in,
+                           user_of)
+from tests.local_servers import free_port, stop, wait_for
 
 PROMETHEUS = "/usr/bin/prometheus"
 METRICS_TOKEN = "made-up-metrics-token-for-the-monitoring-test"
@@ -84,12 +85,7 @@ def prometheus(tmp_path_factory, served):
         wait_for(up, "Prometheus to scrape the portal")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
         log.close()
 
 
