@@ -35,6 +35,12 @@ def is_public(path: str) -> bool:
     return path.startswith(PUBLIC_FOLDERS) and ".." not in path.split("/")
 
 
+def is_api_path(path: str) -> bool:
+    """True for a path of the REST API, which authenticates every request by its key (portal.api.routes):
+    no cookie session, sign-in guard or Dash check applies there."""
+    return path.startswith(API_FOLDER) and ".." not in path.split("/")
+
+
 def install(server: flask.Flask, settings: Settings) -> None:
     if settings.trusted_proxy_hops > 0:
         hops = settings.trusted_proxy_hops
